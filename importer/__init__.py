@@ -1,0 +1,1 @@
+"""importer: a multi-tenant data import service for cloud-migration discovery."""

@@ -1,0 +1,57 @@
+"""Settings from environment variables prefixed ``IMPORTER_`` (and ``.env`` when present)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from importer.parsing import ParseLimits
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="IMPORTER_", env_file=".env", extra="ignore")
+
+    database_url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/importer"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    # Empty means "the Redis URL"; an amqp:// URL selects RabbitMQ.
+    broker_url: str = ""
+    # Keys in Redis and the Celery queue are namespaced so that test runs and deployments sharing
+    # one Redis never see each other's progress, cancel flags or tasks.
+    redis_prefix: str = "importer"
+    task_queue: str = "importer"
+
+    max_upload_bytes: int = Field(default=512 * 1024 * 1024, gt=0)
+    max_rows: int = Field(default=2_000_000, gt=0)
+    max_columns: int = Field(default=1_000, gt=0)
+    max_field_bytes: int = Field(default=1_048_576, gt=0)
+    max_nesting: int = Field(default=32, gt=0)
+
+    # Rows read, checked and written per unit of work; cancel is honoured between chunks.
+    chunk_size: int = Field(default=5_000, gt=0)
+    # The longest a step may run before an unacknowledged task is redelivered by a Redis broker.
+    broker_visibility_timeout: int = Field(default=4 * 3600, gt=0)
+
+    api_url: str = "http://127.0.0.1:8000"
+    api_key: str = ""
+
+    @model_validator(mode="after")
+    def _default_broker(self) -> Settings:
+        if not self.broker_url:
+            self.broker_url = self.redis_url
+        return self
+
+    @cached_property
+    def parse_limits(self) -> ParseLimits:
+        return ParseLimits(
+            max_rows=self.max_rows,
+            max_columns=self.max_columns,
+            max_field_bytes=self.max_field_bytes,
+            max_nesting=self.max_nesting,
+        )
+
+    @property
+    def psycopg_url(self) -> str:
+        """The database URL in the form psycopg itself accepts (for COPY on raw connections)."""
+        return self.database_url.replace("postgresql+psycopg://", "postgresql://", 1)
