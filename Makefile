@@ -1,0 +1,47 @@
+# make up: install, migrate, run the API, a worker and Flower until Ctrl-C (or make down).
+# make test: the whole suite against the real PostgreSQL and Redis.
+VENV ?= .venv
+BIN := $(VENV)/bin
+PYTHON ?= python3
+RUN_DIR := .run
+
+.PHONY: install up down test lint format bench
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+up: install
+	@$(BIN)/importer preflight
+	@$(BIN)/importer db upgrade
+	@mkdir -p $(RUN_DIR)
+	@test -s $(RUN_DIR)/flower-auth || echo "admin:$$(openssl rand -hex 12)" > $(RUN_DIR)/flower-auth
+	@key=$$($(BIN)/importer create-api-key demo) && \
+	  echo "API:    http://127.0.0.1:8000  (docs: README.md)" && \
+	  echo "Flower: http://127.0.0.1:5555  (login $$(cat $(RUN_DIR)/flower-auth))" && \
+	  echo "Demo API key: $$key" && \
+	  echo "  export IMPORTER_API_KEY=$$key" && \
+	  echo "Stop with Ctrl-C or make down."
+	@echo $$$$ > $(RUN_DIR)/up.pid; \
+	  PATH="$(CURDIR)/$(BIN):$$PATH" IMPORTER_FLOWER_BASIC_AUTH=$$(cat $(RUN_DIR)/flower-auth) \
+	  exec $(BIN)/honcho start -f Procfile
+
+down:
+	@if test -s $(RUN_DIR)/up.pid && kill $$(cat $(RUN_DIR)/up.pid) 2>/dev/null; then \
+	  echo "stopped"; else echo "not running"; fi
+	@rm -f $(RUN_DIR)/up.pid
+
+test: install
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .

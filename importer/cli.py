@@ -1,0 +1,243 @@
+"""The ``importer`` command: database administration, and the REST API from a terminal."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
+from rich.table import Table
+
+from importer.client import ApiClient, ApiError
+from importer.config import Settings
+
+FINAL = {"completed", "failed", "cancelled"}
+err = Console(stderr=True)
+
+
+@click.group()
+def main() -> None:
+    """importer: upload infrastructure exports and follow them to a discovery inventory."""
+
+
+@main.command()
+def preflight() -> None:
+    """Check that PostgreSQL and Redis answer; one line naming the fix when one does not."""
+    from importer.preflight import unreachable_services
+
+    problems = unreachable_services(Settings())
+    for problem in problems:
+        err.print(f"[red]{problem}[/red] Start it, e.g. `docker compose up -d postgres redis`.")
+    if problems:
+        sys.exit(1)
+
+
+@main.group()
+def db() -> None:
+    """Database administration."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Create the database if it is missing and run the Alembic migrations."""
+    from importer import migrate
+
+    url = Settings().database_url
+    if migrate.create_database_if_missing(url):
+        err.print("created the database")
+    migrate.upgrade(url)
+    err.print(f"database at revision {migrate.head_revision(url)}")
+
+
+@main.command("create-api-key")
+@click.argument("account")
+def create_api_key(account: str) -> None:
+    """Create an API key for ACCOUNT (created if needed); the key alone is printed on stdout."""
+    from importer.resources import Resources
+    from importer.services.api_keys import ApiKeyService
+    from importer.services.transactions import ImportTransactionManager
+
+    resources = Resources(Settings())
+    issued = ApiKeyService(ImportTransactionManager(resources.session_factory)).create(account)
+    click.echo(issued.key)
+
+
+def api_options(command):
+    command = click.option("--url", envvar="IMPORTER_API_URL", default=None, help="API base URL")(
+        command
+    )
+    return click.option("--api-key", envvar="IMPORTER_API_KEY", default=None, help="API key")(
+        command
+    )
+
+
+def make_client(url: str | None, api_key: str | None) -> ApiClient:
+    settings = Settings()
+    key = api_key or settings.api_key
+    if not key:
+        raise click.UsageError("an API key is needed: --api-key or IMPORTER_API_KEY")
+    return ApiClient(url or settings.api_url, key)
+
+
+def fail_on_api_error(func):
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except ApiError as exc:
+            err.print(f"[red]error[/red] {exc.status} {exc.code}: {exc.message}")
+            if exc.details:
+                err.print(json.dumps(exc.details, indent=2))
+            sys.exit(2)
+
+    wrapper.__name__ = func.__name__
+    wrapper.__doc__ = func.__doc__
+    return wrapper
+
+
+def status_table(body: dict) -> Table:
+    table = Table(title=f"import {body['id']}")
+    table.add_column("field")
+    table.add_column("value")
+    for name in (
+        "status",
+        "filename",
+        "import_type",
+        "engagement",
+        "records_stored",
+        "valid_records",
+        "invalid_records",
+        "progress",
+        "error",
+    ):
+        table.add_row(name, "" if body.get(name) is None else str(body.get(name)))
+    flow = body.get("flow")
+    if flow:
+        table.add_row("flow", f"{flow['status']} ({flow.get('current_phase') or '-'})")
+    for step in body.get("steps", []):
+        table.add_row(
+            f"step {step['name']} #{step['attempt']}",
+            f"{step['status']} {step.get('error') or ''}".strip(),
+        )
+    return table
+
+
+def follow(client: ApiClient, import_id: str, interval: float = 0.5) -> dict:
+    """Live bars per step until the import ends; returns its final state."""
+    bars: dict[str, int] = {}
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[status]}"),
+        console=err,
+    ) as progress:
+        while True:
+            body = client.get(import_id)
+            for step in body["steps"]:
+                key = f"{step['name']} #{step['attempt']}"
+                if key not in bars:
+                    bars[key] = progress.add_task(key, total=100, status=step["status"])
+                progress.update(bars[key], completed=step.get("progress", 0), status=step["status"])
+            if body["status"] in FINAL:
+                return body
+            time.sleep(interval)
+
+
+@main.command("sample-export")
+@click.argument("out", type=click.Path(dir_okay=False, writable=True, path_type=Path))
+@click.option("--rows", default=10_000, show_default=True)
+@click.option("--seed", default=7, show_default=True)
+def sample_export(out: Path, rows: int, seed: int) -> None:
+    """Write a messy CMDB export (bad IPs, blank hostnames, duplicates, multi-line cells)."""
+    from importer.sample_export import write_messy_csv
+
+    with out.open("w", encoding="utf-8", newline="") as handle:
+        stats = write_messy_csv(handle, rows, seed)
+    err.print(f"{stats.rows} rows, {stats.invalid_rows} with a defect: {dict(stats.issues)}")
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--type", "import_type", default="servers", show_default=True)
+@click.option("--engagement", default="default", show_default=True)
+@click.option("--wait", is_flag=True, help="Follow the import until it ends.")
+@api_options
+@fail_on_api_error
+def upload(file: Path, import_type: str, engagement: str, wait: bool, url, api_key) -> None:
+    """Upload FILE; prints the import id on stdout."""
+    client = make_client(url, api_key)
+    accepted = client.upload(file, import_type, engagement)
+    click.echo(accepted["id"])
+    err.print(f"stored {accepted['records_stored']} records")
+    if not wait:
+        return
+    final = follow(client, accepted["id"])
+    err.print(status_table(final))
+    if final["status"] != "completed":
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("import_id")
+@click.option("--json", "as_json", is_flag=True)
+@api_options
+@fail_on_api_error
+def status(import_id: str, as_json: bool, url, api_key) -> None:
+    """Show an import's status and steps."""
+    body = make_client(url, api_key).get(import_id)
+    if as_json:
+        click.echo(json.dumps(body, indent=2))
+    else:
+        Console().print(status_table(body))
+
+
+@main.command("list")
+@click.option("--status", "status_filter", default=None)
+@click.option("--json", "as_json", is_flag=True)
+@api_options
+@fail_on_api_error
+def list_imports(status_filter: str | None, as_json: bool, url, api_key) -> None:
+    """List recent imports."""
+    body = make_client(url, api_key).list(status_filter)
+    if as_json:
+        click.echo(json.dumps(body, indent=2))
+        return
+    table = Table()
+    for name in ("id", "status", "filename", "records_stored", "created_at"):
+        table.add_column(name)
+    for item in body["items"]:
+        table.add_row(
+            *(
+                str(item.get(n) or "")
+                for n in ("id", "status", "filename", "records_stored", "created_at")
+            )
+        )
+    Console().print(table)
+
+
+@main.command()
+@click.argument("import_id")
+@api_options
+@fail_on_api_error
+def cancel(import_id: str, url, api_key) -> None:
+    """Cancel an import: queued steps never start, a running one stops."""
+    body = make_client(url, api_key).cancel(import_id)
+    click.echo(body["status"])
+
+
+@main.command()
+@click.argument("import_id")
+@click.option("--wait", is_flag=True)
+@api_options
+@fail_on_api_error
+def retry(import_id: str, wait: bool, url, api_key) -> None:
+    """Retry a failed or cancelled import from the step that did not succeed."""
+    client = make_client(url, api_key)
+    body = client.retry(import_id)
+    click.echo(body["status"])
+    if wait and follow(client, import_id)["status"] != "completed":
+        sys.exit(1)

@@ -1,0 +1,1 @@
+"""Services: classes holding the logic, built with their dependencies injected."""

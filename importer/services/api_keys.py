@@ -1,0 +1,61 @@
+"""API keys: random, shown once, stored as a SHA-256 hash, looked up by that hash."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+
+from importer.models import ApiKey, ClientAccount
+from importer.services.transactions import ImportTransactionManager
+
+KEY_PREFIX = "imp_"
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    client_account_id: uuid.UUID
+    key: str
+
+
+class ApiKeyService:
+    def __init__(self, transactions: ImportTransactionManager) -> None:
+        self._tx = transactions
+
+    def create(self, account_name: str) -> IssuedKey:
+        """A new key for the named client account, created if it does not exist yet."""
+        key = KEY_PREFIX + secrets.token_urlsafe(32)
+        with self._tx.transaction() as session:
+            account = session.scalars(
+                select(ClientAccount).where(ClientAccount.name == account_name)
+            ).one_or_none()
+            if account is None:
+                account = ClientAccount(name=account_name)
+                session.add(account)
+                session.flush()
+            session.add(
+                ApiKey(client_account_id=account.id, key_hash=hash_key(key), prefix=key[:12])
+            )
+            return IssuedKey(account.id, key)
+
+    def authenticate(self, key: str) -> uuid.UUID | None:
+        """The client account a valid, unrevoked, unexpired key belongs to; None otherwise."""
+        digest = hash_key(key)
+        with self._tx.reading() as session:
+            found = session.scalars(select(ApiKey).where(ApiKey.key_hash == digest)).one_or_none()
+        # The lookup is by hash; the comparison of hashes is constant-time all the same.
+        if found is None or not hmac.compare_digest(found.key_hash, digest):
+            return None
+        moment = datetime.now(UTC)
+        if found.revoked_at is not None or (found.expires_at and found.expires_at <= moment):
+            return None
+        return found.client_account_id

@@ -1,0 +1,161 @@
+"""Cancel and retry of an import, serialised with the steps by the import's row lock."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import select, update
+
+from importer.errors import Conflict, NotFound
+from importer.models import (
+    STEP_ORDER,
+    DataImport,
+    DiscoveryFlow,
+    FlowStatus,
+    ImportStatus,
+    ImportStepRun,
+    Step,
+    StepStatus,
+)
+from importer.runtime_state import RuntimeState
+from importer.services.background import BackgroundExecutionService
+from importer.services.import_validator import ImportValidator
+from importer.services.transactions import ImportTransactionManager
+
+log = logging.getLogger(__name__)
+
+CANCELLABLE = frozenset(
+    {
+        ImportStatus.STORED,
+        ImportStatus.VALIDATING,
+        ImportStatus.MAPPING,
+        ImportStatus.DISCOVERING,
+    }
+)
+RETRYABLE = frozenset({ImportStatus.FAILED, ImportStatus.CANCELLED})
+STATUS_OF_STEP = {
+    Step.VALIDATE: ImportStatus.VALIDATING,
+    Step.MAPPINGS: ImportStatus.MAPPING,
+    Step.DISCOVERY: ImportStatus.DISCOVERING,
+}
+
+
+class ImportControlService:
+    def __init__(
+        self,
+        transactions: ImportTransactionManager,
+        background: BackgroundExecutionService,
+        validator: ImportValidator,
+        runtime_state: RuntimeState,
+    ) -> None:
+        self._tx = transactions
+        self._background = background
+        self._validator = validator
+        self._state = runtime_state
+
+    def _locked(self, session, import_id: uuid.UUID, client_account_id: uuid.UUID) -> DataImport:
+        data_import = self._tx.lock_import(session, import_id, client_account_id)
+        if data_import is None:
+            raise NotFound("No such import.", details={"id": str(import_id)})
+        return data_import
+
+    def cancel(self, import_id: uuid.UUID, client_account_id: uuid.UUID) -> DataImport:
+        """Mark the import cancelled now; queued tasks are revoked, a running one stops itself."""
+        with self._tx.transaction() as session:
+            data_import = self._locked(session, import_id, client_account_id)
+            if data_import.status not in CANCELLABLE:
+                raise Conflict(
+                    f"An import that is {data_import.status} cannot be cancelled.",
+                    code="not-cancellable",
+                    details={"status": data_import.status},
+                )
+            moment = datetime.now(UTC)
+            data_import.status = ImportStatus.CANCELLED
+            data_import.cancel_requested_at = moment
+            data_import.finished_at = moment
+            pending = session.scalars(
+                update(ImportStepRun)
+                .where(
+                    ImportStepRun.import_id == import_id,
+                    ImportStepRun.client_account_id == client_account_id,
+                    ImportStepRun.status == StepStatus.PENDING,
+                )
+                .values(status=StepStatus.CANCELLED, finished_at=moment)
+                .returning(ImportStepRun.task_id)
+            ).all()
+            flow = session.scalars(
+                update(DiscoveryFlow)
+                .where(
+                    DiscoveryFlow.import_id == import_id,
+                    DiscoveryFlow.client_account_id == client_account_id,
+                    DiscoveryFlow.status == FlowStatus.PENDING,
+                )
+                .values(status=FlowStatus.CANCELLED, finished_at=moment)
+                .returning(DiscoveryFlow.task_id)
+            ).all()
+        self._signal_cancel(import_id, [*pending, *flow])
+        return data_import
+
+    def _signal_cancel(self, import_id: uuid.UUID, task_ids: list[str]) -> None:
+        # Both are speed-ups: PostgreSQL already says "cancelled", and every task checks it.
+        try:
+            self._state.request_cancel(import_id)
+        except Exception:
+            log.warning("could not set the cancel flag in redis", exc_info=True)
+        try:
+            self._background.revoke(task_ids)
+        except Exception:
+            log.warning("could not revoke tasks %s", task_ids, exc_info=True)
+
+    def retry(self, import_id: uuid.UUID, client_account_id: uuid.UUID) -> DataImport:
+        """Resume from the first step that did not succeed, with the stored raw records."""
+        with self._tx.transaction() as session:
+            data_import = self._locked(session, import_id, client_account_id)
+            if data_import.status not in RETRYABLE:
+                raise Conflict(
+                    f"An import that is {data_import.status} cannot be retried.",
+                    code="not-retryable",
+                    details={"status": data_import.status},
+                )
+            latest = self._latest_runs(session, data_import)
+            if any(run.status == StepStatus.RUNNING for run in latest.values()):
+                raise Conflict(
+                    "A step of this import is still stopping; retry once it has.",
+                    code="step-still-running",
+                    details={"status": data_import.status},
+                )
+            self._validator.ensure_no_unfinished_import(
+                session, client_account_id, data_import.engagement, excluding=data_import.id
+            )
+            resume = next(
+                step
+                for step in STEP_ORDER
+                if step not in latest or latest[step].status != StepStatus.SUCCEEDED
+            )
+            runs = self._background.plan_steps(
+                session, data_import, STEP_ORDER[STEP_ORDER.index(resume) :]
+            )
+            data_import.status = STATUS_OF_STEP[resume]
+            data_import.error = None
+            data_import.cancel_requested_at = None
+            data_import.finished_at = None
+        try:
+            self._state.clear_cancel(import_id)
+        except Exception:
+            log.warning("could not clear the cancel flag in redis", exc_info=True)
+        self._background.start_steps(runs)
+        return data_import
+
+    @staticmethod
+    def _latest_runs(session, data_import: DataImport) -> dict[Step, ImportStepRun]:
+        runs = session.scalars(
+            select(ImportStepRun)
+            .where(
+                ImportStepRun.import_id == data_import.id,
+                ImportStepRun.client_account_id == data_import.client_account_id,
+            )
+            .order_by(ImportStepRun.attempt)
+        ).all()
+        return {Step(run.step): run for run in runs}

@@ -1,0 +1,154 @@
+"""Read-side queries, every one scoped to the caller's client account."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from importer.errors import NotFound
+from importer.models import (
+    STEP_ORDER,
+    DataImport,
+    DiscoveryFlow,
+    ImportFieldMapping,
+    ImportStatus,
+    ImportStepRun,
+    RawImportRecord,
+    ValidationIssue,
+)
+from importer.services.pagination import InvalidQuery, decode_cursor, encode_cursor
+
+
+class ImportQueryService:
+    def get(
+        self, session: Session, import_id: uuid.UUID, client_account_id: uuid.UUID
+    ) -> DataImport:
+        data_import = session.scalars(
+            select(DataImport).where(
+                DataImport.id == import_id, DataImport.client_account_id == client_account_id
+            )
+        ).one_or_none()
+        if data_import is None:
+            # The same answer whether the import does not exist or belongs to someone else.
+            raise NotFound("No such import.", details={"id": str(import_id)})
+        return data_import
+
+    def steps(self, session: Session, data_import: DataImport) -> list[ImportStepRun]:
+        runs = session.scalars(
+            select(ImportStepRun).where(
+                ImportStepRun.import_id == data_import.id,
+                ImportStepRun.client_account_id == data_import.client_account_id,
+            )
+        ).all()
+        return sorted(runs, key=lambda run: (run.attempt, STEP_ORDER.index(run.step)))
+
+    def flow(self, session: Session, data_import: DataImport) -> DiscoveryFlow | None:
+        return session.scalars(
+            select(DiscoveryFlow).where(
+                DiscoveryFlow.import_id == data_import.id,
+                DiscoveryFlow.client_account_id == data_import.client_account_id,
+            )
+        ).one_or_none()
+
+    def list(
+        self,
+        session: Session,
+        client_account_id: uuid.UUID,
+        status: str | None,
+        cursor: str | None,
+        limit: int,
+    ) -> tuple[list[DataImport], str | None]:
+        query = select(DataImport).where(DataImport.client_account_id == client_account_id)
+        if status is not None:
+            if status not in tuple(ImportStatus):
+                raise InvalidQuery(
+                    f"Unknown status {status!r}.",
+                    details={"status": status, "allowed": list(ImportStatus)},
+                )
+            query = query.where(DataImport.status == status)
+        position = decode_cursor(cursor)
+        if position is not None:
+            created, last_id = self._import_position(position, cursor)
+            query = query.where(
+                or_(
+                    DataImport.created_at < created,
+                    and_(DataImport.created_at == created, DataImport.id < last_id),
+                )
+            )
+        rows = session.scalars(
+            query.order_by(DataImport.created_at.desc(), DataImport.id.desc()).limit(limit + 1)
+        ).all()
+        page = list(rows[:limit])
+        following = None
+        if len(rows) > limit:
+            last = page[-1]
+            following = encode_cursor([last.created_at.isoformat(), str(last.id)])
+        return page, following
+
+    @staticmethod
+    def _import_position(position: list[Any], cursor: str) -> tuple[datetime, uuid.UUID]:
+        try:
+            created, last_id = position
+            return datetime.fromisoformat(created), uuid.UUID(last_id)
+        except (TypeError, ValueError) as exc:
+            raise InvalidQuery("The cursor is not valid.", details={"cursor": cursor}) from exc
+
+    def records(
+        self, session: Session, data_import: DataImport, cursor: str | None, limit: int
+    ) -> tuple[list[RawImportRecord], str | None]:
+        after = self._int_position(decode_cursor(cursor), cursor)
+        rows = session.scalars(
+            select(RawImportRecord)
+            .where(
+                RawImportRecord.import_id == data_import.id,
+                RawImportRecord.client_account_id == data_import.client_account_id,
+                RawImportRecord.row_number > after,
+            )
+            .order_by(RawImportRecord.row_number)
+            .limit(limit + 1)
+        ).all()
+        page = list(rows[:limit])
+        following = encode_cursor([page[-1].row_number]) if len(rows) > limit else None
+        return page, following
+
+    def issues(
+        self, session: Session, data_import: DataImport, cursor: str | None, limit: int
+    ) -> tuple[list[ValidationIssue], str | None]:
+        after = self._int_position(decode_cursor(cursor), cursor)
+        rows = session.scalars(
+            select(ValidationIssue)
+            .where(
+                ValidationIssue.import_id == data_import.id,
+                ValidationIssue.client_account_id == data_import.client_account_id,
+                ValidationIssue.id > after,
+            )
+            .order_by(ValidationIssue.id)
+            .limit(limit + 1)
+        ).all()
+        page = list(rows[:limit])
+        following = encode_cursor([page[-1].id]) if len(rows) > limit else None
+        return page, following
+
+    def mappings(self, session: Session, data_import: DataImport) -> list[ImportFieldMapping]:
+        return list(
+            session.scalars(
+                select(ImportFieldMapping)
+                .where(
+                    ImportFieldMapping.import_id == data_import.id,
+                    ImportFieldMapping.client_account_id == data_import.client_account_id,
+                )
+                .order_by(ImportFieldMapping.position)
+            ).all()
+        )
+
+    @staticmethod
+    def _int_position(position: list[Any] | None, cursor: str | None) -> int:
+        if position is None:
+            return 0
+        if len(position) != 1 or not isinstance(position[0], int):
+            raise InvalidQuery("The cursor is not valid.", details={"cursor": cursor})
+        return position[0]

@@ -1,0 +1,109 @@
+"""The chain's three steps as units of work, each tied to its ImportStepRun by Celery task id."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from importer.models import (
+    OPEN_STEP_STATUSES,
+    DataImport,
+    ImportStatus,
+    ImportStepRun,
+    Step,
+    StepStatus,
+)
+from importer.services.field_mappings import FieldMappingService
+from importer.services.flow_trigger import FlowTriggerService
+from importer.services.import_state import fail_import, now
+from importer.services.step_runner import WorkContext
+from importer.services.validation_service import ValidationService
+
+
+class StepUnit:
+    step: Step
+    status_while_running: ImportStatus
+    # The discovery step ends when its flow ends, not when its task returns.
+    completes_step = True
+
+    def __init__(self, task_id: str) -> None:
+        self.task_id = task_id
+        self.name = str(self.step)
+
+    def _run(self, session: Session, data_import: DataImport) -> ImportStepRun | None:
+        return session.scalars(
+            select(ImportStepRun)
+            .where(
+                ImportStepRun.task_id == self.task_id,
+                ImportStepRun.import_id == data_import.id,
+                ImportStepRun.client_account_id == data_import.client_account_id,
+            )
+            .with_for_update()
+        ).one_or_none()
+
+    def begin(self, session: Session, data_import: DataImport) -> bool:
+        run = self._run(session, data_import)
+        if run is None or run.status not in OPEN_STEP_STATUSES:
+            return False
+        if data_import.status == ImportStatus.CANCELLED:
+            run.status, run.finished_at = StepStatus.CANCELLED, now()
+            return False
+        if data_import.is_final:
+            return False
+        run.status, run.started_at, run.error = StepStatus.RUNNING, now(), None
+        data_import.status = self.status_while_running
+        return True
+
+    def work(self, ctx: WorkContext) -> None:
+        raise NotImplementedError
+
+    def succeed(self, session: Session, data_import: DataImport, ctx: WorkContext) -> None:
+        if self.completes_step:
+            run = self._run(session, data_import)
+            run.status, run.finished_at = StepStatus.SUCCEEDED, now()
+
+    def fail(self, session: Session, data_import: DataImport, error: str) -> None:
+        fail_import(session, data_import, error)
+
+    def cancel(self, session: Session, data_import: DataImport) -> None:
+        run = self._run(session, data_import)
+        if run is not None and run.status in OPEN_STEP_STATUSES:
+            run.status, run.finished_at = StepStatus.CANCELLED, now()
+
+
+class ValidateStep(StepUnit):
+    step = Step.VALIDATE
+    status_while_running = ImportStatus.VALIDATING
+
+    def __init__(self, task_id: str, validation: ValidationService) -> None:
+        super().__init__(task_id)
+        self._validation = validation
+
+    def work(self, ctx: WorkContext) -> None:
+        self._validation.run(ctx)
+
+
+class MappingsStep(StepUnit):
+    step = Step.MAPPINGS
+    status_while_running = ImportStatus.MAPPING
+
+    def __init__(self, task_id: str, mappings: FieldMappingService) -> None:
+        super().__init__(task_id)
+        self._mappings = mappings
+
+    def work(self, ctx: WorkContext) -> None:
+        self._mappings.suggest_and_store(ctx.session, ctx.data_import)
+
+
+class DiscoveryStep(StepUnit):
+    step = Step.DISCOVERY
+    status_while_running = ImportStatus.DISCOVERING
+    completes_step = False
+
+    def __init__(self, task_id: str, flows: FlowTriggerService) -> None:
+        super().__init__(task_id)
+        self._flows = flows
+
+    def work(self, ctx: WorkContext) -> None:
+        flow = self._flows.prepare_flow(ctx.session, ctx.data_import)
+        ctx.after_commit.append(lambda: self._flows.start(flow))

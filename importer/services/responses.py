@@ -1,0 +1,151 @@
+"""ImportResponseBuilder: the JSON shapes the API answers with."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from importer.models import (
+    STEP_ORDER,
+    DataImport,
+    DiscoveryFlow,
+    ImportFieldMapping,
+    ImportStatus,
+    ImportStepRun,
+    Step,
+    StepStatus,
+    ValidationIssue,
+)
+
+# How much of the whole each step is worth in the import's progress.
+STEP_WEIGHTS = {Step.VALIDATE: 40, Step.MAPPINGS: 10, Step.DISCOVERY: 50}
+
+
+def iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
+
+
+class ImportResponseBuilder:
+    def link(self, data_import: DataImport) -> str:
+        return f"/api/v1/imports/{data_import.id}"
+
+    def accepted(self, data_import: DataImport) -> dict[str, Any]:
+        return {
+            "id": str(data_import.id),
+            "status": data_import.status,
+            "records_stored": data_import.records_stored,
+            "links": {"self": self.link(data_import)},
+        }
+
+    def summary(self, data_import: DataImport) -> dict[str, Any]:
+        return {
+            "id": str(data_import.id),
+            "status": data_import.status,
+            "filename": data_import.filename,
+            "import_type": data_import.import_type,
+            "engagement": data_import.engagement,
+            "records_stored": data_import.records_stored,
+            "valid_records": data_import.valid_records,
+            "invalid_records": data_import.invalid_records,
+            "error": data_import.error,
+            "created_at": iso(data_import.created_at),
+            "updated_at": iso(data_import.updated_at),
+            "finished_at": iso(data_import.finished_at),
+            "links": {"self": self.link(data_import)},
+        }
+
+    def detail(
+        self,
+        data_import: DataImport,
+        runs: list[ImportStepRun],
+        flow: DiscoveryFlow | None,
+        live_progress: dict[str, int],
+    ) -> dict[str, Any]:
+        body = self.summary(data_import)
+        body.update(
+            {
+                "format": data_import.format,
+                "encoding": data_import.encoding,
+                "delimiter": data_import.delimiter,
+                "columns": data_import.columns,
+                "progress": self.progress(data_import, runs, flow, live_progress),
+                "steps": [
+                    {**self.step(run), "progress": self.step_progress(run, flow, live_progress)}
+                    for run in runs
+                ],
+                "flow": None if flow is None else self.flow(flow),
+            }
+        )
+        return body
+
+    def step(self, run: ImportStepRun) -> dict[str, Any]:
+        return {
+            "name": run.step,
+            "status": run.status,
+            "task_id": run.task_id,
+            "attempt": run.attempt,
+            "started_at": iso(run.started_at),
+            "finished_at": iso(run.finished_at),
+            "error": run.error,
+        }
+
+    def flow(self, flow: DiscoveryFlow) -> dict[str, Any]:
+        return {
+            "id": str(flow.id),
+            "status": flow.status,
+            "current_phase": flow.current_phase,
+            "progress": flow.progress,
+            "task_id": flow.task_id,
+            "records_cleaned": flow.records_cleaned,
+            "error": flow.error,
+        }
+
+    @staticmethod
+    def step_progress(
+        run: ImportStepRun, flow: DiscoveryFlow | None, live_progress: dict[str, int]
+    ) -> int:
+        """0–100 from PostgreSQL's state, refined by Redis's chunk progress while running."""
+        if run.status == StepStatus.SUCCEEDED:
+            return 100
+        if run.status != StepStatus.RUNNING:
+            return 0
+        if run.step == Step.DISCOVERY:
+            if flow is None:
+                return 0
+            return max(flow.progress, live_progress.get("discovery_flow", 0))
+        return live_progress.get(run.step, 0)
+
+    def progress(
+        self,
+        data_import: DataImport,
+        runs: list[ImportStepRun],
+        flow: DiscoveryFlow | None,
+        live_progress: dict[str, int],
+    ) -> int:
+        if data_import.status == ImportStatus.COMPLETED:
+            return 100
+        latest = {Step(run.step): run for run in runs}
+        total = sum(
+            STEP_WEIGHTS[step] * self.step_progress(latest[step], flow, live_progress) / 100
+            for step in STEP_ORDER
+            if step in latest
+        )
+        return min(99, int(total))
+
+    def issue(self, issue: ValidationIssue) -> dict[str, Any]:
+        return {
+            "row_number": issue.row_number,
+            "code": issue.code,
+            "field": issue.field,
+            "message": issue.message,
+            "severity": issue.severity,
+        }
+
+    def mapping(self, mapping: ImportFieldMapping) -> dict[str, Any]:
+        return {
+            "source_column": mapping.source_column,
+            "target_field": mapping.target_field,
+            "confidence": mapping.confidence,
+            "match_type": mapping.match_type,
+            "status": mapping.status,
+        }

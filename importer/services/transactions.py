@@ -1,0 +1,57 @@
+"""ImportTransactionManager: each write runs in one explicit transaction, rolled back on error."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from importer.models import DataImport
+
+
+class ImportTransactionManager:
+    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+        self._session_factory = session_factory
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A session inside one transaction: committed when the block ends, rolled back on error."""
+        with self._session_factory() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        with self._session_factory() as session:
+            yield session
+
+    @staticmethod
+    def lock_import(
+        session: Session, import_id: uuid.UUID, client_account_id: uuid.UUID
+    ) -> DataImport | None:
+        """The import's row, locked until the transaction ends: status changes are serialised."""
+        return session.scalars(
+            select(DataImport)
+            .where(DataImport.id == import_id, DataImport.client_account_id == client_account_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).one_or_none()
+
+    @staticmethod
+    def lock_engagement(session: Session, client_account_id: uuid.UUID, engagement: str) -> None:
+        """Serialise uploads into one engagement, so two cannot both pass the conflict check."""
+        session.execute(
+            select(
+                func.pg_advisory_xact_lock(
+                    func.hashtextextended(f"{client_account_id}/{engagement}", 0)
+                )
+            )
+        )
+
+    @staticmethod
+    def driver_connection(session: Session) -> psycopg.Connection:
+        """The psycopg connection under the session, in the same transaction (for COPY)."""
+        return session.connection().connection.driver_connection

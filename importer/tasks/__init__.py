@@ -1,0 +1,1 @@
+"""Celery tasks: thin wrappers that hand the work to the services."""

@@ -1,0 +1,27 @@
+"""Polling helpers for tests that wait on a real worker."""
+
+from __future__ import annotations
+
+import time
+
+FINAL_STATUSES = {"completed", "failed", "cancelled"}
+
+
+def wait_for_final(client, import_id: str, headers: dict, timeout: float = 90) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        body = client.get(f"/api/v1/imports/{import_id}", headers=headers).get_json()
+        if body["status"] in FINAL_STATUSES:
+            return body
+        time.sleep(0.1)
+    raise AssertionError(f"import {import_id} did not finish: {body}")
+
+
+def wait_for(predicate, timeout: float = 30, interval: float = 0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("condition not met in time")

@@ -1,0 +1,74 @@
+"""The CLI against a live API server and a real worker."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from click.testing import CliRunner
+from werkzeug.serving import make_server
+
+from importer.cli import main
+from importer.sample_export import messy_csv_bytes
+
+pytestmark = pytest.mark.usefixtures("celery_worker")
+
+
+@pytest.fixture(scope="module")
+def live_url(app):
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+@pytest.fixture()
+def cli_env(live_url, resources, make_account, settings):
+    _, headers = make_account()
+    key = headers["Authorization"].removeprefix("Bearer ")
+    return {
+        "IMPORTER_API_URL": live_url,
+        "IMPORTER_API_KEY": key,
+        "IMPORTER_DATABASE_URL": settings.database_url,
+    }
+
+
+def test_upload_wait_follows_the_import_to_completed(tmp_path, cli_env):
+    content, stats = messy_csv_bytes(1200, seed=3)
+    path = tmp_path / "cmdb.csv"
+    path.write_bytes(content)
+    result = CliRunner().invoke(main, ["upload", str(path), "--wait"], env=cli_env)
+    assert result.exit_code == 0, result.output
+    import_id = result.stdout.strip().splitlines()[0]
+    assert "completed" in result.stderr
+    assert f"{stats.valid_rows}" in result.stderr
+
+    status = CliRunner().invoke(main, ["status", import_id, "--json"], env=cli_env)
+    assert status.exit_code == 0
+    assert '"status": "completed"' in status.stdout
+
+
+def test_upload_wait_exits_non_zero_when_the_import_fails(tmp_path, cli_env):
+    path = tmp_path / "bad.csv"
+    path.write_bytes(b"Host Name,IP\n,10.0.0.1\n")
+    result = CliRunner().invoke(
+        main, ["upload", str(path), "--wait", "--engagement", "cli-bad"], env=cli_env
+    )
+    assert result.exit_code == 1
+    assert "failed" in result.stderr
+
+
+def test_api_errors_are_reported_with_their_code(tmp_path, cli_env):
+    path = tmp_path / "empty.csv"
+    path.write_bytes(b"")
+    result = CliRunner().invoke(main, ["upload", str(path)], env=cli_env)
+    assert result.exit_code == 2
+    assert "422 empty-file" in result.stderr
+
+
+def test_create_api_key_prints_only_the_key(cli_env):
+    result = CliRunner().invoke(main, ["create-api-key", "cli-account"], env=cli_env)
+    assert result.exit_code == 0, result.output
+    key = result.stdout.strip()
+    assert key.startswith("imp_") and "\n" not in key

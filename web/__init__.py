@@ -1,0 +1,31 @@
+"""The Flask app factory."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from importer.celery_app import create_celery
+from importer.config import Settings
+from importer.logging_setup import configure_logging
+from importer.resources import Resources
+
+
+def create_app(settings: Settings | None = None, resources: Resources | None = None) -> Flask:
+    settings = settings or Settings()
+    resources = resources or Resources(settings)
+    if resources.celery is None:
+        create_celery(settings, resources)
+    configure_logging()
+
+    app = Flask(__name__)
+    # Werkzeug refuses a larger body while reading it, before it is stored anywhere.
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes
+    app.json.sort_keys = False
+    app.extensions["importer"] = resources
+
+    from web import errors, health, imports
+
+    errors.register(app)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(imports.bp)
+    return app

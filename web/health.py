@@ -1,0 +1,34 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify
+from sqlalchemy import text
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+def healthz():
+    return jsonify({"status": "ok"})
+
+
+@bp.get("/readyz")
+def readyz():
+    resources = current_app.extensions["importer"]
+    checks = {}
+    try:
+        with resources.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        checks["postgresql"] = "ok"
+    except Exception as exc:
+        checks["postgresql"] = f"error: {type(exc).__name__}"
+    try:
+        resources.runtime_state.ping()
+        checks["redis"] = "ok"
+    except Exception as exc:
+        checks["redis"] = f"error: {type(exc).__name__}"
+    ready = all(value == "ok" for value in checks.values())
+    return jsonify({"status": "ready" if ready else "unavailable", "checks": checks}), (
+        200 if ready else 503
+    )
