@@ -1,0 +1,230 @@
+"""CSV uploads: delimiter detection, header checks and streaming rows."""
+
+import csv
+import io
+import threading
+from collections.abc import Iterator
+
+from importer.errors import InvalidUpload
+from importer.parsing.limits import ParseLimits
+from importer.parsing.records import ParsedRecord, RecordSource
+from importer.parsing.streams import PeekedUpload, decoding_error
+
+DELIMITERS = ",;\t|"
+# csv.Sniffer's regular expressions take seconds on some 64 KB samples (e.g. when only
+# the last column is quoted); a few KB are enough for it to recognise a dialect.
+_SNIFF_SIZE = 4096
+_FIELD_LIMIT_LOCK = threading.Lock()
+
+
+def open_csv(upload: PeekedUpload, limits: ParseLimits) -> RecordSource:
+    delimiter = detect_delimiter(upload.sample())
+    _allow_fields_of(limits.max_field_bytes)
+    rows = _CsvRows(upload.text(), delimiter, limits)
+    columns = rows.read_header()
+    return RecordSource(
+        format="csv",
+        encoding=upload.encoding,
+        delimiter=delimiter,
+        columns=columns,
+        records=rows.records(columns),
+    )
+
+
+def detect_delimiter(sample: str) -> str:
+    """Picks the delimiter among , ; tab and | from the start of the file."""
+    widths = {delimiter: _header_width(sample, delimiter) for delimiter in DELIMITERS}
+    sniffed = _sniff(sample)
+    # The sniffer weighs consistency across lines but can be fooled (by commas in a
+    # TSV's values, say): only trust it when its choice actually splits the header.
+    if sniffed is not None and widths.get(sniffed, 1) > 1:
+        return sniffed
+    widest = max(DELIMITERS, key=widths.__getitem__)
+    return widest if widths[widest] > 1 else ","
+
+
+def _sniff(sample: str) -> str | None:
+    head = sample[:_SNIFF_SIZE]
+    # A line cut in two would look inconsistent to the sniffer.
+    last_newline = max(head.rfind("\n"), head.rfind("\r"))
+    if last_newline > 0:
+        head = head[:last_newline]
+    try:
+        return csv.Sniffer().sniff(head, delimiters=DELIMITERS).delimiter
+    except csv.Error:
+        return None
+
+
+def _header_width(sample: str, delimiter: str) -> int:
+    for row in csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter):
+        if not _is_blank(row):
+            return len(row)
+    return 1
+
+
+def _is_blank(row: list[str]) -> bool:
+    return not any(cell.strip() for cell in row)
+
+
+def _allow_fields_of(size: int) -> None:
+    # The csv module's field limit is process-wide and counts characters. Only ever
+    # raise it, so concurrent imports with different limits never cut each other off;
+    # each import's own limit (in bytes) is enforced by _CsvRows.
+    with _FIELD_LIMIT_LOCK:
+        if csv.field_size_limit() < size:
+            csv.field_size_limit(size)
+
+
+class _CsvRows:
+    def __init__(self, text: io.TextIOWrapper, delimiter: str, limits: ParseLimits) -> None:
+        self._text = text
+        self._limits = limits
+        # A UTF-8 character takes at most 4 bytes: rows read from fewer characters than
+        # this cannot hold an oversized field, so most rows skip the per-cell check.
+        self._unchecked_chars = limits.max_field_bytes // 4
+        self._lines_read = 0
+        self._row_chars = 0
+        self._row_line = 1
+        self._lines_exhausted = False
+        self._reader = csv.reader(self._lines(), delimiter=delimiter, strict=True)
+
+    def read_header(self) -> list[str]:
+        while (cells := self._next_row()) is not None:
+            if not _is_blank(cells):
+                break
+        else:
+            raise InvalidUpload("the file is empty", code="empty-file")
+        if len(cells) > self._limits.max_columns:
+            raise self._too_many_columns(len(cells), {"line": self._row_line})
+        if self._row_chars > self._unchecked_chars:
+            self._check_field_sizes(cells, None, {"line": self._row_line})
+        columns = [cell.strip() for cell in cells]
+        _check_labels(columns)
+        return columns
+
+    def records(self, columns: list[str]) -> Iterator[ParsedRecord]:
+        width = len(columns)
+        max_columns = self._limits.max_columns
+        row_number = 0
+        # Blank lines only become (blank) rows once a non-blank row follows them, so
+        # that the blank lines many tools leave at the end of a file are dropped.
+        held_blank_lines = 0
+        while (cells := self._next_row()) is not None:
+            if not cells:
+                held_blank_lines += 1
+                continue
+            for _ in range(held_blank_lines):
+                row_number = self._count_row(row_number)
+                yield ParsedRecord(row_number, {}, None)
+            held_blank_lines = 0
+            row_number = self._count_row(row_number)
+            cell_count = len(cells)
+            if cell_count > max_columns:
+                raise self._too_many_columns(
+                    cell_count, {"row": row_number, "line": self._row_line}
+                )
+            if self._row_chars > self._unchecked_chars:
+                self._check_field_sizes(cells, columns, {"row": row_number, "line": self._row_line})
+            extra = cells[width:] if cell_count > width else None
+            yield ParsedRecord(row_number, dict(zip(columns, cells, strict=False)), extra)
+        if row_number == 0:
+            raise InvalidUpload("the file has a header but no data rows", code="no-records")
+
+    def _lines(self) -> Iterator[str]:
+        try:
+            for line in self._text:
+                self._lines_read += 1
+                self._row_chars += len(line)
+                if "\x00" in line:
+                    raise InvalidUpload(
+                        f"line {self._lines_read} contains a NUL character",
+                        code="nul-byte",
+                        details={"line": self._lines_read},
+                    )
+                yield line
+        except UnicodeDecodeError as error:
+            raise decoding_error(error, self._text) from None
+        self._lines_exhausted = True
+
+    def _next_row(self) -> list[str] | None:
+        self._row_line = self._lines_read + 1
+        self._row_chars = 0
+        try:
+            return next(self._reader, None)
+        except csv.Error as error:
+            raise self._csv_error(error) from None
+
+    def _csv_error(self, error: csv.Error) -> InvalidUpload:
+        if str(error).startswith("field larger than field limit"):
+            return self._field_too_large({"line": self._row_line})
+        # In strict mode the reader only fails after the last line when a quoted
+        # field is still open.
+        if self._lines_exhausted:
+            return InvalidUpload(
+                f"the quoted field starting on line {self._row_line} is never closed",
+                code="unterminated-quote",
+                details={"line": self._row_line},
+            )
+        return InvalidUpload(
+            f"line {self._lines_read} is not valid CSV: {error}",
+            code="malformed-csv",
+            details={"line": self._lines_read},
+        )
+
+    def _count_row(self, row_number: int) -> int:
+        if row_number >= self._limits.max_rows:
+            raise InvalidUpload(
+                f"the file has more than {self._limits.max_rows} rows",
+                code="too-many-rows",
+                details={"limit": self._limits.max_rows},
+            )
+        return row_number + 1
+
+    def _check_field_sizes(
+        self, cells: list[str], columns: list[str] | None, location: dict[str, int]
+    ) -> None:
+        for position, cell in enumerate(cells, 1):
+            if len(cell.encode("utf-8")) > self._limits.max_field_bytes:
+                details: dict[str, object] = {**location, "position": position}
+                if columns is not None and position <= len(columns):
+                    details["column"] = columns[position - 1]
+                raise self._field_too_large(details)
+
+    def _field_too_large(self, details: dict[str, object]) -> InvalidUpload:
+        limit = self._limits.max_field_bytes
+        return InvalidUpload(
+            f"a value starting on line {details['line']} is larger than {limit} bytes",
+            code="field-too-large",
+            details={**details, "limit": limit},
+        )
+
+    def _too_many_columns(self, count: int, location: dict[str, int]) -> InvalidUpload:
+        limit = self._limits.max_columns
+        return InvalidUpload(
+            f"line {location['line']} has {count} columns; at most {limit} are allowed",
+            code="too-many-columns",
+            details={**location, "columns": count, "limit": limit},
+        )
+
+
+def _check_labels(columns: list[str]) -> None:
+    blank = [position for position, label in enumerate(columns, 1) if not label]
+    if blank:
+        raise InvalidUpload(
+            f"the header has blank column names (columns {', '.join(map(str, blank))})",
+            code="blank-label",
+            details={"positions": blank},
+        )
+    positions: dict[str, list[int]] = {}
+    for position, label in enumerate(columns, 1):
+        positions.setdefault(label, []).append(position)
+    duplicates = [
+        {"label": label, "positions": where} for label, where in positions.items() if len(where) > 1
+    ]
+    if duplicates:
+        names = ", ".join(repr(duplicate["label"]) for duplicate in duplicates)
+        raise InvalidUpload(
+            f"the header repeats column names: {names}",
+            code="duplicate-label",
+            details={"duplicates": duplicates},
+        )
