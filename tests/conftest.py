@@ -47,6 +47,10 @@ def resources(settings: Settings, database) -> Resources:
     resources = Resources(settings)
     create_celery(settings, resources)
     yield resources
+    # The run's flags, progress and queues: every key names the run, none is a developer's.
+    stale = list(resources.redis.scan_iter(match=f"*{settings.task_queue}*", count=1000))
+    if stale:
+        resources.redis.delete(*stale)
     resources.engine.dispose()
 
 

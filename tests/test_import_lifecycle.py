@@ -28,7 +28,9 @@ def upload(client, headers, content: bytes = CSV, filename="s.csv", extra_header
 @pytest.fixture(scope="module")
 def idle_client(resources):
     """An API whose tasks go to a queue no worker consumes: imports stay where they are put."""
-    settings = resources.settings.model_copy(update={"task_queue": f"idle-{uuid.uuid4().hex}"})
+    settings = resources.settings.model_copy(
+        update={"task_queue": f"{resources.settings.task_queue}-idle"}
+    )
     idle = Resources(settings)
     create_celery(settings, idle)
     yield create_app(settings, idle).test_client()
