@@ -31,7 +31,7 @@ def preflight() -> None:
 
     problems = unreachable_services(Settings())
     for problem in problems:
-        err.print(f"[red]{problem}[/red] Start it, e.g. `docker compose up -d postgres redis`.")
+        click.echo(f"{problem} Fix: docker compose up -d postgres redis", err=True)
     if problems:
         sys.exit(1)
 

@@ -17,11 +17,10 @@ def unreachable_services(settings: Settings) -> list[str]:
     server = url.set(drivername="postgresql", database="postgres")
     try:
         psycopg.connect(server.render_as_string(hide_password=False), connect_timeout=3).close()
-    except psycopg.Error as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        problems.append(f"PostgreSQL is not reachable at {url.host}:{url.port or 5432} ({reason}).")
+    except psycopg.Error:
+        problems.append(f"PostgreSQL is not reachable at {url.host}:{url.port or 5432}.")
     try:
         redis.Redis.from_url(settings.redis_url, socket_connect_timeout=3).ping()
-    except redis.RedisError as exc:
-        problems.append(f"Redis is not reachable at {settings.redis_url} ({exc}).")
+    except redis.RedisError:
+        problems.append(f"Redis is not reachable at {settings.redis_url}.")
     return problems

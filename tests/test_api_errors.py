@@ -76,6 +76,23 @@ def test_unknown_import_type(client, auth):
     assert "servers" in error["details"]["allowed"]
 
 
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"records": [{"a": 1}], "engagement": "nul\u0000"}, "engagement"),
+        ({"records": [{"a": 1}], "filename": "\ud800.csv"}, "filename"),
+        ({"records": [{"a": 1}], "engagement": 7}, "engagement"),
+        ({"records": [{"a": 1}], "engagement": "x" * 201}, "engagement"),
+    ],
+)
+def test_unstorable_or_invalid_options(client, account, resources, body, field):
+    account_id, headers = account
+    response = client.post("/api/v1/imports", json=body, headers=headers)
+    assert response.status_code == 422
+    assert response.get_json()["error"]["details"]["field"] == field
+    assert stored_for(resources, account_id) == (0, 0)
+
+
 def test_wrong_content_type(client, auth):
     response = client.post(
         "/api/v1/imports", data="hostname\nx\n", headers={**auth, "Content-Type": "text/csv"}

@@ -35,11 +35,11 @@ def all_pages(client, url: str, headers: dict) -> list[dict]:
 
 
 def test_messy_csv_reaches_completed_with_exact_counts(client, auth, resources):
-    content, stats = messy_csv_bytes(3000, seed=11)
+    content, stats = messy_csv_bytes(10_000, seed=11)
     response = upload_file(client, auth, content, "cmdb.csv")
     assert response.status_code == 202, response.get_json()
     accepted = response.get_json()
-    assert accepted["records_stored"] == 3000
+    assert accepted["records_stored"] == 10_000
     assert accepted["links"]["self"] == f"/api/v1/imports/{accepted['id']}"
 
     final = wait_for_final(client, accepted["id"], auth)

@@ -25,6 +25,17 @@ class ImportOptions:
     idempotency_key: str | None
 
 
+def is_storable_text(value: str) -> bool:
+    """PostgreSQL text holds neither NUL nor unpaired surrogates."""
+    if "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class ImportValidator:
     def validate_options(self, options: ImportOptions) -> None:
         if options.import_type not in IMPORT_TYPES:
@@ -35,11 +46,19 @@ class ImportValidator:
             )
         for name in ("engagement", "filename", "idempotency_key"):
             value = getattr(options, name)
-            if value is not None and len(value) > MAX_NAME_LENGTH:
+            if value is None:
+                continue
+            if len(value) > MAX_NAME_LENGTH:
                 raise InvalidUpload(
                     f"{name} is longer than {MAX_NAME_LENGTH} characters.",
                     code="value-too-long",
                     details={"field": name, "limit": MAX_NAME_LENGTH},
+                )
+            if not is_storable_text(value):
+                raise InvalidUpload(
+                    f"{name} holds characters that cannot be stored (NUL or lone surrogates).",
+                    code="invalid-field",
+                    details={"field": name},
                 )
         if not options.engagement.strip():
             raise InvalidUpload(
