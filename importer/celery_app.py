@@ -8,7 +8,7 @@ from celery.signals import worker_process_init
 from importer.config import Settings
 from importer.resources import Resources
 
-TASK_MODULES = ["importer.tasks.pipeline", "importer.tasks.discovery"]
+TASK_MODULES = ["importer.tasks.pipeline", "importer.tasks.discovery", "importer.tasks.watchdog"]
 
 
 def create_celery(settings: Settings | None = None, resources: Resources | None = None) -> Celery:
@@ -26,7 +26,18 @@ def create_celery(settings: Settings | None = None, resources: Resources | None 
         # PostgreSQL holds every task's state; a result backend would be a second, weaker truth.
         task_ignore_result=True,
         task_default_queue=settings.task_queue,
-        broker_transport_options={"visibility_timeout": settings.broker_visibility_timeout},
+        broker_transport_options={
+            "visibility_timeout": settings.broker_visibility_timeout,
+            # Sweep for messages of dead workers often enough to honour the timeout.
+            "unacked_restore_interval": max(1, min(10, settings.broker_visibility_timeout // 4)),
+            "unacked_restore_throttle": 1,
+        },
+        beat_schedule={
+            "reap-stale-steps": {
+                "task": "importer.reap_stale_steps",
+                "schedule": settings.watchdog_interval_seconds,
+            }
+        },
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
         task_serializer="json",

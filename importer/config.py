@@ -30,8 +30,16 @@ class Settings(BaseSettings):
 
     # Rows read, checked and written per unit of work; cancel is honoured between chunks.
     chunk_size: int = Field(default=5_000, gt=0)
-    # The longest a step may run before an unacknowledged task is redelivered by a Redis broker.
-    broker_visibility_timeout: int = Field(default=4 * 3600, gt=0)
+    # How long an unacknowledged task waits before a Redis broker hands it to another worker: it
+    # must exceed the longest step (a redelivered copy of a live step is dropped, not run twice).
+    broker_visibility_timeout: int = Field(default=3600, gt=0)
+    # A step started this many times without finishing (worker deaths, lost connections) fails.
+    max_restarts: int = Field(default=5, ge=1)
+    # Retries of a step whose database connection failed (PostgreSQL restarting, say).
+    db_retries: int = Field(default=5, ge=0)
+    # A running step with no heartbeat for this long, and no worker holding it, is marked failed.
+    stale_after_seconds: int = Field(default=300, gt=0)
+    watchdog_interval_seconds: int = Field(default=60, gt=0)
 
     api_url: str = "http://127.0.0.1:8000"
     api_key: str = ""

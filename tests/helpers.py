@@ -17,11 +17,11 @@ def wait_for_final(client, import_id: str, headers: dict, timeout: float = 90) -
     raise AssertionError(f"import {import_id} did not finish: {body}")
 
 
-def wait_for(predicate, timeout: float = 30, interval: float = 0.05):
+def wait_for(predicate, timeout: float = 30, interval: float = 0.05, describe=None):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
         if value:
             return value
         time.sleep(interval)
-    raise AssertionError("condition not met in time")
+    raise AssertionError(f"condition not met in time: {describe() if describe else ''}")

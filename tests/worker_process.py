@@ -17,18 +17,15 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
+    """The settings as the IMPORTER_ variables a worker process reads."""
     return {
-        "IMPORTER_DATABASE_URL": settings.database_url,
-        "IMPORTER_REDIS_URL": settings.redis_url,
-        "IMPORTER_BROKER_URL": settings.broker_url,
-        "IMPORTER_REDIS_PREFIX": settings.redis_prefix,
-        "IMPORTER_TASK_QUEUE": settings.task_queue,
-        "IMPORTER_CHUNK_SIZE": str(settings.chunk_size),
+        f"IMPORTER_{name.upper()}": str(getattr(settings, name)) for name in Settings.model_fields
     }
 
 
 @contextmanager
 def celery_worker_process(settings: Settings, concurrency: int = 1) -> Iterator[subprocess.Popen]:
+    """A worker in its own process group, so that a test can SIGKILL it with its pool children."""
     log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)  # noqa: SIM115
     process = subprocess.Popen(
         [
@@ -52,6 +49,7 @@ def celery_worker_process(settings: Settings, concurrency: int = 1) -> Iterator[
         env={**os.environ, **settings_env(settings)},
         stdout=log,
         stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     try:
         deadline = time.monotonic() + 60
@@ -61,7 +59,8 @@ def celery_worker_process(settings: Settings, concurrency: int = 1) -> Iterator[
             time.sleep(0.2)
         yield process
     finally:
-        process.terminate()
+        if process.poll() is None:
+            process.terminate()
         try:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:

@@ -56,6 +56,7 @@ class DiscoveryFlow(Base):
     # Generated before the flow's task is enqueued, so the flow can always be revoked.
     task_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     records_cleaned: Mapped[int | None] = mapped_column(Integer)
+    restarts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = created_at()
     updated_at: Mapped[datetime] = updated_at()

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from datetime import timedelta
 
-from importer.models import DiscoveryFlow
 from importer.services.api_keys import ApiKeyService
 from importer.services.background import BackgroundExecutionService
 from importer.services.discovery_flow import DiscoveryFlowUnit
@@ -20,6 +19,7 @@ from importer.services.step_runner import StepRunner
 from importer.services.storage import ImportStorageManager
 from importer.services.transactions import ImportTransactionManager
 from importer.services.validation_service import ValidationService
+from importer.services.watchdog import StaleStepReaper
 
 
 class Services:
@@ -36,9 +36,12 @@ class Services:
         self.validation = ValidationService(self.mappings, settings.chunk_size)
         self.queries = ImportQueryService()
         self.api_keys = ApiKeyService(self.transactions)
-        self.runner = StepRunner(self.transactions, resources.runtime_state)
+        self.runner = StepRunner(self.transactions, resources.runtime_state, settings.max_restarts)
         self.control = ImportControlService(
             self.transactions, self.background, self.validator, resources.runtime_state
+        )
+        self.reaper = StaleStepReaper(
+            self.transactions, timedelta(seconds=settings.stale_after_seconds)
         )
         self.upload_handler = ImportStorageHandler(
             self.validator,
@@ -59,11 +62,4 @@ class Services:
         return DiscoveryStep(task_id, self.flows)
 
     def discovery_flow(self) -> DiscoveryFlowUnit:
-        return DiscoveryFlowUnit(self._resources.settings.chunk_size, self._record_flow_progress)
-
-    def _record_flow_progress(self, flow: DiscoveryFlow, percent: int) -> None:
-        # Outside the flow's own transaction, so that readers see progress while it runs.
-        with self._resources.engine.begin() as conn:
-            conn.execute(
-                update(DiscoveryFlow).where(DiscoveryFlow.id == flow.id).values(progress=percent)
-            )
+        return DiscoveryFlowUnit(self._resources.settings.chunk_size)

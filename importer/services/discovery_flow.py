@@ -6,12 +6,13 @@ discovery step and the import end with it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import uuid
 
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.orm import Session
 
 from importer.models import (
+    FINAL_FLOW_STATUSES,
     CleanedRecord,
     DataImport,
     DiscoveryFlow,
@@ -23,7 +24,7 @@ from importer.models import (
     StepStatus,
 )
 from importer.services.import_state import fail_import, now
-from importer.services.step_runner import WorkContext
+from importer.services.step_runner import TooManyRestarts, WorkContext
 
 # Set work in PostgreSQL: each valid row's mapped columns become {target_field: raw value}.
 CLEANSE_CHUNK = text(
@@ -54,9 +55,8 @@ CLEANSE_CHUNK = text(
 class DiscoveryFlowUnit:
     name = "discovery_flow"
 
-    def __init__(self, chunk_size: int, record_progress: Callable[[DiscoveryFlow, int], None]):
+    def __init__(self, chunk_size: int) -> None:
         self._chunk_size = chunk_size
-        self._record_progress = record_progress
 
     @staticmethod
     def _flow(session: Session, data_import: DataImport) -> DiscoveryFlow | None:
@@ -69,15 +69,22 @@ class DiscoveryFlowUnit:
             .with_for_update()
         ).one_or_none()
 
-    def begin(self, session: Session, data_import: DataImport) -> bool:
+    def begin(self, session: Session, data_import: DataImport, max_restarts: int) -> bool:
         flow = self._flow(session, data_import)
         if flow is None or flow.status not in (FlowStatus.PENDING, FlowStatus.RUNNING):
             return False
         if data_import.status == ImportStatus.CANCELLED:
-            flow.status, flow.finished_at = FlowStatus.CANCELLED, now()
+            self.cancel(session, data_import)
             return False
         if data_import.is_final:
             return False
+        if flow.status == FlowStatus.RUNNING:
+            flow.restarts += 1
+            if flow.restarts >= max_restarts:
+                raise TooManyRestarts(
+                    f"The discovery flow was started {flow.restarts + 1} times without finishing "
+                    "(its worker died or lost the database each time); giving up."
+                )
         flow.status = FlowStatus.RUNNING
         flow.current_phase = FlowPhase.DATA_CLEANSING
         flow.progress = 0
@@ -86,10 +93,6 @@ class DiscoveryFlowUnit:
 
     def work(self, ctx: WorkContext) -> None:
         session, data_import = ctx.session, ctx.data_import
-        flow = session.scalars(
-            select(DiscoveryFlow).where(DiscoveryFlow.import_id == data_import.id)
-        ).one()
-        ctx.on_progress = lambda percent: self._record_progress(flow, percent)
         session.execute(
             delete(CleanedRecord).where(
                 CleanedRecord.import_id == data_import.id,
@@ -102,6 +105,22 @@ class DiscoveryFlowUnit:
             last = min(first + self._chunk_size, total)
             session.execute(CLEANSE_CHUNK, {**params, "first": first, "last": last})
             ctx.checkpoint(last, total)
+
+    def heartbeat(self, session: Session, import_id: uuid.UUID, percent: int) -> None:
+        session.execute(
+            update(DiscoveryFlow)
+            .where(DiscoveryFlow.import_id == import_id)
+            .values(progress=percent, updated_at=now())
+        )
+        session.execute(
+            update(ImportStepRun)
+            .where(
+                ImportStepRun.import_id == import_id,
+                ImportStepRun.step == Step.DISCOVERY,
+                ImportStepRun.status == StepStatus.RUNNING,
+            )
+            .values(heartbeat_at=now())
+        )
 
     def succeed(self, session: Session, data_import: DataImport, ctx: WorkContext) -> None:
         flow = self._flow(session, data_import)
@@ -127,7 +146,7 @@ class DiscoveryFlowUnit:
 
     def cancel(self, session: Session, data_import: DataImport) -> None:
         flow = self._flow(session, data_import)
-        if flow is not None:
+        if flow is not None and flow.status not in FINAL_FLOW_STATUSES:
             flow.status, flow.finished_at = FlowStatus.CANCELLED, now()
         self._close_step(session, data_import, StepStatus.CANCELLED)
 

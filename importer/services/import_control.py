@@ -95,6 +95,19 @@ class ImportControlService:
                 .values(status=FlowStatus.CANCELLED, finished_at=moment)
                 .returning(DiscoveryFlow.task_id)
             ).all()
+            if flow:
+                # The discovery step's trigger is done and its flow never started: nothing
+                # running will close the step, so the cancel does.
+                session.execute(
+                    update(ImportStepRun)
+                    .where(
+                        ImportStepRun.import_id == import_id,
+                        ImportStepRun.client_account_id == client_account_id,
+                        ImportStepRun.step == Step.DISCOVERY,
+                        ImportStepRun.status == StepStatus.RUNNING,
+                    )
+                    .values(status=StepStatus.CANCELLED, finished_at=moment)
+                )
         self._signal_cancel(import_id, [*pending, *flow])
         return data_import
 

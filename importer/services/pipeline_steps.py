@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import uuid
+
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from importer.models import (
@@ -16,7 +18,7 @@ from importer.models import (
 from importer.services.field_mappings import FieldMappingService
 from importer.services.flow_trigger import FlowTriggerService
 from importer.services.import_state import fail_import, now
-from importer.services.step_runner import WorkContext
+from importer.services.step_runner import TooManyRestarts, WorkContext
 from importer.services.validation_service import ValidationService
 
 
@@ -41,7 +43,7 @@ class StepUnit:
             .with_for_update()
         ).one_or_none()
 
-    def begin(self, session: Session, data_import: DataImport) -> bool:
+    def begin(self, session: Session, data_import: DataImport, max_restarts: int) -> bool:
         run = self._run(session, data_import)
         if run is None or run.status not in OPEN_STEP_STATUSES:
             return False
@@ -50,9 +52,25 @@ class StepUnit:
             return False
         if data_import.is_final:
             return False
-        run.status, run.started_at, run.error = StepStatus.RUNNING, now(), None
+        if run.status == StepStatus.RUNNING:
+            run.restarts += 1
+            if run.restarts >= max_restarts:
+                raise TooManyRestarts(
+                    f"The {self.step} step was started {run.restarts + 1} times without "
+                    "finishing (its worker died or lost the database each time); giving up."
+                )
+        else:
+            run.started_at = now()
+        run.status, run.heartbeat_at, run.error = StepStatus.RUNNING, now(), None
         data_import.status = self.status_while_running
         return True
+
+    def heartbeat(self, session: Session, import_id: uuid.UUID, percent: int) -> None:
+        session.execute(
+            update(ImportStepRun)
+            .where(ImportStepRun.task_id == self.task_id, ImportStepRun.import_id == import_id)
+            .values(heartbeat_at=now())
+        )
 
     def work(self, ctx: WorkContext) -> None:
         raise NotImplementedError

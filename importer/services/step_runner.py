@@ -1,9 +1,12 @@
 """The lifecycle every unit of background work shares: begin, work in chunks, finish or roll back.
 
-A unit (a pipeline step, the discovery flow) commits "running" in a short first transaction, does
-its work in a second one, and decides the outcome inside that same transaction while holding the
-import's row lock. A cancel takes the same lock, so a cancel racing a step's success ends in one
-consistent state; a cancelled or failed unit rolls its partial writes back.
+A unit (a pipeline step, the discovery flow) works inside one transaction that first takes the
+import's advisory lock: a second delivery of the same work (a broker redelivering to another
+worker) finds it held and drops out, while the lock of a worker that died is released with its
+connection. "Running" is committed in a short transaction of its own, so readers see it. The
+outcome is decided in the work transaction while holding the import's row lock: a cancel takes the
+same lock, so a cancel racing a step's success ends in one consistent state, and a cancelled or
+failed unit rolls its partial writes back.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from sqlalchemy import select
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from importer.models import DataImport, ImportStatus
@@ -23,9 +27,24 @@ from importer.services.transactions import ImportTransactionManager
 
 log = logging.getLogger(__name__)
 
+# What a lost or restarting database looks like to SQLAlchemy.
+CONNECTION_ERRORS = (OperationalError, InterfaceError)
+
 
 class ImportCancelled(Exception):
     """Raised at a checkpoint once the import has been cancelled."""
+
+
+class StepFailed(Exception):
+    """Raised to Celery once a failure is recorded, so the chain stops and Flower shows it."""
+
+
+class TransientFailure(Exception):
+    """The database connection failed; the task is retried with backoff, nothing is recorded."""
+
+
+class TooManyRestarts(Exception):
+    """The unit was started too many times without finishing; it fails instead of looping."""
 
 
 @dataclass
@@ -34,25 +53,24 @@ class WorkContext:
     data_import: DataImport
     runtime_state: RuntimeState
     progress_key: str
+    heartbeat: Callable[[int], None]
     after_commit: list[Callable[[], None]] = field(default_factory=list)
     # Set when the input cannot give a result (zero valid rows, say): the unit fails, keeping
     # what it wrote so that the user can see why.
     rejection: str | None = None
-    on_progress: Callable[[int], None] | None = None
 
     def checkpoint(self, done: int, total: int) -> None:
         """Report progress and stop here if the import was cancelled (in Redis or PostgreSQL)."""
         percent = 100 if total <= 0 else min(100, int(done * 100 / total))
         try:
             self.runtime_state.set_progress(self.data_import.id, self.progress_key, percent)
-            if self.runtime_state.is_cancel_requested(self.data_import.id):
-                raise ImportCancelled
-        except ImportCancelled:
-            raise
+            cancel_flagged = self.runtime_state.is_cancel_requested(self.data_import.id)
         except Exception:  # Redis is a cache: losing it must not fail the work.
             log.warning("redis unavailable at checkpoint", exc_info=True)
-        if self.on_progress is not None:
-            self.on_progress(percent)
+            cancel_flagged = False
+        if cancel_flagged:
+            raise ImportCancelled
+        self.heartbeat(percent)
         # PostgreSQL is the truth: a cancel must stop the work even when Redis lost the flag.
         status = self.session.scalar(
             select(DataImport.status).where(DataImport.id == self.data_import.id)
@@ -64,10 +82,15 @@ class WorkContext:
 class Unit(Protocol):
     name: str
 
-    def begin(self, session: Session, data_import: DataImport) -> bool:
-        """Mark the unit running; False when it must not run (already done, cancelled...)."""
+    def begin(self, session: Session, data_import: DataImport, max_restarts: int) -> bool:
+        """Mark the unit running; False when it must not run (already done, cancelled...).
+
+        Raises TooManyRestarts when it was started max_restarts times before without finishing.
+        """
 
     def work(self, ctx: WorkContext) -> None: ...
+
+    def heartbeat(self, session: Session, import_id: uuid.UUID, percent: int) -> None: ...
 
     def succeed(self, session: Session, data_import: DataImport, ctx: WorkContext) -> None: ...
 
@@ -83,26 +106,38 @@ class Outcome:
     CANCELLED = "cancelled"
 
 
-class StepFailed(Exception):
-    """Raised to Celery once a failure is recorded, so the chain stops and Flower shows it."""
-
-
 class StepRunner:
-    def __init__(self, transactions: ImportTransactionManager, runtime_state: RuntimeState) -> None:
+    def __init__(
+        self,
+        transactions: ImportTransactionManager,
+        runtime_state: RuntimeState,
+        max_restarts: int,
+    ) -> None:
         self._tx = transactions
         self._state = runtime_state
+        self._max_restarts = max_restarts
 
-    def run(self, import_id: uuid.UUID, client_account_id: uuid.UUID, unit: Unit) -> str:
-        with self._tx.transaction() as session:
-            data_import = self._tx.lock_import(session, import_id, client_account_id)
-            if data_import is None or not unit.begin(session, data_import):
-                log.info("skipping %s for import %s", unit.name, import_id)
-                return Outcome.SKIPPED
+    def run(
+        self,
+        import_id: uuid.UUID,
+        client_account_id: uuid.UUID,
+        unit: Unit,
+        *,
+        final_try: bool = True,
+    ) -> str:
+        """Run the unit once; ``final_try`` False lets a lost connection be retried unrecorded."""
         try:
-            outcome, after_commit = self._work(import_id, client_account_id, unit)
+            outcome, after_commit = self._run(import_id, client_account_id, unit)
         except ImportCancelled:
             self._record(import_id, client_account_id, unit.cancel)
             return Outcome.CANCELLED
+        except TooManyRestarts as exc:
+            self._fail(import_id, client_account_id, unit, exc)
+        except CONNECTION_ERRORS as exc:
+            if not final_try:
+                log.warning("%s lost its database connection for import %s", unit.name, import_id)
+                raise TransientFailure(str(exc)) from exc
+            self._fail(import_id, client_account_id, unit, exc)
         except Exception as exc:
             self._fail(import_id, client_account_id, unit, exc)
         try:
@@ -112,20 +147,24 @@ class StepRunner:
             self._fail(import_id, client_account_id, unit, exc)
         return outcome
 
-    def _fail(
-        self, import_id: uuid.UUID, client_account_id: uuid.UUID, unit: Unit, exc: Exception
-    ) -> None:
-        log.exception("%s failed for import %s", unit.name, import_id)
-        error = f"{type(exc).__name__}: {exc}"
-        self._record(import_id, client_account_id, lambda s, d: unit.fail(s, d, error))
-        raise StepFailed(error) from exc
-
-    def _work(
+    def _run(
         self, import_id: uuid.UUID, client_account_id: uuid.UUID, unit: Unit
     ) -> tuple[str, list[Callable[[], None]]]:
         with self._tx.transaction() as session:
+            if not self._tx.try_lock_work(session, import_id):
+                log.info("%s of import %s is running elsewhere; dropping", unit.name, import_id)
+                return Outcome.SKIPPED, []
+            if not self._begin(import_id, client_account_id, unit):
+                log.info("skipping %s for import %s", unit.name, import_id)
+                return Outcome.SKIPPED, []
             data_import = session.get(DataImport, import_id)
-            ctx = WorkContext(session, data_import, self._state, unit.name)
+            ctx = WorkContext(
+                session,
+                data_import,
+                self._state,
+                unit.name,
+                heartbeat=lambda percent: self._heartbeat(import_id, unit, percent),
+            )
             unit.work(ctx)
             # The outcome is decided under the import's lock: a cancel either came first (and
             # this transaction rolls back) or comes after the unit's result is committed.
@@ -137,6 +176,24 @@ class StepRunner:
                 return Outcome.FAILED, []
             unit.succeed(session, data_import, ctx)
             return Outcome.SUCCEEDED, ctx.after_commit
+
+    def _heartbeat(self, import_id: uuid.UUID, unit: Unit, percent: int) -> None:
+        # Its own short transaction, taking no lock the work transaction may hold.
+        with self._tx.transaction() as session:
+            unit.heartbeat(session, import_id, percent)
+
+    def _begin(self, import_id: uuid.UUID, client_account_id: uuid.UUID, unit: Unit) -> bool:
+        with self._tx.transaction() as session:
+            data_import = self._tx.lock_import(session, import_id, client_account_id)
+            return data_import is not None and unit.begin(session, data_import, self._max_restarts)
+
+    def _fail(
+        self, import_id: uuid.UUID, client_account_id: uuid.UUID, unit: Unit, exc: Exception
+    ) -> None:
+        log.exception("%s failed for import %s", unit.name, import_id)
+        error = str(exc) if isinstance(exc, TooManyRestarts) else f"{type(exc).__name__}: {exc}"
+        self._record(import_id, client_account_id, lambda s, d: unit.fail(s, d, error))
+        raise StepFailed(error) from exc
 
     def _record(
         self,

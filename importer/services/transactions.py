@@ -13,6 +13,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from importer.models import DataImport
 
 
+def work_lock_key(import_id: uuid.UUID) -> int:
+    """A 64-bit advisory lock key from the import id (a UUID's high half, as a signed bigint)."""
+    return int.from_bytes(import_id.bytes[:8], "big", signed=True)
+
+
 class ImportTransactionManager:
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self._session_factory = session_factory
@@ -49,6 +54,17 @@ class ImportTransactionManager:
                     func.hashtextextended(f"{client_account_id}/{engagement}", 0)
                 )
             )
+        )
+
+    @staticmethod
+    def try_lock_work(session: Session, import_id: uuid.UUID) -> bool:
+        """The import's work lock, held until the transaction ends; False if another holds it.
+
+        Held by whichever worker runs the import's current unit; PostgreSQL releases it when that
+        worker's connection dies, so a free lock on a "running" unit means its worker is gone.
+        """
+        return bool(
+            session.scalar(select(func.pg_try_advisory_xact_lock(work_lock_key(import_id))))
         )
 
     @staticmethod

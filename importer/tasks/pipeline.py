@@ -11,43 +11,44 @@ import uuid
 from celery import shared_task
 from celery.exceptions import Ignore
 
-from importer.services.step_runner import Outcome
+from importer.services.step_runner import Outcome, TransientFailure
+
+# A lost database connection (PostgreSQL restarting) is retried with exponential backoff; the
+# bound is IMPORTER_DB_RETRIES, after which the runner records the failure itself.
+RETRYING = {
+    "bind": True,
+    "autoretry_for": (TransientFailure,),
+    "retry_backoff": True,
+    "retry_backoff_max": 30,
+    "max_retries": None,
+}
 
 
 def run_step(task, import_id: str, client_account_id: str, unit) -> str:
     services = task.app.importer.services
-    outcome = services.runner.run(uuid.UUID(import_id), uuid.UUID(client_account_id), unit)
+    final_try = task.request.retries >= task.app.importer.settings.db_retries
+    outcome = services.runner.run(
+        uuid.UUID(import_id), uuid.UUID(client_account_id), unit, final_try=final_try
+    )
     if outcome in (Outcome.SKIPPED, Outcome.CANCELLED, Outcome.FAILED):
         # Stops the chain here; the step run in PostgreSQL says why.
         raise Ignore()
     return outcome
 
 
-@shared_task(bind=True, name="importer.validate_import")
+@shared_task(name="importer.validate_import", **RETRYING)
 def validate_import(self, import_id: str, client_account_id: str) -> str:
-    return run_step(
-        self,
-        import_id,
-        client_account_id,
-        self.app.importer.services.validate_step(self.request.id),
-    )
+    unit = self.app.importer.services.validate_step(self.request.id)
+    return run_step(self, import_id, client_account_id, unit)
 
 
-@shared_task(bind=True, name="importer.persist_field_mappings")
+@shared_task(name="importer.persist_field_mappings", **RETRYING)
 def persist_field_mappings(self, import_id: str, client_account_id: str) -> str:
-    return run_step(
-        self,
-        import_id,
-        client_account_id,
-        self.app.importer.services.mappings_step(self.request.id),
-    )
+    unit = self.app.importer.services.mappings_step(self.request.id)
+    return run_step(self, import_id, client_account_id, unit)
 
 
-@shared_task(bind=True, name="importer.trigger_discovery_flow")
+@shared_task(name="importer.trigger_discovery_flow", **RETRYING)
 def trigger_discovery_flow(self, import_id: str, client_account_id: str) -> str:
-    return run_step(
-        self,
-        import_id,
-        client_account_id,
-        self.app.importer.services.discovery_step(self.request.id),
-    )
+    unit = self.app.importer.services.discovery_step(self.request.id)
+    return run_step(self, import_id, client_account_id, unit)

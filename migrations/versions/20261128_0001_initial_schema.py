@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-28 07:11:32.840998
+Create Date: 2026-11-28 07:43:33.502554
 """
 
 from __future__ import annotations
@@ -154,6 +154,7 @@ def upgrade() -> None:
         sa.Column("progress", sa.Integer(), nullable=False),
         sa.Column("task_id", sa.String(length=64), nullable=True),
         sa.Column("records_cleaned", sa.Integer(), nullable=True),
+        sa.Column("restarts", sa.Integer(), server_default="0", nullable=False),
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column(
             "created_at",
@@ -259,6 +260,8 @@ def upgrade() -> None:
         ),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("restarts", sa.Integer(), server_default="0", nullable=False),
         sa.Column("error", sa.Text(), nullable=True),
         sa.CheckConstraint(
             "status IN ('pending', 'running', 'succeeded', 'failed', 'cancelled')",

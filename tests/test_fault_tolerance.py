@@ -1,0 +1,285 @@
+"""Cancel, retry, worker death and lost services, against a real `celery worker` subprocess."""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import subprocess
+import threading
+import time
+import uuid
+from collections import Counter
+
+import psycopg
+import pytest
+
+from importer.celery_app import create_celery
+from importer.resources import Resources
+from tests.fault_lab import STEP_TABLES, FaultLab
+from tests.helpers import wait_for
+from web import create_app
+
+STEPS = ["validate", "mappings", "discovery"]
+# What exists once each step has succeeded (and nothing of the steps after it).
+OUTPUTS_AFTER = {
+    None: {"issues": False, "mappings": False, "cleaned": False},
+    "validate": {"issues": True, "mappings": False, "cleaned": False},
+    "mappings": {"issues": True, "mappings": True, "cleaned": False},
+}
+
+
+@pytest.fixture(scope="module")
+def fault_resources(resources):
+    """Its own queue and Redis database: these tests flush Redis and kill workers."""
+    redis_url = os.environ.get("IMPORTER_TEST_FLUSH_REDIS_URL", "redis://127.0.0.1:6379/15")
+    settings = resources.settings.model_copy(
+        update={
+            "redis_url": redis_url,
+            "broker_url": redis_url,
+            "task_queue": resources.settings.task_queue + "-faults",
+            "chunk_size": 100,
+            "broker_visibility_timeout": 3,
+            "stale_after_seconds": 2,
+            "db_retries": 8,
+        }
+    )
+    lab_resources = Resources(settings)
+    create_celery(settings, lab_resources)
+    if lab_resources.redis.dbsize():
+        pytest.skip(
+            f"{redis_url} holds data, and these tests flush it; set IMPORTER_TEST_FLUSH_REDIS_URL"
+        )
+    yield lab_resources
+    lab_resources.redis.flushdb()
+    lab_resources.engine.dispose()
+
+
+@pytest.fixture()
+def lab(fault_resources, make_account):
+    _, headers = make_account()
+    client = create_app(fault_resources.settings, fault_resources).test_client()
+    lab = FaultLab(fault_resources, client, headers)
+    lab.start_worker()
+    yield lab
+    lab.stop_worker()
+
+
+def previous_step(step: str) -> str | None:
+    index = STEPS.index(step)
+    return STEPS[index - 1] if index else None
+
+
+def assert_outputs_of(lab: FaultLab, import_id: str, last_succeeded: str | None) -> None:
+    stored = lab.stored(import_id)
+    expected = OUTPUTS_AFTER[last_succeeded]
+    assert {name: stored[name] > 0 for name in expected} == expected, stored
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_cancel_during_a_step_stops_it_and_discards_its_writes(lab, step):
+    with lab.hold(step):
+        import_id, _ = lab.upload()
+        lab.wait_running(import_id, step)
+        response = lab.post(import_id, "cancel")
+        assert response.status_code == 202
+        assert response.get_json()["status"] == "cancelled"
+    final = lab.wait_settled(import_id)
+    assert final["status"] == "cancelled"
+    statuses = {s["name"]: s["status"] for s in final["steps"]}
+    assert statuses[step] == "cancelled"
+    for earlier in STEPS[: STEPS.index(step)]:
+        assert statuses[earlier] == "succeeded"
+    for later in STEPS[STEPS.index(step) + 1 :]:
+        assert statuses[later] == "cancelled"
+    if final["flow"] is not None:
+        assert final["flow"]["status"] == "cancelled"
+    assert_outputs_of(lab, import_id, previous_step(step))
+    assert lab.post(import_id, "cancel").status_code == 409
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_retry_after_a_failure_resumes_from_the_failed_step(lab, fault_resources, step):
+    table = STEP_TABLES[step]
+    with psycopg.connect(fault_resources.settings.psycopg_url, autocommit=True) as conn:
+        conn.execute(f"ALTER TABLE {table} RENAME TO {table}_away")
+        try:
+            import_id, stats = lab.upload(seed=4)
+            failed = lab.wait_settled(import_id)
+        finally:
+            conn.execute(f"ALTER TABLE {table}_away RENAME TO {table}")
+    assert failed["status"] == "failed"
+    assert step in failed["error"] or table in failed["error"]
+    assert lab.latest_step(import_id, step)["status"] == "failed"
+    issue_ids_before = [
+        i["row_number"]
+        for i in lab.client.get(
+            f"/api/v1/imports/{import_id}/errors?limit=1000", headers=lab.headers
+        ).get_json()["items"]
+    ]
+
+    assert lab.post(import_id, "retry").status_code == 202
+    final = lab.wait_settled(import_id)
+    assert final["status"] == "completed", final
+    attempts = Counter(s["name"] for s in final["steps"])
+    resumed = STEPS[STEPS.index(step) :]
+    assert {name: attempts[name] for name in STEPS} == {
+        name: 2 if name in resumed else 1 for name in STEPS
+    }
+    assert all(s["status"] == "succeeded" for s in final["steps"] if s["attempt"] == 2)
+    assert final["valid_records"] == stats.valid_rows
+    stored = lab.stored(import_id)
+    assert stored["issues"] == stats.invalid_rows
+    assert stored["cleaned"] == stats.valid_rows
+    if step != "validate":
+        after = [
+            i["row_number"]
+            for i in lab.client.get(
+                f"/api/v1/imports/{import_id}/errors?limit=1000", headers=lab.headers
+            ).get_json()["items"]
+        ]
+        assert after == issue_ids_before
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_sigkill_mid_step_then_a_new_worker_completes_with_exact_rows(lab, step):
+    with lab.hold(step):
+        import_id, stats = lab.upload(seed=9)
+        lab.wait_running(import_id, step)
+        lab.kill_worker()
+    lab.start_worker()
+    final = lab.wait_settled(import_id)
+    assert final["status"] == "completed", final
+    assert [(s["name"], s["attempt"], s["status"]) for s in final["steps"]] == [
+        (name, 1, "succeeded") for name in STEPS
+    ]
+    assert lab.stored(import_id) == {
+        "issues": stats.invalid_rows,
+        "mappings": 10,
+        "cleaned": stats.valid_rows,
+        "flows": 1,
+    }
+    restarted = {run.step: run.restarts for run in lab.step_runs(import_id)}
+    assert restarted[step] == (0 if step == "discovery" else 1)
+
+
+def test_double_cancel_ends_in_one_state(lab):
+    with lab.hold("validate"):
+        import_id, _ = lab.upload()
+        lab.wait_running(import_id, "validate")
+        barrier = threading.Barrier(2)
+        codes = []
+
+        def cancel():
+            client = create_app(lab.resources.settings, lab.resources).test_client()
+            barrier.wait()
+            codes.append(
+                client.post(f"/api/v1/imports/{import_id}/cancel", headers=lab.headers).status_code
+            )
+
+        threads = [threading.Thread(target=cancel) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert sorted(codes) == [202, 409]
+    assert lab.wait_settled(import_id)["status"] == "cancelled"
+
+
+def test_cancel_racing_completion_is_consistent(lab):
+    rng = random.Random(5)
+    outcomes = Counter()
+    for _ in range(8):
+        import_id, stats = lab.upload(rows=300, seed=rng.randrange(1000))
+        time.sleep(rng.uniform(0, 0.6))
+        response = lab.post(import_id, "cancel")
+        final = lab.wait_settled(import_id)
+        outcomes[final["status"]] += 1
+        statuses = {s["name"]: s["status"] for s in final["steps"]}
+        if response.status_code == 409:
+            assert final["status"] == "completed"
+            assert response.get_json()["error"]["details"]["status"] == "completed"
+            continue
+        assert response.status_code == 202 and final["status"] == "cancelled"
+        succeeded = [n for n in STEPS if statuses[n] == "succeeded"]
+        assert succeeded == STEPS[: len(succeeded)] and len(succeeded) < 3
+        assert all(statuses[n] == "cancelled" for n in STEPS[len(succeeded) :])
+        assert_outputs_of(lab, import_id, succeeded[-1] if succeeded else None)
+        if final["flow"] is not None:
+            assert final["flow"]["status"] == "cancelled"
+    assert sum(outcomes.values()) == 8
+
+
+def test_redis_flushed_mid_import_status_and_cancel_answer_from_postgresql(lab):
+    with lab.hold("validate"):
+        import_id, _ = lab.upload()
+        lab.wait_running(import_id, "validate")
+        lab.resources.redis.flushdb()
+        body = lab.detail(import_id)
+        assert body["status"] == "validating"
+        assert lab.latest_step(import_id, "validate")["status"] == "running"
+        assert lab.post(import_id, "cancel").status_code == 202
+        lab.resources.redis.flushdb()  # The cancel flag is gone: PostgreSQL must still say so.
+    final = lab.wait_settled(import_id)
+    assert final["status"] == "cancelled"
+    assert lab.latest_step(import_id, "validate")["status"] == "cancelled"
+    assert_outputs_of(lab, import_id, None)
+
+
+def test_redis_flushed_mid_step_the_import_still_completes(lab):
+    with lab.hold("validate"):
+        import_id, stats = lab.upload()
+        lab.wait_running(import_id, "validate")
+        lab.resources.redis.flushdb()
+    final = lab.wait_settled(import_id)
+    assert final["status"] == "completed"
+    assert final["valid_records"] == stats.valid_rows
+
+
+def test_a_step_whose_worker_vanished_is_failed_by_the_watchdog_and_retried(lab):
+    with lab.hold("mappings"):
+        import_id, stats = lab.upload(seed=2)
+        lab.wait_running(import_id, "mappings")
+        lab.kill_worker()
+    # The broker would hand the task to a new worker; with none, only the watchdog can tell.
+    reaper = lab.resources.services.reaper
+    wait_for(lambda: reaper.reap() == [uuid.UUID(import_id)], timeout=20)
+    failed = lab.detail(import_id)
+    assert failed["status"] == "failed"
+    assert "vanished" in failed["error"]
+    assert lab.latest_step(import_id, "mappings")["status"] == "failed"
+    lab.resources.redis.flushdb()  # drop the dead worker's unacknowledged task
+    lab.start_worker()
+    assert lab.post(import_id, "retry").status_code == 202
+    final = lab.wait_settled(import_id)
+    assert final["status"] == "completed"
+    assert lab.stored(import_id)["cleaned"] == stats.valid_rows
+
+
+def pg_restart_available() -> bool:
+    return shutil.which("pg_ctlcluster") is not None and os.geteuid() == 0
+
+
+@pytest.mark.skipif(not pg_restart_available(), reason="needs pg_ctlcluster as root")
+def test_postgresql_restarting_mid_step_is_retried_and_the_import_completes(lab):
+    version = os.listdir("/etc/postgresql")[0]
+    with lab.hold("validate"):
+        import_id, stats = lab.upload(seed=6)
+        lab.wait_running(import_id, "validate")
+        subprocess.run(
+            [
+                "pg_ctlcluster",
+                "--skip-systemctl-redirect",
+                version,
+                "main",
+                "restart",
+                "-m",
+                "fast",
+            ],
+            check=True,
+        )
+    wait_for(lambda: subprocess.run(["pg_isready", "-h", "127.0.0.1", "-q"]).returncode == 0)
+    final = lab.wait_settled(import_id, timeout=120)
+    assert final["status"] == "completed", final
+    assert final["valid_records"] == stats.valid_rows
+    assert lab.stored(import_id)["issues"] == stats.invalid_rows
