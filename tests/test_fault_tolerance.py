@@ -283,3 +283,16 @@ def test_postgresql_restarting_mid_step_is_retried_and_the_import_completes(lab)
     assert final["status"] == "completed", final
     assert final["valid_records"] == stats.valid_rows
     assert lab.stored(import_id)["issues"] == stats.invalid_rows
+
+
+def test_cancel_while_validate_writes_its_chunks(lab):
+    """A cancel must not wait behind the locks a step's writes take on the import's row."""
+    import_id, _ = lab.upload(rows=20_000)
+    progress = lab.resources.runtime_state.progress
+    wait_for(lambda: progress(import_id).get("validate", 0) >= 5, timeout=60)
+    assert lab.post(import_id, "cancel").status_code == 202
+    final = lab.wait_settled(import_id)
+    assert lab.latest_step(import_id, "validate")["status"] == "cancelled"
+    assert final["status"] == "cancelled"
+    assert progress(import_id)["validate"] < 100
+    assert_outputs_of(lab, import_id, None)

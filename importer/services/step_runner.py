@@ -79,6 +79,14 @@ class WorkContext:
             raise ImportCancelled
 
 
+def reset_progress(state: RuntimeState, import_id: uuid.UUID, key: str) -> None:
+    """A unit that starts (again) starts from 0%, not from where its last attempt stopped."""
+    try:
+        state.set_progress(import_id, key, 0)
+    except Exception:
+        log.warning("redis unavailable when starting %s", key, exc_info=True)
+
+
 class Unit(Protocol):
     name: str
 
@@ -157,6 +165,7 @@ class StepRunner:
             if not self._begin(import_id, client_account_id, unit):
                 log.info("skipping %s for import %s", unit.name, import_id)
                 return Outcome.SKIPPED, []
+            reset_progress(self._state, import_id, unit.name)
             data_import = session.get(DataImport, import_id)
             ctx = WorkContext(
                 session,

@@ -41,7 +41,9 @@ class ImportTransactionManager:
         return session.scalars(
             select(DataImport)
             .where(DataImport.id == import_id, DataImport.client_account_id == client_account_id)
-            .with_for_update()
+            # NO KEY UPDATE: the work writes rows referencing the import, which takes KEY SHARE
+            # locks on it; a plain FOR UPDATE would make a cancel wait for the step to finish.
+            .with_for_update(key_share=True)
             .execution_options(populate_existing=True)
         ).one_or_none()
 
