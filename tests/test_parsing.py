@@ -125,7 +125,7 @@ def test_the_extension_wins_over_the_content_type() -> None:
 @pytest.mark.parametrize(
     ("filename", "content_type", "data"),
     [
-        ("hosts.xlsx", "text/csv", b"a,b\n1,2\n"),
+        ("hosts.xlsm", "text/csv", b"a,b\n1,2\n"),
         ("hosts.xls", None, b"a,b\n1,2\n"),
         ("report.PDF", None, b"%PDF-1.7\n"),
         ("export.zip", "application/zip", b"PK\x03\x04"),
@@ -158,14 +158,11 @@ def test_a_stream_without_peek_is_read_from_its_first_byte() -> None:
     ]
 
 
-def test_utf16_files_are_rejected_as_an_encoding_problem() -> None:
-    data = "\ufeffa,b\n1,2\n".encode("utf-16-le")
-    error = parse_failure(data, "hosts.csv")
-    assert (error.code, error.status, error.details) == (
-        "invalid-encoding",
-        422,
-        {"encoding": "utf-16"},
-    )
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+def test_utf16_files_with_a_bom_are_decoded(codec: str) -> None:
+    source = open_bytes("\ufeffhôte;ip\nwéb1;10.0.0.1\n".encode(codec), "hosts.csv")
+    assert (source.encoding, source.delimiter, source.columns) == ("utf-16", ";", ["hôte", "ip"])
+    assert rows(source) == [(1, {"hôte": "wéb1", "ip": "10.0.0.1"}, None)]
 
 
 def test_records_can_be_read_only_once() -> None:
@@ -374,9 +371,13 @@ def test_nul_characters_in_values_are_rejected() -> None:
     assert (error.code, error.details) == ("nul-byte", {"line": 1002})
 
 
-def test_invalid_utf8_at_the_start_fails_at_open() -> None:
-    error = failure(lambda: open_bytes(b"host,ip\nw\xe9b1,10.0.0.1\n"))
-    assert (error.code, error.details) == ("invalid-encoding", {"byte_offset": 9})
+def test_invalid_utf8_at_the_start_fails_at_open_when_utf8_is_declared() -> None:
+    data = b"host,ip\nw\xe9b1,10.0.0.1\n"
+    error = failure(lambda: open_upload(io.BytesIO(data), "x.csv", None, encoding="utf-8"))
+    assert (error.code, error.details) == (
+        "invalid-encoding",
+        {"byte_offset": 9, "encoding": "utf-8"},
+    )
 
 
 def test_invalid_utf8_later_fails_while_reading_with_its_byte_offset() -> None:
@@ -384,12 +385,16 @@ def test_invalid_utf8_later_fails_while_reading_with_its_byte_offset() -> None:
     data = head + b"bad\xc3(,10.0.0.2\n" + b"web,10.0.0.3\n"
     source = open_bytes(BOM + data)
     error = read_failure(source)
-    assert (error.code, error.details) == ("invalid-encoding", {"byte_offset": 3 + len(head) + 3})
+    assert (error.code, error.details) == (
+        "invalid-encoding",
+        {"byte_offset": 3 + len(head) + 3, "encoding": "utf-8-sig"},
+    )
 
 
 def test_a_character_cut_off_at_the_end_is_invalid_utf8() -> None:
     data = b"a,b\n1," + "é".encode()[:1]
-    assert parse_failure(data).details == {"byte_offset": 6}
+    error = failure(lambda: open_upload(io.BytesIO(data), "x.csv", None, encoding="UTF8"))
+    assert error.details == {"byte_offset": 6, "encoding": "utf-8"}
 
 
 def test_too_many_rows_counts_blank_rows() -> None:
@@ -541,13 +546,19 @@ def test_malformed_json_reports_where(data: bytes, line: int, char_offset: int) 
 def test_invalid_utf8_in_json() -> None:
     data = b'[{"a": "' + b"x" * 100_000 + b'\xff"}]'
     error = parse_failure(data, "x.json")
-    assert (error.code, error.details) == ("invalid-encoding", {"byte_offset": 100_008})
+    assert (error.code, error.details) == (
+        "invalid-encoding",
+        {"byte_offset": 100_008, "encoding": "utf-8"},
+    )
 
 
 def test_invalid_utf8_in_ndjson_past_the_first_chunk() -> None:
     head = b'{"a": "x"}\n' * 10_000
     error = parse_failure(head + b'{"a": "\xc3("}\n', "x.ndjson")
-    assert (error.code, error.details) == ("invalid-encoding", {"byte_offset": len(head) + 7})
+    assert (error.code, error.details) == (
+        "invalid-encoding",
+        {"byte_offset": len(head) + 7, "encoding": "utf-8"},
+    )
 
 
 def test_json_of_only_whitespace_is_empty() -> None:

@@ -6,19 +6,39 @@ import threading
 from collections.abc import Iterator
 
 from importer.errors import InvalidUpload
+from importer.parsing.header import check_labels, is_blank
 from importer.parsing.limits import ParseLimits
 from importer.parsing.records import ParsedRecord, RecordSource
-from importer.parsing.streams import PeekedUpload, decoding_error
+from importer.parsing.streams import TextUpload, text_decoding_error
 
 DELIMITERS = ",;\t|"
+_DELIMITER_NAMES = {"comma": ",", "semicolon": ";", "tab": "\t", "pipe": "|"}
 # csv.Sniffer's regular expressions take seconds on some 64 KB samples (e.g. when only
 # the last column is quoted); a few KB are enough for it to recognise a dialect.
 _SNIFF_SIZE = 4096
 _FIELD_LIMIT_LOCK = threading.Lock()
+# Lines are read at most this many characters at a time, so that no line with a huge value
+# is ever held whole (see _CsvRows._pieces).
+_PIECE_CHARS = 64 * 1024
 
 
-def open_csv(upload: PeekedUpload, limits: ParseLimits) -> RecordSource:
-    delimiter = detect_delimiter(upload.sample())
+def parse_delimiter(name: str) -> str:
+    """The delimiter a client named, as the character itself or as a word ("tab")."""
+    if len(name) == 1 and name in DELIMITERS:
+        return name
+    if name.lower() in _DELIMITER_NAMES:
+        return _DELIMITER_NAMES[name.lower()]
+    allowed = [*DELIMITERS, *_DELIMITER_NAMES]
+    raise InvalidUpload(
+        f"the delimiter must be one of {', '.join(map(repr, allowed))}",
+        code="invalid-delimiter",
+        details={"delimiter": name[:20], "allowed": allowed},
+    )
+
+
+def open_csv(upload: TextUpload, limits: ParseLimits, delimiter: str | None) -> RecordSource:
+    """Opens a CSV upload; a ``delimiter`` from parse_delimiter overrides detection."""
+    delimiter = delimiter or detect_delimiter(upload.sample())
     _allow_fields_of(limits.max_field_bytes)
     rows = _CsvRows(upload.text(), delimiter, limits)
     columns = rows.read_header()
@@ -57,13 +77,9 @@ def _sniff(sample: str) -> str | None:
 
 def _header_width(sample: str, delimiter: str) -> int:
     for row in csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter):
-        if not _is_blank(row):
+        if not is_blank(row):
             return len(row)
     return 1
-
-
-def _is_blank(row: list[str]) -> bool:
-    return not any(cell.strip() for cell in row)
 
 
 def _allow_fields_of(size: int) -> None:
@@ -78,19 +94,23 @@ def _allow_fields_of(size: int) -> None:
 class _CsvRows:
     def __init__(self, text: io.TextIOWrapper, delimiter: str, limits: ParseLimits) -> None:
         self._text = text
+        self._delimiter = delimiter
         self._limits = limits
         # A UTF-8 character takes at most 4 bytes: rows read from fewer characters than
         # this cannot hold an oversized field, so most rows skip the per-cell check.
         self._unchecked_chars = limits.max_field_bytes // 4
+        # Quoting at most doubles a value's characters (and adds two quotes).
+        self._max_field_chars = 2 * limits.max_field_bytes + 2
         self._lines_read = 0
         self._row_chars = 0
         self._row_line = 1
         self._lines_exhausted = False
-        self._reader = csv.reader(self._lines(), delimiter=delimiter, strict=True)
+        self._cut_outside_quotes = False
+        self._reader = csv.reader(self._pieces(), delimiter=delimiter, strict=True)
 
     def read_header(self) -> list[str]:
         while (cells := self._next_row()) is not None:
-            if not _is_blank(cells):
+            if not is_blank(cells):
                 break
         else:
             raise InvalidUpload("the file is empty", code="empty-file")
@@ -99,7 +119,7 @@ class _CsvRows:
         if self._row_chars > self._unchecked_chars:
             self._check_field_sizes(cells, None, {"line": self._row_line})
         columns = [cell.strip() for cell in cells]
-        _check_labels(columns)
+        check_labels(columns)
         return columns
 
     def records(self, columns: list[str]) -> Iterator[ParsedRecord]:
@@ -130,29 +150,72 @@ class _CsvRows:
         if row_number == 0:
             raise InvalidUpload("the file has a header but no data rows", code="no-records")
 
-    def _lines(self) -> Iterator[str]:
+    def _pieces(self) -> Iterator[str]:
+        """The file's lines for the csv module, a long line in pieces cut after delimiters.
+
+        The csv module ends a row at the end of each string it is given, unless a quoted
+        field is open. So a piece is only cut right after a delimiter: either inside quotes,
+        and the module reads on, or between fields, and _next_row joins the two rows up. A
+        stretch without delimiters longer than any allowed field is rejected at once.
+        """
+        readline = self._text.readline
+        held = ""
         try:
-            for line in self._text:
-                self._lines_read += 1
-                self._row_chars += len(line)
-                if "\x00" in line:
+            while piece := readline(_PIECE_CHARS):
+                if "\x00" in piece:
                     raise InvalidUpload(
-                        f"line {self._lines_read} contains a NUL character",
+                        f"line {self._lines_read + 1} contains a NUL character",
                         code="nul-byte",
-                        details={"line": self._lines_read},
+                        details={"line": self._lines_read + 1},
                     )
-                yield line
-        except UnicodeDecodeError as error:
-            raise decoding_error(error, self._text) from None
+                line_ends = len(piece) < _PIECE_CHARS or piece[-1] == "\n"
+                if held:
+                    # readline() may stop between the \r and \n of one line ending, or
+                    # right after a \r that ended a line by itself.
+                    if held[-1] == "\r" and piece[0] != "\n":
+                        yield self._line(held)
+                    else:
+                        piece = held + piece
+                    held = ""
+                if line_ends:
+                    yield self._line(piece)
+                    continue
+                cut = piece.rfind(self._delimiter) + 1
+                held = piece[cut:]
+                if len(held) > self._max_field_chars:
+                    raise self._field_too_large({"line": self._lines_read + 1})
+                if cut:
+                    self._row_chars += cut
+                    self._cut_outside_quotes = True
+                    yield piece[:cut]
+                    # Asked for more before a row came out: the cut was inside quotes.
+                    self._cut_outside_quotes = False
+        except UnicodeError as error:
+            raise text_decoding_error(error, self._text) from None
+        if held:
+            yield self._line(held)
         self._lines_exhausted = True
+
+    def _line(self, line: str) -> str:
+        """Counts a whole line (or a long line's end) as it goes to the csv module."""
+        self._lines_read += 1
+        self._row_chars += len(line)
+        return line
 
     def _next_row(self) -> list[str] | None:
         self._row_line = self._lines_read + 1
         self._row_chars = 0
         try:
-            return next(self._reader, None)
+            cells = next(self._reader, None)
+            while self._cut_outside_quotes and len(cells) <= self._limits.max_columns:
+                # The row ended at a cut between fields: the rest of the line continues
+                # its last field, which the cut left empty.
+                self._cut_outside_quotes = False
+                rest = next(self._reader, None)
+                cells[-1:] = rest or [""]
         except csv.Error as error:
             raise self._csv_error(error) from None
+        return cells
 
     def _csv_error(self, error: csv.Error) -> InvalidUpload:
         if str(error).startswith("field larger than field limit"):
@@ -204,27 +267,4 @@ class _CsvRows:
             f"line {location['line']} has {count} columns; at most {limit} are allowed",
             code="too-many-columns",
             details={**location, "columns": count, "limit": limit},
-        )
-
-
-def _check_labels(columns: list[str]) -> None:
-    blank = [position for position, label in enumerate(columns, 1) if not label]
-    if blank:
-        raise InvalidUpload(
-            f"the header has blank column names (columns {', '.join(map(str, blank))})",
-            code="blank-label",
-            details={"positions": blank},
-        )
-    positions: dict[str, list[int]] = {}
-    for position, label in enumerate(columns, 1):
-        positions.setdefault(label, []).append(position)
-    duplicates = [
-        {"label": label, "positions": where} for label, where in positions.items() if len(where) > 1
-    ]
-    if duplicates:
-        names = ", ".join(repr(duplicate["label"]) for duplicate in duplicates)
-        raise InvalidUpload(
-            f"the header repeats column names: {names}",
-            code="duplicate-label",
-            details={"duplicates": duplicates},
         )

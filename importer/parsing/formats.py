@@ -3,14 +3,22 @@
 from typing import BinaryIO
 
 from importer.errors import InvalidUpload, UnsupportedMediaType
-from importer.parsing.csv_reader import open_csv
+from importer.parsing.charsets import (
+    declared_encoding,
+    detect_encoding,
+    encoding_from_bom,
+    is_ascii_compatible,
+    looks_binary,
+)
+from importer.parsing.csv_reader import open_csv, parse_delimiter
 from importer.parsing.json_reader import open_json_array, open_ndjson
 from importer.parsing.limits import DEFAULT_LIMITS, ParseLimits
 from importer.parsing.records import RecordSource
-from importer.parsing.streams import PeekedUpload, utf16_not_supported
+from importer.parsing.streams import PeekedUpload, TextUpload
+from importer.parsing.xlsx_reader import open_xlsx
 
 # "json" means a JSON array or NDJSON, told apart by the first character; "sniff" means
-# any supported format, told apart by the first bytes.
+# any supported text format, told apart by the first bytes.
 _EXTENSIONS = {
     "csv": "csv",
     "tsv": "csv",
@@ -18,10 +26,11 @@ _EXTENSIONS = {
     "json": "json",
     "ndjson": "ndjson",
     "jsonl": "ndjson",
+    "xlsx": "xlsx",
 }
 _UNSUPPORTED_EXTENSIONS = frozenset(
     {
-        "xlsx", "xlsm", "xlsb", "xls", "ods", "numbers", "doc", "docx", "odt", "rtf",
+        "xlsm", "xlsb", "xls", "ods", "numbers", "doc", "docx", "odt", "rtf",
         "pdf", "xml", "html", "htm", "yaml", "yml", "parquet", "avro", "sqlite", "db",
         "zip", "gz", "tgz", "bz2", "xz", "7z", "rar", "tar",
         "exe", "dll", "bin", "so", "dmg", "iso",
@@ -36,10 +45,12 @@ _MEDIA_TYPES = {
     "application/json": "json",
     "application/x-ndjson": "ndjson",
     "application/jsonl": "ndjson",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "xlsx",
     "text/plain": "sniff",
     "application/octet-stream": "sniff",
     "": "sniff",
 }
+_LEGACY_EXCEL_MEDIA_TYPE = "application/vnd.ms-excel"
 
 
 def open_upload(
@@ -47,41 +58,62 @@ def open_upload(
     filename: str | None,
     content_type: str | None,
     limits: ParseLimits = DEFAULT_LIMITS,
+    *,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+    sheet: str | None = None,
 ) -> RecordSource:
-    """Opens an upload for streaming; raises at once if it cannot be read at all."""
+    """Opens an upload for streaming; raises at once if it cannot be read at all.
+
+    ``encoding`` names the character encoding of a CSV, JSON or NDJSON file (a byte-order
+    mark still wins), ``delimiter`` a CSV file's delimiter, and ``sheet`` the worksheet to
+    read from an XLSX workbook. Each is checked whatever the format, and ignored by the
+    formats it does not apply to.
+    """
     declared = _declared_format(filename, content_type)
+    named_encoding = None if encoding is None else declared_encoding(encoding)
+    named_delimiter = None if delimiter is None else parse_delimiter(delimiter)
+    if declared == "xlsx":
+        return open_xlsx(stream, limits, sheet)
     upload = PeekedUpload(stream)
-    if upload.is_utf16():
-        raise utf16_not_supported()
-    if upload.is_blank():
+    known_encoding = encoding_from_bom(upload.prefix) or named_encoding
+    # Only CSV would take a binary file's bytes for text; JSON fails on its first byte.
+    if (
+        declared in ("csv", "sniff")
+        and (known_encoding is None or is_ascii_compatible(known_encoding))
+        and looks_binary(upload.prefix)
+    ):
+        raise _unsupported(filename, content_type)
+    text = upload.decoded(known_encoding or detect_encoding(upload.prefix, upload.at_eof))
+    if text.is_blank():
         raise InvalidUpload("the file is empty", code="empty-file")
     if declared == "sniff":
-        if upload.prefix.lstrip()[:1] in (b"[", b"{"):
-            declared = "json"
-        elif upload.is_text():
-            declared = "csv"
-        else:
-            raise _unsupported(filename, content_type)
+        declared = "json" if _first_character(text) in ("[", "{") else "csv"
     if declared == "csv":
-        if upload.has_nul_bytes():
-            raise _unsupported(filename, content_type)
-        return open_csv(upload, limits)
+        return open_csv(text, limits, named_delimiter)
     # NDJSON's first record starts with "{"; anything else is read as a JSON array,
     # whose reader reports what it found instead.
-    if declared == "json" and upload.prefix.lstrip()[:1] != b"{":
-        return open_json_array(upload, limits)
-    return open_ndjson(upload, limits)
+    if declared == "json" and _first_character(text) != "{":
+        return open_json_array(text, limits)
+    return open_ndjson(text, limits)
+
+
+def _first_character(text: TextUpload) -> str:
+    return text.sample().lstrip(" \t\n\r")[:1]
 
 
 def _declared_format(filename: str | None, content_type: str | None) -> str:
     extension = _extension(filename)
     if extension in _EXTENSIONS:
         return _EXTENSIONS[extension]
-    if extension not in _UNSUPPORTED_EXTENSIONS:
-        media_type = (content_type or "").split(";", 1)[0].strip().lower()
-        if media_type in _MEDIA_TYPES:
-            return _MEDIA_TYPES[media_type]
-    raise _unsupported(filename, content_type)
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    if extension not in _UNSUPPORTED_EXTENSIONS and media_type in _MEDIA_TYPES:
+        return _MEDIA_TYPES[media_type]
+    if extension == "xls" or media_type == _LEGACY_EXCEL_MEDIA_TYPE:
+        message = "legacy Excel workbooks (.xls) cannot be read: save the sheet as .xlsx or CSV"
+    else:
+        message = "upload a CSV, TSV, JSON array, NDJSON or XLSX file"
+    raise _unsupported(filename, content_type, message)
 
 
 def _extension(filename: str | None) -> str:
@@ -89,9 +121,13 @@ def _extension(filename: str | None) -> str:
     return name.rpartition(".")[2].lower() if "." in name else ""
 
 
-def _unsupported(filename: str | None, content_type: str | None) -> UnsupportedMediaType:
+def _unsupported(
+    filename: str | None,
+    content_type: str | None,
+    message: str = "upload a CSV, TSV, JSON array, NDJSON or XLSX file",
+) -> UnsupportedMediaType:
     return UnsupportedMediaType(
-        "upload a CSV, TSV, JSON array or NDJSON file",
+        message,
         code="unsupported-media-type",
         details={"filename": filename, "content_type": content_type},
     )

@@ -11,7 +11,7 @@ from importer.errors import InvalidUpload
 from importer.parsing.json_records import RecordCollector, nesting_too_deep, non_finite_number
 from importer.parsing.limits import DEFAULT_LIMITS, ParseLimits
 from importer.parsing.records import ParsedRecord, RecordSource
-from importer.parsing.streams import PeekedUpload, decoding_error
+from importer.parsing.streams import TextUpload, text_decoding_error
 
 _CHUNK_SIZE = 64 * 1024
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
@@ -41,7 +41,7 @@ def _reject_constant(name: str) -> float:
 _DECODER = json.JSONDecoder(parse_float=_finite_float, parse_constant=_reject_constant)
 
 
-def open_json_array(upload: PeekedUpload, limits: ParseLimits) -> RecordSource:
+def open_json_array(upload: TextUpload, limits: ParseLimits) -> RecordSource:
     collector = RecordCollector(limits)
     elements = _ArrayElements(upload.text(), limits)
     elements.open_array()
@@ -54,7 +54,7 @@ def open_json_array(upload: PeekedUpload, limits: ParseLimits) -> RecordSource:
     )
 
 
-def open_ndjson(upload: PeekedUpload, limits: ParseLimits) -> RecordSource:
+def open_ndjson(upload: TextUpload, limits: ParseLimits) -> RecordSource:
     collector = RecordCollector(limits)
     return RecordSource(
         format="ndjson",
@@ -115,8 +115,8 @@ def _ndjson_records(
             except (RecursionError, _NonFiniteNumber) as error:
                 raise _value_error(error, limits, location) from None
             yield collector.record(value, line, location)
-    except UnicodeDecodeError as error:
-        raise decoding_error(error, text) from None
+    except UnicodeError as error:
+        raise text_decoding_error(error, text) from None
     collector.finish()
 
 
@@ -227,8 +227,8 @@ class _ArrayElements:
         # Growing by at least the unread length keeps re-decoding a large element linear.
         try:
             chunk = self._text.read(max(_CHUNK_SIZE, len(unread)))
-        except UnicodeDecodeError as error:
-            raise decoding_error(error, self._text) from None
+        except UnicodeError as error:
+            raise text_decoding_error(error, self._text) from None
         self._at_eof = not chunk
         self._buffer = unread + chunk
         self._position = 0

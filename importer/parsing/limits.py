@@ -11,6 +11,11 @@ class ParseLimits:
     """A single value's size in UTF-8 bytes; also bounds CSV labels and JSON keys."""
     max_nesting: int = 32
     """JSON nesting depth counted from the record object, which is level 1."""
+    max_xlsx_uncompressed_bytes: int = 512 * 1024 * 1024
+    """What an XLSX workbook's zip members may add up to once decompressed; also bounds the
+    workbook file itself."""
+    max_xlsx_compression_ratio: int = 100
+    """How many times its compressed size a large zip member may expand to."""
 
 
 DEFAULT_LIMITS = ParseLimits()

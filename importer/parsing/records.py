@@ -10,9 +10,10 @@ class ParsedRecord:
     row_number: int
     """Data rows count from 1; a CSV header is not a row."""
     values: dict[str, Any]
-    """CSV: the cells as written, without the missing trailing ones. JSON: the object."""
-    extra: list[str] | None
-    """CSV cells beyond the header, else None."""
+    """CSV: the cells as written, without the missing trailing ones. JSON: the object.
+    XLSX: every column's cell, converted to a JSON value ("" for an empty cell)."""
+    extra: list[Any] | None
+    """CSV or XLSX cells beyond the header, else None."""
 
 
 class RecordSource:
@@ -22,14 +23,18 @@ class RecordSource:
         self,
         *,
         format: str,
-        encoding: str,
+        encoding: str | None,
         delimiter: str | None,
         columns: list[str],
         records: Iterator[ParsedRecord],
+        sheet: str | None = None,
     ) -> None:
         self.format = format
+        # None for XLSX: a workbook's XML carries its own encoding.
         self.encoding = encoding
         self.delimiter = delimiter
+        # The worksheet an XLSX upload was read from, else None.
+        self.sheet = sheet
         # JSON readers append to this list while records are read.
         self.columns = columns
         self._records = records
