@@ -1,0 +1,1 @@
+"""Pure building blocks of the discovery flow: cleansing, OS parsing, classification, links."""

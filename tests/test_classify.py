@@ -1,0 +1,92 @@
+from typing import Any
+
+import pytest
+
+from importer.discovery.classify import classify_asset
+
+
+def test_import_type_decides_for_databases_and_applications() -> None:
+    assert classify_asset("databases", {"name": "crm", "host": "vm-01"}) == "database"
+    assert classify_asset("applications", {"name": "Cisco switch manager"}) == "application"
+
+
+def test_unknown_import_type_raises() -> None:
+    with pytest.raises(ValueError, match="printers"):
+        classify_asset("printers", {})
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"hostname": "app-01", "is_virtual": True}, "virtual_machine"),
+        ({"hostname": "app-01", "model": "VMware Virtual Platform"}, "virtual_machine"),
+        ({"hostname": "app-01", "manufacturer": "VMware, Inc."}, "virtual_machine"),
+        ({"hostname": "app-01", "model": "Virtual Machine"}, "virtual_machine"),
+        ({"hostname": "app-01", "model": "KVM"}, "virtual_machine"),
+        ({"hostname": "app-01", "manufacturer": "Microsoft Hyper-V"}, "virtual_machine"),
+        ({"hostname": "app-01", "model": "HVM domU", "manufacturer": "Xen"}, "virtual_machine"),
+        ({"hostname": "vm-web01"}, "virtual_machine"),
+        ({"hostname": "web-vm-02.corp.example"}, "virtual_machine"),
+        ({"hostname": "vm01"}, "virtual_machine"),
+        # A VM stays a VM whatever it runs.
+        ({"hostname": "crm-db01", "is_virtual": True}, "virtual_machine"),
+        ({"hostname": "core-01", "manufacturer": "Cisco", "model": "C9300"}, "network_device"),
+        ({"hostname": "edge-01", "os_name": "JUNOS 21.2"}, "network_device"),
+        ({"hostname": "tor-01", "manufacturer": "Arista Networks"}, "network_device"),
+        ({"hostname": "core-switch-01"}, "network_device"),
+        ({"hostname": "x", "description": "Perimeter firewall"}, "network_device"),
+        ({"hostname": "lb-01", "model": "BIG-IP i5800", "manufacturer": "F5"}, "network_device"),
+        ({"hostname": "x", "description": "Internal load balancer"}, "network_device"),
+        ({"hostname": "fw-01", "manufacturer": "Palo Alto Networks"}, "network_device"),
+        ({"hostname": "x", "model": "Router 4331"}, "network_device"),
+        ({"hostname": "fas-01", "manufacturer": "NetApp", "model": "FAS8200"}, "storage"),
+        ({"hostname": "x", "manufacturer": "EMC", "model": "VNX5400"}, "storage"),
+        ({"hostname": "x", "manufacturer": "Pure Storage"}, "storage"),
+        ({"hostname": "x", "description": "Primary SAN"}, "storage"),
+        ({"hostname": "x", "description": "NAS for home shares"}, "storage"),
+        ({"hostname": "x", "description": "Tier 1 storage array"}, "storage"),
+        ({"hostname": "crm-db01"}, "database"),
+        ({"hostname": "db-01.corp.example"}, "database"),
+        ({"hostname": "crm-db"}, "database"),
+        ({"hostname": "x", "application": "SQL Server 2019"}, "database"),
+        ({"hostname": "x", "description": "Oracle DB for billing"}, "database"),
+        ({"hostname": "x", "description": "PostgreSQL primary"}, "database"),
+        ({"hostname": "x", "application": "MySQL"}, "database"),
+        ({"hostname": "web-01"}, "server"),
+        ({"hostname": "web-01", "is_virtual": False}, "server"),
+    ],
+)
+def test_servers(fields: dict[str, Any], expected: str) -> None:
+    assert classify_asset("servers", fields) == expected
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        # A hypervisor host is physical.
+        {"hostname": "vmhost01", "os_name": "VMware ESXi 7.0", "manufacturer": "Dell Inc."},
+        # Dell EMC sells servers as well as arrays.
+        {"hostname": "app-01", "manufacturer": "Dell EMC", "model": "PowerEdge R740"},
+        # Places, not storage networks.
+        {"hostname": "san-jose-web01", "description": "Web server in San Jose"},
+        # Oracle the OS vendor is no database.
+        {"hostname": "app-01", "os_name": "Oracle Linux 8", "application": "Oracle E-Business"},
+        # A "db" domain label is no database host.
+        {"hostname": "web-01.db.corp.example"},
+        {"hostname": "dbadmin-tools"},
+        {"hostname": "web-01", "description": "Switched to the new DC"},
+        {},
+        {"hostname": None, "model": 42, "description": ["cisco"]},
+    ],
+)
+def test_plain_servers(fields: dict[str, Any]) -> None:
+    assert classify_asset("servers", fields) == "server"
+
+
+def test_rules_apply_in_order() -> None:
+    fields = {"hostname": "crm-db01", "manufacturer": "NetApp", "description": "Cisco"}
+    assert classify_asset("servers", fields) == "network_device"
+    assert classify_asset("servers", {**fields, "description": None}) == "storage"
+    assert classify_asset("servers", {"hostname": "crm-db01", "model": "VMware"}) == (
+        "virtual_machine"
+    )

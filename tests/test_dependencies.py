@@ -1,0 +1,90 @@
+from typing import Any
+
+import pytest
+
+from importer.discovery.dependencies import find_cycles, parse_targets
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("db-01;cache-01", ["db-01", "cache-01"]),
+        ("db-01, cache-01", ["db-01", "cache-01"]),
+        ("db-01 cache-01\tqueue-01", ["db-01", "cache-01", "queue-01"]),
+        ("db-01\ncache-01\r\nqueue-01", ["db-01", "cache-01", "queue-01"]),
+        (" ;db-01;; ,cache-01; ", ["db-01", "cache-01"]),
+        ("db-01;cache-01;db-01", ["db-01", "cache-01"]),
+        (["db-01", " cache-01 ", "db-01"], ["db-01", "cache-01"]),
+        (["db-01; cache-01", "queue-01"], ["db-01", "cache-01", "queue-01"]),
+        (["db-01", 1001, None, True, 2.5, {"name": "x"}, ["y"]], ["db-01", "1001"]),
+        (1001, ["1001"]),
+        ("db-01", ["db-01"]),
+        (None, []),
+        ("", []),
+        ("  ", []),
+        ([], []),
+        (True, []),
+        ({"name": "db-01"}, []),
+    ],
+)
+def test_parse_targets(raw: Any, expected: list[str]) -> None:
+    assert parse_targets(raw) == expected
+
+
+def test_self_loop() -> None:
+    assert find_cycles([("a", "a")]) == [["a"]]
+
+
+def test_two_cycle() -> None:
+    assert find_cycles([("a", "b"), ("b", "a")]) == [["a", "b"]]
+
+
+def test_three_cycle() -> None:
+    assert find_cycles([("a", "b"), ("b", "c"), ("c", "a")]) == [["a", "b", "c"]]
+
+
+def test_dag_has_no_cycle() -> None:
+    edges = [("a", "b"), ("b", "c"), ("a", "c"), ("c", "d"), ("b", "d"), ("e", "a")]
+    assert find_cycles(edges) == []
+
+
+def test_no_edges() -> None:
+    assert find_cycles([]) == []
+
+
+def test_each_cycle_once_in_first_appearance_order() -> None:
+    edges = [
+        ("x", "y"),
+        ("a", "b"),
+        ("b", "c"),
+        ("c", "a"),
+        ("c", "b"),  # a second cycle inside the same component
+        ("b", "b"),  # and a self-loop inside it: still one group
+        ("y", "x"),
+        ("a", "a2"),
+        ("q", "q"),
+        ("x", "y"),  # a repeated edge
+    ]
+    assert find_cycles(edges) == [["x", "y"], ["a", "b", "c"], ["q"]]
+
+
+def test_cycle_reached_from_outside_is_just_the_cycle() -> None:
+    edges = [("root", "a"), ("a", "b"), ("b", "a"), ("b", "leaf")]
+    assert find_cycles(edges) == [["a", "b"]]
+
+
+def test_any_hashable_nodes() -> None:
+    assert find_cycles([(1, (2, "x")), ((2, "x"), 1)]) == [[1, (2, "x")]]
+
+
+def test_accepts_a_generator() -> None:
+    assert find_cycles((n, (n + 1) % 3) for n in range(3)) == [[0, 1, 2]]
+
+
+def test_long_chain_needs_no_recursion() -> None:
+    nodes = 200_000
+    chain = [(n, n + 1) for n in range(nodes)]
+    assert find_cycles(chain) == []
+    cycle = find_cycles([*chain, (nodes, 0)])
+    assert len(cycle) == 1
+    assert cycle[0] == list(range(nodes + 1))

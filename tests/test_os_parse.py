@@ -1,0 +1,131 @@
+from typing import Any
+
+import pytest
+
+from importer.discovery.os_parse import OS_FAMILIES, OsInfo, parse_os
+
+WINDOWS_SERVER = "Windows Server"
+RHEL = "Red Hat Enterprise Linux"
+SLES = "SUSE Linux Enterprise Server"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Windows Server 2012 R2", OsInfo("windows", WINDOWS_SERVER, "2012 R2")),
+        ("Microsoft Windows Server 2019 Standard", OsInfo("windows", WINDOWS_SERVER, "2019")),
+        ("Win2k8 R2", OsInfo("windows", WINDOWS_SERVER, "2008 R2")),
+        ("Windows 2008 R2", OsInfo("windows", WINDOWS_SERVER, "2008 R2")),
+        ("W2K12R2", OsInfo("windows", WINDOWS_SERVER, "2012 R2")),
+        ("Windows Server 2012", OsInfo("windows", WINDOWS_SERVER, "2012")),
+        (
+            "Microsoft Windows Server 2016 or later (64-bit)",
+            OsInfo("windows", WINDOWS_SERVER, "2016"),
+        ),
+        ("Windows Server 2022 Datacenter", OsInfo("windows", WINDOWS_SERVER, "2022")),
+        ("Windows 10 Enterprise", OsInfo("windows", "Windows", "10")),
+        ("Windows XP", OsInfo("windows", "Windows", "XP")),
+        ("Windows", OsInfo("windows", "Windows", None)),
+        ("Red Hat Enterprise Linux 7.9", OsInfo("rhel", RHEL, "7.9")),
+        ("RHEL 8", OsInfo("rhel", RHEL, "8")),
+        ("RHEL8.4", OsInfo("rhel", RHEL, "8.4")),
+        ("Red Hat Enterprise Linux Server release 7.9 (Maipo)", OsInfo("rhel", RHEL, "7.9")),
+        ("Red Hat Enterprise Linux 8 (64-bit)", OsInfo("rhel", RHEL, "8")),
+        ("CentOS 7", OsInfo("centos", "CentOS", "7")),
+        ("CentOS Linux 7 (Core)", OsInfo("centos", "CentOS", "7")),
+        ("CentOS Linux release 7.9.2009 (Core)", OsInfo("centos", "CentOS", "7.9.2009")),
+        ("CentOS Stream 9", OsInfo("centos", "CentOS Stream", "Stream 9")),
+        ("Ubuntu 18.04 LTS", OsInfo("ubuntu", "Ubuntu", "18.04")),
+        ("Ubuntu 22.04.3 LTS", OsInfo("ubuntu", "Ubuntu", "22.04.3")),
+        ("Ubuntu Linux (64-bit)", OsInfo("ubuntu", "Ubuntu", None)),
+        ("SLES 12 SP5", OsInfo("sles", SLES, "12 SP5")),
+        ("SUSE Linux Enterprise Server 15 SP2", OsInfo("sles", SLES, "15 SP2")),
+        ("SLES12SP5", OsInfo("sles", SLES, "12 SP5")),
+        ("SLES 15.2", OsInfo("sles", SLES, "15 SP2")),
+        ("SLES 15", OsInfo("sles", SLES, "15")),
+        ("Debian 10", OsInfo("debian", "Debian", "10")),
+        ("Debian GNU/Linux 11 (bullseye)", OsInfo("debian", "Debian", "11")),
+        ("Debian buster", OsInfo("debian", "Debian", "10")),
+        ("Oracle Linux 7", OsInfo("oracle_linux", "Oracle Linux", "7")),
+        ("Oracle Linux Server 8.6", OsInfo("oracle_linux", "Oracle Linux", "8.6")),
+        ("OEL6", OsInfo("oracle_linux", "Oracle Linux", "6")),
+        ("Amazon Linux 2", OsInfo("amazon_linux", "Amazon Linux", "2")),
+        ("Amazon Linux AMI 2018.03", OsInfo("amazon_linux", "Amazon Linux", "2018.03")),
+        ("amzn2", OsInfo("amazon_linux", "Amazon Linux", "2")),
+        ("AIX 7.2", OsInfo("aix", "AIX", "7.2")),
+        ("Solaris 11", OsInfo("solaris", "Solaris", "11")),
+        ("HP-UX B.11.31", OsInfo("hpux", "HP-UX", "11.31")),
+        ("VMware ESXi 6.7", OsInfo("vmware_esxi", "VMware ESXi", "6.7")),
+        ("VMware ESXi 6.7.0 build-8169922", OsInfo("vmware_esxi", "VMware ESXi", "6.7.0")),
+        ("macOS 13.4", OsInfo("macos", "macOS", "13.4")),
+        ("Mac OS X 10.15", OsInfo("macos", "macOS", "10.15")),
+        ("Rocky Linux 8.6", OsInfo("linux", "Rocky Linux", "8.6")),
+        ("AlmaLinux 9.2 (x86_64)", OsInfo("linux", "AlmaLinux", "9.2")),
+        ("Linux", OsInfo("linux", "Linux", None)),
+        ("Other 3.x Linux (64-bit)", OsInfo("linux", "Other 3.x Linux (64-bit)", None)),
+        ("FreeBSD 13.1", OsInfo("other", "FreeBSD 13.1", None)),
+        ("  z/OS  ", OsInfo("other", "z/OS", None)),
+    ],
+)
+def test_parse_os(text: str, expected: OsInfo) -> None:
+    assert parse_os(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "version", "expected"),
+    [
+        ("RHEL", "7.9", OsInfo("rhel", RHEL, "7.9")),
+        ("Windows Server", "2012 R2", OsInfo("windows", WINDOWS_SERVER, "2012 R2")),
+        ("Windows Server", "6.3.9600", OsInfo("windows", WINDOWS_SERVER, "2012 R2")),
+        ("Microsoft Windows Server", "10.0.17763", OsInfo("windows", WINDOWS_SERVER, "2019")),
+        # 6.1 is Windows 7 as well as 2008 R2: without "Server" the build is kept as given.
+        ("Microsoft Windows", "6.1.7601", OsInfo("windows", "Windows", "6.1.7601")),
+        ("SLES", "12.5", OsInfo("sles", SLES, "12 SP5")),
+        ("SUSE", "15 SP4", OsInfo("sles", SLES, "15 SP4")),
+        ("Ubuntu", "bionic", OsInfo("ubuntu", "Ubuntu", "18.04")),
+        ("CentOS", 7, OsInfo("centos", "CentOS", "7")),
+        ("Ubuntu", 18.04, OsInfo("ubuntu", "Ubuntu", "18.04")),
+        ("Debian", "  ", OsInfo("debian", "Debian", None)),
+        ("FreeBSD", "13.1", OsInfo("other", "FreeBSD", "13.1")),
+        ("Rocky Linux", "8.6", OsInfo("linux", "Rocky Linux", "8.6")),
+    ],
+)
+def test_version_column_is_used_when_the_name_has_none(
+    name: str, version: Any, expected: OsInfo
+) -> None:
+    assert parse_os(name, version) == expected
+
+
+def test_version_in_the_name_wins_over_the_column() -> None:
+    assert parse_os("RHEL 8", "7.9") == OsInfo("rhel", RHEL, "8")
+    assert parse_os("Windows Server 2016", "6.3.9600") == OsInfo("windows", WINDOWS_SERVER, "2016")
+
+
+@pytest.mark.parametrize("name", [None, "", "   ", [], {"os": "Linux"}, True])
+def test_blank_or_unusable_name(name: Any) -> None:
+    assert parse_os(name) == OsInfo(None, None, None)
+    assert parse_os(name, "7") == OsInfo(None, None, "7")
+
+
+def test_json_number_name() -> None:
+    assert parse_os(2019) == OsInfo("other", "2019", None)
+
+
+def test_families_are_the_documented_ones() -> None:
+    assert {
+        "windows",
+        "rhel",
+        "centos",
+        "ubuntu",
+        "debian",
+        "sles",
+        "oracle_linux",
+        "amazon_linux",
+        "aix",
+        "solaris",
+        "hpux",
+        "vmware_esxi",
+        "macos",
+        "linux",
+        "other",
+    } == OS_FAMILIES
