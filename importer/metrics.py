@@ -1,0 +1,298 @@
+"""Prometheus metrics: what the API and the workers count, and what ``/metrics`` computes at scrape.
+
+Counters and histograms live in the process that observes them: rows ingested in the API,
+step durations, task outcomes, failures and retries in the worker. Gunicorn workers and Celery's
+prefork children are many processes, so with ``PROMETHEUS_MULTIPROC_DIR`` set (before the process
+starts: prometheus_client picks its storage on import) each writes its values to files there and
+``/metrics`` adds them up, reading the directory and its subdirectories. A worker in another
+container (another PID namespace) therefore writes to a subdirectory of a shared volume, so that
+two processes with the same PID never share a file.
+
+Gauges that describe the system rather than a process are computed at scrape time by the API:
+imports by status and client account (PostgreSQL) and the broker's queue depth (Redis ``LLEN``, or
+a passive ``queue_declare`` on AMQP).
+"""
+
+from __future__ import annotations
+
+import functools
+import glob
+import logging
+import os
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
+
+from importer.logging_setup import current_context
+
+log = logging.getLogger(__name__)
+steps_log = logging.getLogger("importer.steps")
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def multiprocess_dir() -> str | None:
+    return os.environ.get(MULTIPROC_ENV) or None
+
+
+# prometheus_client writes into the directory from the first metric on: it must exist by then.
+if multiprocess_dir():
+    os.makedirs(multiprocess_dir(), exist_ok=True)
+
+# Steps take from milliseconds (a skipped redelivery) to an hour (millions of rows).
+DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
+
+ROWS_INGESTED = Counter(
+    "importer_rows_ingested",
+    "Raw records stored by uploads (counted once their transaction committed).",
+    ["client_account"],
+)
+STEP_DURATION = Histogram(
+    "importer_step_duration_seconds",
+    "Wall time of a pipeline step (validate, mappings, discovery) in a worker, by outcome.",
+    ["step", "outcome"],
+    buckets=DURATION_BUCKETS,
+)
+PHASE_DURATION = Histogram(
+    "importer_phase_duration_seconds",
+    "Wall time of a discovery flow phase in a worker, by outcome.",
+    ["phase", "outcome"],
+    buckets=DURATION_BUCKETS,
+)
+TASKS = Counter(
+    "importer_tasks",
+    "Celery tasks run to their end, by task name and final state (SUCCESS, FAILURE, RETRY, ...).",
+    ["task", "state"],
+)
+TASK_FAILURES = Counter(
+    "importer_task_failures",
+    "Celery tasks that raised, by task name and exception type.",
+    ["task", "exception"],
+)
+TASK_RETRIES = Counter(
+    "importer_task_retries",
+    "Celery task retries (a lost database connection retried with backoff), by task name.",
+    ["task"],
+)
+
+
+# -- observing ------------------------------------------------------------------------------------
+
+
+def rows_ingested(client_account_id: object, rows: int) -> None:
+    if rows > 0:
+        ROWS_INGESTED.labels(client_account=str(client_account_id)).inc(rows)
+
+
+# StepRunner.run's exceptions, by name (importing them here would be circular).
+_RAISED_OUTCOMES = {"StepFailed": "failed", "TransientFailure": "retrying"}
+
+
+def timed_step(run):
+    """Decorates ``StepRunner.run``: its wall time by step (or flow phase) and outcome, and a
+    log line."""
+
+    @functools.wraps(run)
+    def wrapper(self, import_id, client_account_id, unit, *args: Any, **kwargs: Any) -> str:
+        started = time.perf_counter()
+        outcome = "error"
+        try:
+            outcome = run(self, import_id, client_account_id, unit, *args, **kwargs)
+            return outcome
+        except Exception as exc:
+            outcome = _RAISED_OUTCOMES.get(type(exc).__name__, "error")
+            raise
+        finally:
+            elapsed = time.perf_counter() - started
+            # A discovery flow phase (its task's third argument, in the log context) is timed as
+            # a phase; the pipeline's steps as steps.
+            phase = getattr(unit, "phase", None) or current_context().get("phase")
+            if phase:
+                PHASE_DURATION.labels(phase=str(phase), outcome=outcome).observe(elapsed)
+            else:
+                STEP_DURATION.labels(step=unit.name, outcome=outcome).observe(elapsed)
+            steps_log.info(
+                "%s %s in %.3fs",
+                unit.name,
+                outcome,
+                elapsed,
+                extra={"outcome": outcome, "duration_s": round(elapsed, 3)},
+            )
+
+    return wrapper
+
+
+def _on_task_postrun(sender=None, task=None, state=None, **_: Any) -> None:
+    name = getattr(task or sender, "name", None) or "unknown"
+    TASKS.labels(task=name, state=state or "UNKNOWN").inc()
+
+
+def _on_task_failure(sender=None, exception=None, **_: Any) -> None:
+    name = getattr(sender, "name", None) or "unknown"
+    TASK_FAILURES.labels(task=name, exception=type(exception).__name__).inc()
+
+
+def _on_task_retry(sender=None, **_: Any) -> None:
+    TASK_RETRIES.labels(task=getattr(sender, "name", None) or "unknown").inc()
+
+
+def install_celery_metrics() -> None:
+    """Connect the Celery signals once per process, however many apps are created."""
+    from celery.signals import task_failure, task_postrun, task_retry
+
+    task_postrun.connect(_on_task_postrun, weak=False, dispatch_uid="importer.metrics.postrun")
+    task_failure.connect(_on_task_failure, weak=False, dispatch_uid="importer.metrics.failure")
+    task_retry.connect(_on_task_retry, weak=False, dispatch_uid="importer.metrics.retry")
+
+
+# -- scrape time ----------------------------------------------------------------------------------
+
+
+class MultiProcessFilesCollector:
+    """Every process's values from the directory and its subdirectories (one per container)."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+
+    def collect(self) -> Iterator[Metric]:
+        files = glob.glob(os.path.join(self._path, "**", "*.db"), recursive=True)
+        return iter(MultiProcessCollector.merge(files, accumulate=True))
+
+
+class _ProcessRegistry:
+    """This process's own metrics (single-process mode: the Flask development server, tests)."""
+
+    def collect(self) -> Iterator[Metric]:
+        return REGISTRY.collect()
+
+
+# Celery's Redis transport keeps a queue's priorities in separate lists: the queue's own name for
+# priority 0, then name + "\x06\x16" + step for each further priority step.
+_REDIS_PRIORITY_SUFFIXES = ("", "\x06\x163", "\x06\x166", "\x06\x169")
+
+
+class ScrapeTimeCollector:
+    """Gauges read from PostgreSQL and the broker when Prometheus scrapes."""
+
+    def __init__(self, resources) -> None:
+        self._resources = resources
+        self._broker_redis = None
+
+    def collect(self) -> Iterator[Metric]:
+        up = GaugeMetricFamily(
+            "importer_scrape_source_up",
+            "Whether a scrape-time source answered (1) or not (0).",
+            labels=["source"],
+        )
+        for source, collect in (("postgresql", self._imports), ("broker", self._queue_depth)):
+            try:
+                metrics = list(collect())
+            except Exception as exc:
+                log.warning("metrics: %s did not answer: %s: %s", source, type(exc).__name__, exc)
+                up.add_metric([source], 0)
+                continue
+            up.add_metric([source], 1)
+            yield from metrics
+        yield up
+
+    def _imports(self) -> Iterator[Metric]:
+        from sqlalchemy import text
+
+        from importer.models import ImportStatus
+
+        with self._resources.engine.connect() as conn:
+            conn.execute(text("SET LOCAL statement_timeout = '5s'"))
+            counts = conn.execute(
+                text(
+                    "SELECT client_account_id, status, count(*) FROM data_imports "
+                    "GROUP BY client_account_id, status"
+                )
+            ).all()
+            accounts = conn.execute(text("SELECT id, name FROM client_accounts")).all()
+        imports = GaugeMetricFamily(
+            "importer_imports",
+            "Imports by status and client account (from PostgreSQL at scrape time).",
+            labels=["status", "client_account"],
+        )
+        by_account: dict[str, dict[str, int]] = {}
+        for account, status, count in counts:
+            by_account.setdefault(str(account), {})[status] = count
+        # Every status of every account with imports, zeros included: series do not vanish.
+        for account, statuses in sorted(by_account.items()):
+            for status in ImportStatus:
+                imports.add_metric([str(status), account], statuses.get(str(status), 0))
+        yield imports
+        info = GaugeMetricFamily(
+            "importer_client_account_info",
+            "Client accounts: the id the other metrics label, with its name.",
+            labels=["client_account", "name"],
+        )
+        for account, name in accounts:
+            info.add_metric([str(account), name], 1)
+        yield info
+
+    def _queue_depth(self) -> Iterator[Metric]:
+        settings = self._resources.settings
+        url = settings.broker_url
+        queue = settings.task_queue
+        scheme = url.split("://", 1)[0].lower()
+        if scheme in ("redis", "rediss", "unix"):
+            client = self._redis_for(url)
+            pipe = client.pipeline(transaction=False)
+            for suffix in _REDIS_PRIORITY_SUFFIXES:
+                pipe.llen(queue + suffix)
+            depth = sum(pipe.execute())
+        elif scheme.startswith("amqp") or scheme.startswith("pyamqp"):
+            depth = self._amqp_depth(queue)
+        else:
+            return
+        gauge = GaugeMetricFamily(
+            "importer_queue_depth",
+            "Messages waiting in the broker's task queue (not yet taken by a worker).",
+            labels=["queue"],
+        )
+        gauge.add_metric([queue], depth)
+        yield gauge
+
+    def _redis_for(self, url: str):
+        settings = self._resources.settings
+        if url == settings.redis_url:
+            return self._resources.redis
+        if self._broker_redis is None:
+            import redis
+
+            self._broker_redis = redis.Redis.from_url(
+                url, socket_timeout=5, socket_connect_timeout=5
+            )
+        return self._broker_redis
+
+    def _amqp_depth(self, queue: str) -> int:
+        celery = self._resources.celery
+        with celery.connection_for_read() as conn:
+            conn.ensure_connection(max_retries=1)
+            # Passive: asks about the queue without creating it.
+            _, depth, _ = conn.default_channel.queue_declare(queue=queue, passive=True)
+        return depth
+
+
+def scrape(resources, collector: ScrapeTimeCollector | None = None) -> tuple[bytes, str]:
+    """The exposition ``/metrics`` answers with, and its content type."""
+    registry = CollectorRegistry(auto_describe=False)
+    path = multiprocess_dir()
+    if path and os.path.isdir(path):
+        registry.register(MultiProcessFilesCollector(path))
+    else:
+        registry.register(_ProcessRegistry())
+    registry.register(collector or ScrapeTimeCollector(resources))
+    return generate_latest(registry), CONTENT_TYPE_LATEST
