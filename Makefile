@@ -19,6 +19,7 @@ up: install
 	@$(BIN)/importer preflight
 	@$(BIN)/importer db upgrade
 	@mkdir -p $(RUN_DIR)
+	@rm -rf $(RUN_DIR)/metrics && mkdir -p $(RUN_DIR)/metrics
 	@test -s $(RUN_DIR)/flower-auth || echo "admin:$$(openssl rand -hex 12)" > $(RUN_DIR)/flower-auth
 	@key=$$($(BIN)/importer create-api-key demo) && \
 	  echo "API:    http://127.0.0.1:8000  (docs: README.md)" && \

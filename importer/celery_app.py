@@ -6,6 +6,8 @@ from celery import Celery
 from celery.signals import worker_process_init
 
 from importer.config import Settings
+from importer.logging_setup import configure_logging, install_celery_logging
+from importer.metrics import install_celery_metrics
 from importer.resources import Resources
 
 TASK_MODULES = ["importer.tasks.pipeline", "importer.tasks.discovery", "importer.tasks.watchdog"]
@@ -45,6 +47,10 @@ def create_celery(settings: Settings | None = None, resources: Resources | None 
     )
     app.importer = resources or Resources(settings)
     app.importer.celery = app
+    # Observability: JSON logs with the task's import context, task metrics (once per process).
+    configure_logging()
+    install_celery_logging()
+    install_celery_metrics()
 
     @worker_process_init.connect(weak=False)
     def _reset_connections(**_: object) -> None:

@@ -22,6 +22,9 @@ err = Console(stderr=True)
 @click.group()
 def main() -> None:
     """importer: upload infrastructure exports and follow them to a discovery inventory."""
+    from importer.logging_setup import configure_logging
+
+    configure_logging()
 
 
 @main.command()
@@ -33,6 +36,31 @@ def preflight() -> None:
     for problem in problems:
         click.echo(f"{problem} Fix: docker compose up -d postgres redis", err=True)
     if problems:
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
+@click.option(
+    "--worker-timeout", default=2.0, show_default=True, help="Seconds to wait for workers."
+)
+def doctor(as_json: bool, worker_timeout: float) -> None:
+    """Check PostgreSQL and its migrations, Redis, the broker, the workers; exit 1 on a failure."""
+    from importer.doctor import run_checks
+
+    checks = run_checks(Settings(), worker_timeout=worker_timeout)
+    healthy = all(check.ok for check in checks)
+    if as_json:
+        click.echo(json.dumps({"ok": healthy, "checks": [c.as_dict() for c in checks]}, indent=2))
+    else:
+        table = Table(title="importer doctor")
+        for column in ("check", "status", "detail", "fix"):
+            table.add_column(column, overflow="fold")
+        for check in checks:
+            status = "[green]ok[/green]" if check.ok else "[red]FAIL[/red]"
+            table.add_row(check.name, status, check.detail, check.fix)
+        Console().print(table)
+    if not healthy:
         sys.exit(1)
 
 

@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     stale_after_seconds: int = Field(default=300, gt=0)
     watchdog_interval_seconds: int = Field(default=60, gt=0)
 
+    # Below this confidence, a required field's mapping waits for a person's approval.
+    mapping_confidence_threshold: float = Field(default=0.85, ge=0, le=1)
+
     api_url: str = "http://127.0.0.1:8000"
     api_key: str = ""
 

@@ -45,13 +45,25 @@ class FileUpload:
     options: ImportOptions
     stream: BinaryIO
     content_type: str | None
+    # How to read the file when detection is not wanted: encoding, delimiter, sheet.
+    encoding: str | None = None
+    delimiter: str | None = None
+    sheet: str | None = None
 
     def __post_init__(self) -> None:
         self._reader = HashingReader(self.stream)
 
     def open(self, limits: ParseLimits) -> RecordSource:
         buffered = io.BufferedReader(self._reader, buffer_size=1 << 16)
-        return open_upload(buffered, self.options.filename, self.content_type, limits)
+        return open_upload(
+            buffered,
+            self.options.filename,
+            self.content_type,
+            limits,
+            encoding=self.encoding,
+            delimiter=self.delimiter,
+            sheet=self.sheet,
+        )
 
     def content_sha256(self) -> str:
         return self._reader.drain()

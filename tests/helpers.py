@@ -7,11 +7,14 @@ import time
 FINAL_STATUSES = {"completed", "failed", "cancelled"}
 
 
-def wait_for_final(client, import_id: str, headers: dict, timeout: float = 90) -> dict:
+def wait_for_final(
+    client, import_id: str, headers: dict, timeout: float = 90, statuses=FINAL_STATUSES
+) -> dict:
+    """The import once its status is one of ``statuses`` (by default, a final one)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         body = client.get(f"/api/v1/imports/{import_id}", headers=headers).get_json()
-        if body["status"] in FINAL_STATUSES:
+        if body["status"] in statuses:
             return body
         time.sleep(0.1)
     raise AssertionError(f"import {import_id} did not finish: {body}")

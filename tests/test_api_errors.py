@@ -47,11 +47,12 @@ def assert_error(response, status: int, code: str) -> dict:
         (b'[{"a": 1}', "truncated.json", 422, "invalid-json"),
         (b"[1, 2]", "numbers.json", 422, "invalid-record"),
         (b'[{"a": "x\\u0000y"}]', "nul.json", 422, "nul-byte"),
-        (b"PK\x03\x04\x00\x00binary", "sheet.xlsx", 415, "unsupported-media-type"),
+        (b"PK\x03\x04\x00\x00binary", "sheet.xlsx", 422, "invalid-xlsx"),
+        (b"\xd0\xcf\x11\xe0legacy", "sheet.xls", 415, "unsupported-media-type"),
         (b"\x00\x01\x02\x03binary\x00", "binary.csv", 415, "unsupported-media-type"),
         (b"a,a\n1,2\n", "dup.csv", 422, "duplicate-label"),
         (b'Host Name,IP\n"unterminated,10.0.0.1\n', "quote.csv", 422, "unterminated-quote"),
-        (b"Host Name\n\xff\xfe\xfa\n", "latin.csv", 422, "invalid-encoding"),
+        ("Host Name\n\u00e9t\u00e9\n".encode() + b"\xff\n", "mixed.csv", 422, "invalid-encoding"),
     ],
 )
 def test_rejected_upload_stores_nothing(

@@ -54,7 +54,19 @@ def test_messy_csv_reaches_completed_with_exact_counts(client, auth, resources):
     ]
     assert all(s["task_id"] and s["started_at"] and s["finished_at"] for s in final["steps"])
     assert final["flow"]["status"] == "completed"
-    assert final["flow"]["records_cleaned"] == stats.valid_rows
+    flow = client.get(f"/api/v1/flows/{final['flow']['id']}", headers=auth).get_json()
+    assert [(p["name"], p["status"]) for p in flow["phases"]] == [
+        (name, "completed")
+        for name in (
+            "field_mapping",
+            "data_cleansing",
+            "asset_inventory",
+            "dependency_analysis",
+            "tech_debt_assessment",
+        )
+    ]
+    assert flow["summary"]["cleansing"]["records_cleaned"] == stats.valid_rows
+    assert sum(flow["summary"]["assets"]["created"].values()) == stats.valid_rows
 
     issues = all_pages(client, f"/api/v1/imports/{accepted['id']}/errors", auth)
     assert Counter(i["code"] for i in issues) == stats.issues

@@ -23,9 +23,17 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
     app.json.sort_keys = False
     app.extensions["importer"] = resources
 
-    from web import errors, health, imports
+    from web import assets, errors, flows, health, imports
 
     errors.register(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(imports.bp)
+    app.register_blueprint(flows.bp)
+    app.register_blueprint(assets.bp)
+    # Observability: request id and import id in the log context, one line per request; /metrics.
+    from importer.logging_setup import install_flask_logging
+    from web import metrics
+
+    install_flask_logging(app)
+    app.register_blueprint(metrics.bp)
     return app

@@ -2,30 +2,28 @@
 
 from __future__ import annotations
 
-import uuid
-
 from flask import Blueprint, current_app, jsonify, request
 
-from importer.errors import InvalidUpload, NotFound, UnsupportedMediaType
-from importer.services.container import Services
+from importer.errors import Conflict, InvalidUpload, NotFound, UnsupportedMediaType
+from importer.models import ImportStatus, MappingStatus
+from importer.services.field_mappings import MappingChange
 from importer.services.import_validator import ImportOptions
 from importer.services.pagination import parse_limit
 from importer.uploads import FileUpload, RecordsUpload, Upload
 from web.auth import authenticate, client_account_id
+from web.ids import parse_id, services
 
 bp = Blueprint("imports", __name__, url_prefix="/api/v1/imports")
+# While a step or phase reads the mappings, they stay as they are.
+EDITABLE_MAPPING_STATUSES = frozenset(
+    {
+        ImportStatus.WAITING_FOR_APPROVAL,
+        ImportStatus.COMPLETED,
+        ImportStatus.FAILED,
+        ImportStatus.CANCELLED,
+    }
+)
 bp.before_request(authenticate)
-
-
-def services() -> Services:
-    return current_app.extensions["importer"].services
-
-
-def parse_id(raw: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(raw)
-    except ValueError as exc:
-        raise NotFound("No such import.", details={"id": raw}) from exc
 
 
 def text_field(source, name: str, default: str | None) -> str | None:
@@ -52,7 +50,14 @@ def read_upload() -> Upload:
             filename=file.filename or None,
             idempotency_key=idempotency_key,
         )
-        return FileUpload(options, file.stream, file.mimetype or None)
+        return FileUpload(
+            options,
+            file.stream,
+            file.mimetype or None,
+            encoding=text_field(request.form, "encoding", None),
+            delimiter=text_field(request.form, "delimiter", None),
+            sheet=text_field(request.form, "sheet", None),
+        )
     if mimetype == "application/json":
         body = request.get_json(silent=True)
         if not isinstance(body, dict) or "records" not in body:
@@ -155,6 +160,63 @@ def list_mappings(import_id: str):
         data_import = svc.queries.get(session, parse_id(import_id), client_account_id())
         items = [svc.responses.mapping(m) for m in svc.queries.mappings(session, data_import)]
     return jsonify({"import_type": data_import.import_type, "items": items})
+
+
+@bp.put("/<import_id>/mappings")
+def update_mappings(import_id: str):
+    svc = services()
+    changes = read_mapping_changes(request.get_json(silent=True))
+    with svc.transactions.transaction() as session:
+        data_import = svc.transactions.lock_import(
+            session, parse_id(import_id), client_account_id()
+        )
+        if data_import is None:
+            raise NotFound("No such import.", details={"id": import_id})
+        if data_import.status not in EDITABLE_MAPPING_STATUSES:
+            raise Conflict(
+                f"Mappings of an import that is {data_import.status} cannot be edited now.",
+                code="mappings-locked",
+                details={"status": data_import.status},
+            )
+        svc.mappings.apply_changes(session, data_import, changes)
+        items = [svc.responses.mapping(m) for m in svc.queries.mappings(session, data_import)]
+    return jsonify({"import_type": data_import.import_type, "items": items})
+
+
+def read_mapping_changes(body) -> list[MappingChange]:
+    """{"mappings": [{"source_column", "target_field"?, "status": "approved"|"ignored"}]}"""
+    entries = body.get("mappings") if isinstance(body, dict) else None
+    if not isinstance(entries, list) or not entries:
+        raise InvalidUpload(
+            'The body must be {"mappings": [{"source_column", "target_field", "status"}]}.',
+            code="invalid-mappings",
+        )
+    changes = []
+    for position, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            raise InvalidUpload(
+                "Each mapping must be an object.",
+                code="invalid-mappings",
+                details={"position": position},
+            )
+        column, target, status = (
+            entry.get("source_column"),
+            entry.get("target_field"),
+            entry.get("status", "approved"),
+        )
+        if (
+            not isinstance(column, str)
+            or (target is not None and not isinstance(target, str))
+            or status not in (MappingStatus.APPROVED, MappingStatus.IGNORED)
+        ):
+            raise InvalidUpload(
+                "source_column must be a string, target_field a string or null, and status "
+                "'approved' or 'ignored'.",
+                code="invalid-mappings",
+                details={"position": position},
+            )
+        changes.append(MappingChange(column, target, MappingStatus(status)))
+    return changes
 
 
 @bp.post("/<import_id>/cancel")

@@ -1,6 +1,7 @@
 """The SQLAlchemy models; importing this package registers every table on ``Base.metadata``."""
 
 from importer.models.account import ApiKey, ClientAccount
+from importer.models.asset import Asset, AssetDependency, AssetSource, LearnedMapping
 from importer.models.base import Base
 from importer.models.data_import import (
     FINAL_IMPORT_STATUSES,
@@ -13,10 +14,14 @@ from importer.models.data_import import (
 )
 from importer.models.discovery import (
     FINAL_FLOW_STATUSES,
+    PHASE_ORDER,
+    PHASE_WEIGHTS,
     CleanedRecord,
     DiscoveryFlow,
+    DiscoveryPhaseRun,
     FlowPhase,
     FlowStatus,
+    PhaseStatus,
 )
 from importer.models.step_run import (
     OPEN_STEP_STATUSES,
@@ -27,6 +32,14 @@ from importer.models.step_run import (
 )
 
 __all__ = [
+    "PHASE_ORDER",
+    "PHASE_WEIGHTS",
+    "Asset",
+    "AssetDependency",
+    "AssetSource",
+    "DiscoveryPhaseRun",
+    "LearnedMapping",
+    "PhaseStatus",
     "FINAL_FLOW_STATUSES",
     "FINAL_IMPORT_STATUSES",
     "OPEN_STEP_STATUSES",

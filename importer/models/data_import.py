@@ -31,6 +31,7 @@ class ImportStatus(enum.StrEnum):
     VALIDATING = "validating"
     MAPPING = "mapping"
     DISCOVERING = "discovering"
+    WAITING_FOR_APPROVAL = "waiting_for_approval"
     COMPLETED = "completed"
     FAILED = "failed"
     CANCELLED = "cancelled"
@@ -69,7 +70,7 @@ class DataImport(Base):
     delimiter: Mapped[str | None] = mapped_column(String(4))
     # The source columns in file order: jsonb records do not keep key order.
     columns: Mapped[list[str]] = mapped_column(JSONB, default=list)
-    status: Mapped[str] = mapped_column(String(20), default=ImportStatus.STORED)
+    status: Mapped[str] = mapped_column(String(30), default=ImportStatus.STORED)
     records_stored: Mapped[int] = mapped_column(Integer, default=0)
     valid_records: Mapped[int | None] = mapped_column(Integer)
     invalid_records: Mapped[int | None] = mapped_column(Integer)
@@ -134,7 +135,10 @@ class ImportFieldMapping(Base):
         UniqueConstraint("import_id", "source_column", name="uq_import_field_mappings_column"),
         CheckConstraint(check_in("status", tuple(MappingStatus)), name="status"),
         CheckConstraint(
-            check_in("match_type", ("exact", "synonym", "fuzzy", "unmapped", "learned", "manual")),
+            check_in(
+                "match_type",
+                ("exact", "synonym", "fuzzy", "value", "unmapped", "learned", "manual"),
+            ),
             name="match_type",
         ),
         CheckConstraint("confidence >= 0 AND confidence <= 1", name="confidence"),

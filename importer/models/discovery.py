@@ -1,4 +1,4 @@
-"""The discovery flow an import triggers, and the cleaned records it produces."""
+"""The discovery flow an import triggers: its phases, and the cleaned records it produces."""
 
 from __future__ import annotations
 
@@ -7,7 +7,15 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import (
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -17,6 +25,7 @@ from importer.models.base import Base, check_in, created_at, updated_at, uuid_pk
 class FlowStatus(enum.StrEnum):
     PENDING = "pending"
     RUNNING = "running"
+    WAITING_FOR_APPROVAL = "waiting_for_approval"
     COMPLETED = "completed"
     FAILED = "failed"
     CANCELLED = "cancelled"
@@ -26,7 +35,22 @@ FINAL_FLOW_STATUSES = frozenset({FlowStatus.COMPLETED, FlowStatus.FAILED, FlowSt
 
 
 class FlowPhase(enum.StrEnum):
+    FIELD_MAPPING = "field_mapping"
     DATA_CLEANSING = "data_cleansing"
+    ASSET_INVENTORY = "asset_inventory"
+    DEPENDENCY_ANALYSIS = "dependency_analysis"
+    TECH_DEBT_ASSESSMENT = "tech_debt_assessment"
+
+
+PHASE_ORDER: tuple[FlowPhase, ...] = tuple(FlowPhase)
+# Each phase's share of the flow's progress, by how long it takes.
+PHASE_WEIGHTS = {
+    FlowPhase.FIELD_MAPPING: 5,
+    FlowPhase.DATA_CLEANSING: 35,
+    FlowPhase.ASSET_INVENTORY: 35,
+    FlowPhase.DEPENDENCY_ANALYSIS: 15,
+    FlowPhase.TECH_DEBT_ASSESSMENT: 10,
+}
 
 
 class DiscoveryFlow(Base):
@@ -34,12 +58,6 @@ class DiscoveryFlow(Base):
     __table_args__ = (
         CheckConstraint(check_in("status", tuple(FlowStatus)), name="status"),
         CheckConstraint("progress >= 0 AND progress <= 100", name="progress"),
-        Index(
-            "ix_discovery_flows_open_engagement",
-            "client_account_id",
-            "engagement",
-            postgresql_where=text("status IN ('pending', 'running')"),
-        ),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -53,10 +71,6 @@ class DiscoveryFlow(Base):
     status: Mapped[str] = mapped_column(String(30), default=FlowStatus.PENDING)
     current_phase: Mapped[str | None] = mapped_column(String(40))
     progress: Mapped[int] = mapped_column(Integer, default=0)
-    # Generated before the flow's task is enqueued, so the flow can always be revoked.
-    task_id: Mapped[str | None] = mapped_column(String(64), unique=True)
-    records_cleaned: Mapped[int | None] = mapped_column(Integer)
-    restarts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = created_at()
     updated_at: Mapped[datetime] = updated_at()
@@ -64,8 +78,46 @@ class DiscoveryFlow(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+class PhaseStatus(enum.StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    WAITING_FOR_APPROVAL = "waiting_for_approval"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class DiscoveryPhaseRun(Base):
+    """One row per phase of a flow; its Celery task id is generated before it is enqueued."""
+
+    __tablename__ = "discovery_phase_runs"
+    __table_args__ = (
+        UniqueConstraint("flow_id", "phase", name="uq_discovery_phase_runs_phase"),
+        CheckConstraint(check_in("phase", tuple(FlowPhase)), name="phase"),
+        CheckConstraint(check_in("status", tuple(PhaseStatus)), name="status"),
+        CheckConstraint("progress >= 0 AND progress <= 100", name="progress"),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    flow_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("discovery_flows.id", ondelete="CASCADE"))
+    import_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("data_imports.id", ondelete="CASCADE"))
+    client_account_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("client_accounts.id", ondelete="CASCADE")
+    )
+    phase: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(30), default=PhaseStatus.PENDING)
+    task_id: Mapped[str] = mapped_column(String(64), unique=True)
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
+    progress: Mapped[int] = mapped_column(Integer, default=0)
+    restarts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    summary: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
 class CleanedRecord(Base):
-    """A valid raw row with the field mappings applied: canonical field -> raw value."""
+    """A valid raw row with the mappings applied and its values normalised, raw kept beside."""
 
     __tablename__ = "cleaned_records"
 
@@ -76,4 +128,6 @@ class CleanedRecord(Base):
     client_account_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("client_accounts.id", ondelete="CASCADE")
     )
+    # canonical field -> clean value, and canonical field -> the raw value it came from
     data: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    raw: Mapped[dict[str, Any]] = mapped_column(JSONB)

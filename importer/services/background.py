@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from importer.errors import ServiceUnavailable
-from importer.models import DataImport, DiscoveryFlow, ImportStepRun, Step, StepStatus
+from importer.models import DataImport, DiscoveryPhaseRun, ImportStepRun, Step, StepStatus
 from importer.services.import_state import fail_import
 from importer.services.transactions import ImportTransactionManager
 
@@ -22,7 +22,7 @@ STEP_TASKS: dict[Step, str] = {
     Step.MAPPINGS: "importer.persist_field_mappings",
     Step.DISCOVERY: "importer.trigger_discovery_flow",
 }
-FLOW_TASK = "importer.run_discovery_flow"
+PHASE_TASK = "importer.run_discovery_phase"
 
 
 class BackgroundExecutionService:
@@ -88,12 +88,17 @@ class BackgroundExecutionService:
         ]
         chain(*signatures).apply_async()
 
-    def enqueue_flow(self, flow: DiscoveryFlow) -> None:
-        self._celery.send_task(
-            FLOW_TASK,
-            args=(str(flow.import_id), str(flow.client_account_id)),
-            task_id=flow.task_id,
-        )
+    def enqueue_phases(self, runs: Sequence[DiscoveryPhaseRun]) -> None:
+        chain(
+            *(
+                self._celery.signature(
+                    PHASE_TASK,
+                    args=(str(run.import_id), str(run.client_account_id), run.phase),
+                    immutable=True,
+                ).set(task_id=run.task_id)
+                for run in runs
+            )
+        ).apply_async()
 
     def revoke(self, task_ids: Iterable[str]) -> None:
         """Stop queued tasks from starting; running ones stop cooperatively at their next chunk."""

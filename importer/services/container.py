@@ -4,15 +4,22 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from importer.models import FlowPhase
 from importer.services.api_keys import ApiKeyService
 from importer.services.background import BackgroundExecutionService
-from importer.services.discovery_flow import DiscoveryFlowUnit
+from importer.services.discovery_flow import PhaseUnit
 from importer.services.field_mappings import FieldMappingService
 from importer.services.flow_trigger import FlowTriggerService
 from importer.services.import_control import ImportControlService
 from importer.services.import_queries import ImportQueryService
 from importer.services.import_storage_handler import ImportStorageHandler
 from importer.services.import_validator import ImportValidator
+from importer.services.inventory_queries import InventoryQueryService
+from importer.services.phases.asset_inventory import AssetInventoryPhase
+from importer.services.phases.data_cleansing import DataCleansingPhase
+from importer.services.phases.dependency_analysis import DependencyAnalysisPhase
+from importer.services.phases.field_mapping import FieldMappingPhase
+from importer.services.phases.tech_debt import TechDebtPhase
 from importer.services.pipeline_steps import DiscoveryStep, MappingsStep, ValidateStep
 from importer.services.responses import ImportResponseBuilder
 from importer.services.step_runner import StepRunner
@@ -25,7 +32,6 @@ from importer.services.watchdog import StaleStepReaper
 class Services:
     def __init__(self, resources) -> None:
         settings = resources.settings
-        self._resources = resources
         self.transactions = ImportTransactionManager(resources.session_factory)
         self.background = BackgroundExecutionService(resources.celery, self.transactions)
         self.flows = FlowTriggerService(self.background)
@@ -35,10 +41,24 @@ class Services:
         self.mappings = FieldMappingService()
         self.validation = ValidationService(self.mappings, settings.chunk_size)
         self.queries = ImportQueryService()
+        self.inventory = InventoryQueryService()
         self.api_keys = ApiKeyService(self.transactions)
         self.runner = StepRunner(self.transactions, resources.runtime_state, settings.max_restarts)
+        self.field_mapping_phase = FieldMappingPhase(settings.mapping_confidence_threshold)
+        self.phases = {
+            FlowPhase.FIELD_MAPPING: self.field_mapping_phase,
+            FlowPhase.DATA_CLEANSING: DataCleansingPhase(self.mappings, settings.chunk_size),
+            FlowPhase.ASSET_INVENTORY: AssetInventoryPhase(settings.chunk_size),
+            FlowPhase.DEPENDENCY_ANALYSIS: DependencyAnalysisPhase(settings.chunk_size),
+            FlowPhase.TECH_DEBT_ASSESSMENT: TechDebtPhase(settings.chunk_size),
+        }
         self.control = ImportControlService(
-            self.transactions, self.background, self.validator, resources.runtime_state
+            self.transactions,
+            self.background,
+            self.validator,
+            resources.runtime_state,
+            self.flows,
+            self.field_mapping_phase,
         )
         self.reaper = StaleStepReaper(
             self.transactions, timedelta(seconds=settings.stale_after_seconds)
@@ -61,5 +81,5 @@ class Services:
     def discovery_step(self, task_id: str) -> DiscoveryStep:
         return DiscoveryStep(task_id, self.flows)
 
-    def discovery_flow(self) -> DiscoveryFlowUnit:
-        return DiscoveryFlowUnit(self._resources.settings.chunk_size)
+    def discovery_phase(self, task_id: str, phase: str) -> PhaseUnit:
+        return PhaseUnit(task_id, self.phases[FlowPhase(phase)])

@@ -1,116 +1,165 @@
-"""The discovery flow's execution: applies the field mappings to every valid row, in chunks.
+"""A discovery flow phase as a unit of work: one Celery task per phase, chained in order.
 
-The flow runs as its own Celery task after the discovery step triggered it; when it ends, the
-discovery step and the import end with it.
+The flow's state lives on its phase runs (status, progress, summary, error); the flow row sums
+them up. The last phase to complete completes the flow, the discovery step and the import.
 """
 
 from __future__ import annotations
 
 import uuid
+from typing import Any, Protocol
 
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from importer.models import (
     FINAL_FLOW_STATUSES,
-    CleanedRecord,
+    PHASE_ORDER,
+    PHASE_WEIGHTS,
     DataImport,
     DiscoveryFlow,
+    DiscoveryPhaseRun,
     FlowPhase,
     FlowStatus,
     ImportStatus,
     ImportStepRun,
+    PhaseStatus,
     Step,
     StepStatus,
 )
 from importer.services.import_state import fail_import, now
 from importer.services.step_runner import TooManyRestarts, WorkContext
 
-# Set work in PostgreSQL: each valid row's mapped columns become {target_field: raw value}.
-CLEANSE_CHUNK = text(
-    """
-    INSERT INTO cleaned_records (import_id, row_number, client_account_id, data)
-    SELECT r.import_id, r.row_number, r.client_account_id,
-           coalesce((
-               SELECT jsonb_object_agg(m.target_field, r.record -> m.source_column)
-               FROM import_field_mappings m
-               WHERE m.import_id = r.import_id
-                 AND m.target_field IS NOT NULL
-                 AND m.status <> 'ignored'
-                 AND r.record ? m.source_column
-           ), '{}'::jsonb)
-    FROM raw_import_records r
-    WHERE r.import_id = :import_id
-      AND r.client_account_id = :client_account_id
-      AND r.row_number > :first AND r.row_number <= :last
-      AND NOT EXISTS (
-          SELECT 1 FROM import_validation_issues i
-          WHERE i.import_id = r.import_id AND i.row_number = r.row_number
-            AND i.severity = 'error'
-      )
-    """
-)
+OPEN_PHASE_STATUSES = (PhaseStatus.PENDING, PhaseStatus.RUNNING)
 
 
-class DiscoveryFlowUnit:
-    name = "discovery_flow"
+class PhaseWork(Protocol):
+    def run(self, ctx: WorkContext) -> dict[str, Any]: ...
 
-    def __init__(self, chunk_size: int) -> None:
-        self._chunk_size = chunk_size
 
-    @staticmethod
-    def _flow(session: Session, data_import: DataImport) -> DiscoveryFlow | None:
+def flow_progress(session: Session, flow_id: uuid.UUID) -> int:
+    runs = session.execute(
+        select(DiscoveryPhaseRun.phase, DiscoveryPhaseRun.progress).where(
+            DiscoveryPhaseRun.flow_id == flow_id
+        )
+    ).all()
+    return int(sum(PHASE_WEIGHTS[FlowPhase(p)] * progress / 100 for p, progress in runs))
+
+
+def close_discovery_step(session: Session, data_import: DataImport, status: StepStatus) -> None:
+    session.execute(
+        update(ImportStepRun)
+        .where(
+            ImportStepRun.import_id == data_import.id,
+            ImportStepRun.client_account_id == data_import.client_account_id,
+            ImportStepRun.step == Step.DISCOVERY,
+            ImportStepRun.status == StepStatus.RUNNING,
+        )
+        .values(status=status, finished_at=now())
+    )
+
+
+def locked_flow(session: Session, data_import: DataImport) -> DiscoveryFlow | None:
+    return session.scalars(
+        select(DiscoveryFlow)
+        .where(
+            DiscoveryFlow.import_id == data_import.id,
+            DiscoveryFlow.client_account_id == data_import.client_account_id,
+        )
+        .with_for_update()
+    ).one_or_none()
+
+
+def cancel_flow(session: Session, data_import: DataImport) -> list[str]:
+    """Cancel the flow and its open phases; returns the task ids of phases not yet started."""
+    flow = locked_flow(session, data_import)
+    if flow is None or flow.status in FINAL_FLOW_STATUSES:
+        return []
+    flow.status, flow.finished_at = FlowStatus.CANCELLED, now()
+    queued = session.scalars(
+        update(DiscoveryPhaseRun)
+        .where(
+            DiscoveryPhaseRun.flow_id == flow.id,
+            DiscoveryPhaseRun.status.in_((PhaseStatus.PENDING, PhaseStatus.WAITING_FOR_APPROVAL)),
+        )
+        .values(status=PhaseStatus.CANCELLED, finished_at=now())
+        .returning(DiscoveryPhaseRun.task_id)
+    ).all()
+    running = session.scalar(
+        select(DiscoveryPhaseRun.id).where(
+            DiscoveryPhaseRun.flow_id == flow.id, DiscoveryPhaseRun.status == PhaseStatus.RUNNING
+        )
+    )
+    if running is None:
+        # No phase is running to notice the cancel and close the step: close it here.
+        close_discovery_step(session, data_import, StepStatus.CANCELLED)
+    return list(queued)
+
+
+class PhaseUnit:
+    def __init__(self, task_id: str, work: PhaseWork) -> None:
+        self.task_id = task_id
+        self._work = work
+        self.name = "discovery_flow"
+
+    def _run(self, session: Session, data_import: DataImport) -> DiscoveryPhaseRun | None:
         return session.scalars(
-            select(DiscoveryFlow)
+            select(DiscoveryPhaseRun)
             .where(
-                DiscoveryFlow.import_id == data_import.id,
-                DiscoveryFlow.client_account_id == data_import.client_account_id,
+                DiscoveryPhaseRun.task_id == self.task_id,
+                DiscoveryPhaseRun.import_id == data_import.id,
+                DiscoveryPhaseRun.client_account_id == data_import.client_account_id,
             )
             .with_for_update()
         ).one_or_none()
 
+    @staticmethod
+    def _flow(session: Session, run: DiscoveryPhaseRun) -> DiscoveryFlow:
+        return session.get(DiscoveryFlow, run.flow_id, with_for_update=True)
+
     def begin(self, session: Session, data_import: DataImport, max_restarts: int) -> bool:
-        flow = self._flow(session, data_import)
-        if flow is None or flow.status not in (FlowStatus.PENDING, FlowStatus.RUNNING):
+        run = self._run(session, data_import)
+        if run is None or run.status not in OPEN_PHASE_STATUSES:
             return False
+        self.name = run.phase
         if data_import.status == ImportStatus.CANCELLED:
             self.cancel(session, data_import)
             return False
         if data_import.is_final:
             return False
-        if flow.status == FlowStatus.RUNNING:
-            flow.restarts += 1
-            if flow.restarts >= max_restarts:
+        if run.status == PhaseStatus.RUNNING:
+            run.restarts += 1
+            if run.restarts >= max_restarts:
                 raise TooManyRestarts(
-                    f"The discovery flow was started {flow.restarts + 1} times without finishing "
-                    "(its worker died or lost the database each time); giving up."
+                    f"The {run.phase} phase was started {run.restarts + 1} times without "
+                    "finishing (its worker died or lost the database each time); giving up."
                 )
-        flow.status = FlowStatus.RUNNING
-        flow.current_phase = FlowPhase.DATA_CLEANSING
-        flow.progress = 0
+        run.status, run.started_at, run.error, run.progress = (
+            PhaseStatus.RUNNING,
+            now(),
+            None,
+            0,
+        )
+        flow = self._flow(session, run)
+        flow.status, flow.current_phase = FlowStatus.RUNNING, run.phase
         flow.started_at = flow.started_at or now()
+        data_import.status = ImportStatus.DISCOVERING
         return True
 
     def work(self, ctx: WorkContext) -> None:
-        session, data_import = ctx.session, ctx.data_import
-        session.execute(
-            delete(CleanedRecord).where(
-                CleanedRecord.import_id == data_import.id,
-                CleanedRecord.client_account_id == data_import.client_account_id,
-            )
-        )
-        params = {"import_id": data_import.id, "client_account_id": data_import.client_account_id}
-        total = data_import.records_stored
-        for first in range(0, total, self._chunk_size):
-            last = min(first + self._chunk_size, total)
-            session.execute(CLEANSE_CHUNK, {**params, "first": first, "last": last})
-            ctx.checkpoint(last, total)
+        ctx.result = self._work.run(ctx)
 
     def heartbeat(self, session: Session, import_id: uuid.UUID, percent: int) -> None:
+        flow_id = session.scalar(
+            update(DiscoveryPhaseRun)
+            .where(DiscoveryPhaseRun.task_id == self.task_id)
+            .values(progress=percent)
+            .returning(DiscoveryPhaseRun.flow_id)
+        )
         session.execute(
             update(DiscoveryFlow)
-            .where(DiscoveryFlow.import_id == import_id)
-            .values(progress=percent, updated_at=now())
+            .where(DiscoveryFlow.id == flow_id)
+            .values(progress=flow_progress(session, flow_id), updated_at=now())
         )
         session.execute(
             update(ImportStepRun)
@@ -123,42 +172,38 @@ class DiscoveryFlowUnit:
         )
 
     def succeed(self, session: Session, data_import: DataImport, ctx: WorkContext) -> None:
-        flow = self._flow(session, data_import)
-        flow.records_cleaned = session.scalar(
-            select(text("count(*)"))
-            .select_from(CleanedRecord)
-            .where(CleanedRecord.import_id == data_import.id)
-        )
-        flow.status, flow.progress, flow.finished_at = FlowStatus.COMPLETED, 100, now()
-        flow.current_phase = None
-        self._close_step(session, data_import, StepStatus.SUCCEEDED)
-        data_import.status = ImportStatus.COMPLETED
-        data_import.finished_at = now()
+        run = self._run(session, data_import)
+        flow = self._flow(session, run)
+        run.summary = ctx.result or {}
+        if ctx.paused is not None:
+            run.status, run.error = PhaseStatus.WAITING_FOR_APPROVAL, ctx.paused
+            flow.status = FlowStatus.WAITING_FOR_APPROVAL
+            data_import.status = ImportStatus.WAITING_FOR_APPROVAL
+            return
+        run.status, run.progress, run.finished_at = PhaseStatus.COMPLETED, 100, now()
+        session.flush()
+        flow.progress = flow_progress(session, flow.id)
+        if FlowPhase(run.phase) == PHASE_ORDER[-1]:
+            flow.status, flow.progress, flow.finished_at = FlowStatus.COMPLETED, 100, now()
+            flow.current_phase = None
+            close_discovery_step(session, data_import, StepStatus.SUCCEEDED)
+            data_import.status = ImportStatus.COMPLETED
+            data_import.finished_at = now()
 
     def fail(self, session: Session, data_import: DataImport, error: str) -> None:
-        flow = self._flow(session, data_import)
-        cancelled = data_import.status == ImportStatus.CANCELLED
-        if flow is not None:
-            flow.status = FlowStatus.CANCELLED if cancelled else FlowStatus.FAILED
-            flow.error = None if cancelled else error
-            flow.finished_at = now()
+        run = self._run(session, data_import)
+        if data_import.status == ImportStatus.CANCELLED:
+            self.cancel(session, data_import)
+            return
+        if run is not None:
+            run.status, run.error, run.finished_at = PhaseStatus.FAILED, error, now()
+            flow = self._flow(session, run)
+            flow.status, flow.error, flow.finished_at = FlowStatus.FAILED, error, now()
         fail_import(session, data_import, error)
 
     def cancel(self, session: Session, data_import: DataImport) -> None:
-        flow = self._flow(session, data_import)
-        if flow is not None and flow.status not in FINAL_FLOW_STATUSES:
-            flow.status, flow.finished_at = FlowStatus.CANCELLED, now()
-        self._close_step(session, data_import, StepStatus.CANCELLED)
-
-    @staticmethod
-    def _close_step(session: Session, data_import: DataImport, status: StepStatus) -> None:
-        session.execute(
-            update(ImportStepRun)
-            .where(
-                ImportStepRun.import_id == data_import.id,
-                ImportStepRun.client_account_id == data_import.client_account_id,
-                ImportStepRun.step == Step.DISCOVERY,
-                ImportStepRun.status == StepStatus.RUNNING,
-            )
-            .values(status=status, finished_at=now())
-        )
+        run = self._run(session, data_import)
+        if run is not None and run.status in OPEN_PHASE_STATUSES:
+            run.status, run.finished_at = PhaseStatus.CANCELLED, now()
+        cancel_flow(session, data_import)
+        close_discovery_step(session, data_import, StepStatus.CANCELLED)

@@ -1,30 +1,37 @@
-"""FlowTriggerService: creates (or resets) an import's discovery flow and starts its execution."""
+"""FlowTriggerService: creates (or resumes) an import's discovery flow and starts its phases."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from importer.models import DataImport, DiscoveryFlow, FlowStatus
+from importer.models import (
+    PHASE_ORDER,
+    DataImport,
+    DiscoveryFlow,
+    DiscoveryPhaseRun,
+    FlowPhase,
+    FlowStatus,
+    PhaseStatus,
+)
 from importer.services.background import BackgroundExecutionService
+from importer.services.discovery_flow import locked_flow
 
 
 class FlowTriggerService:
     def __init__(self, background: BackgroundExecutionService) -> None:
         self._background = background
 
-    def prepare_flow(self, session: Session, data_import: DataImport) -> DiscoveryFlow:
-        """The import's flow, pending, with a new task id; one flow per import, reused on retry."""
-        flow = session.scalars(
-            select(DiscoveryFlow)
-            .where(
-                DiscoveryFlow.import_id == data_import.id,
-                DiscoveryFlow.client_account_id == data_import.client_account_id,
-            )
-            .with_for_update()
-        ).one_or_none()
+    def prepare_flow(
+        self, session: Session, data_import: DataImport, from_phase: FlowPhase | None = None
+    ) -> list[DiscoveryPhaseRun]:
+        """The import's flow, ready to run from ``from_phase`` (default: the first phase that
+        did not complete). One flow per import: a retry resumes it, completed phases are kept.
+        Returns the phase runs to enqueue, each with a new task id."""
+        flow = locked_flow(session, data_import)
         if flow is None:
             flow = DiscoveryFlow(
                 import_id=data_import.id,
@@ -33,12 +40,40 @@ class FlowTriggerService:
                 progress=0,
             )
             session.add(flow)
-        flow.status = FlowStatus.PENDING
-        flow.task_id = str(uuid.uuid4())
-        flow.error = None
-        flow.finished_at = None
+            session.flush()
+        runs = {
+            FlowPhase(run.phase): run
+            for run in session.scalars(
+                select(DiscoveryPhaseRun)
+                .where(DiscoveryPhaseRun.flow_id == flow.id)
+                .with_for_update()
+            )
+        }
+        if from_phase is None:
+            from_phase = next(
+                (p for p in PHASE_ORDER if p not in runs or runs[p].status != "completed"),
+                PHASE_ORDER[0],
+            )
+        planned = []
+        for phase in PHASE_ORDER[PHASE_ORDER.index(from_phase) :]:
+            run = runs.get(phase)
+            if run is None:
+                run = DiscoveryPhaseRun(
+                    flow_id=flow.id,
+                    import_id=data_import.id,
+                    client_account_id=data_import.client_account_id,
+                    phase=phase,
+                    attempt=1,
+                )
+                session.add(run)
+            else:
+                run.attempt += 1
+            run.status, run.progress, run.error = PhaseStatus.PENDING, 0, None
+            run.task_id, run.started_at, run.finished_at = str(uuid.uuid4()), None, None
+            planned.append(run)
+        flow.status, flow.error, flow.finished_at = FlowStatus.PENDING, None, None
         session.flush()
-        return flow
+        return planned
 
-    def start(self, flow: DiscoveryFlow) -> None:
-        self._background.enqueue_flow(flow)
+    def start(self, runs: Sequence[DiscoveryPhaseRun]) -> None:
+        self._background.enqueue_phases(runs)

@@ -13,6 +13,7 @@ from importer.models import (
     STEP_ORDER,
     DataImport,
     DiscoveryFlow,
+    FlowPhase,
     FlowStatus,
     ImportStatus,
     ImportStepRun,
@@ -21,7 +22,10 @@ from importer.models import (
 )
 from importer.runtime_state import RuntimeState
 from importer.services.background import BackgroundExecutionService
+from importer.services.discovery_flow import cancel_flow
+from importer.services.flow_trigger import FlowTriggerService
 from importer.services.import_validator import ImportValidator
+from importer.services.phases.field_mapping import FieldMappingPhase
 from importer.services.transactions import ImportTransactionManager
 
 log = logging.getLogger(__name__)
@@ -32,6 +36,7 @@ CANCELLABLE = frozenset(
         ImportStatus.VALIDATING,
         ImportStatus.MAPPING,
         ImportStatus.DISCOVERING,
+        ImportStatus.WAITING_FOR_APPROVAL,
     }
 )
 RETRYABLE = frozenset({ImportStatus.FAILED, ImportStatus.CANCELLED})
@@ -49,11 +54,15 @@ class ImportControlService:
         background: BackgroundExecutionService,
         validator: ImportValidator,
         runtime_state: RuntimeState,
+        flows: FlowTriggerService,
+        field_mapping: FieldMappingPhase,
     ) -> None:
         self._tx = transactions
         self._background = background
         self._validator = validator
         self._state = runtime_state
+        self._flows = flows
+        self._field_mapping = field_mapping
 
     def _locked(self, session, import_id: uuid.UUID, client_account_id: uuid.UUID) -> DataImport:
         data_import = self._tx.lock_import(session, import_id, client_account_id)
@@ -85,30 +94,39 @@ class ImportControlService:
                 .values(status=StepStatus.CANCELLED, finished_at=moment)
                 .returning(ImportStepRun.task_id)
             ).all()
+            queued_phases = cancel_flow(session, data_import)
+        self._signal_cancel(import_id, [*pending, *queued_phases])
+        return data_import
+
+    def resume_flow(self, flow_id: uuid.UUID, client_account_id: uuid.UUID) -> DataImport:
+        """Go on with a flow paused for mapping approval, once its mappings allow it."""
+        with self._tx.transaction() as session:
             flow = session.scalars(
-                update(DiscoveryFlow)
-                .where(
-                    DiscoveryFlow.import_id == import_id,
+                select(DiscoveryFlow).where(
+                    DiscoveryFlow.id == flow_id,
                     DiscoveryFlow.client_account_id == client_account_id,
-                    DiscoveryFlow.status == FlowStatus.PENDING,
                 )
-                .values(status=FlowStatus.CANCELLED, finished_at=moment)
-                .returning(DiscoveryFlow.task_id)
-            ).all()
-            if flow:
-                # The discovery step's trigger is done and its flow never started: nothing
-                # running will close the step, so the cancel does.
-                session.execute(
-                    update(ImportStepRun)
-                    .where(
-                        ImportStepRun.import_id == import_id,
-                        ImportStepRun.client_account_id == client_account_id,
-                        ImportStepRun.step == Step.DISCOVERY,
-                        ImportStepRun.status == StepStatus.RUNNING,
-                    )
-                    .values(status=StepStatus.CANCELLED, finished_at=moment)
+            ).one_or_none()
+            if flow is None:
+                raise NotFound("No such flow.", details={"id": str(flow_id)})
+            data_import = self._locked(session, flow.import_id, client_account_id)
+            session.refresh(flow, with_for_update=True)
+            if flow.status != FlowStatus.WAITING_FOR_APPROVAL:
+                raise Conflict(
+                    f"A flow that is {flow.status} cannot be resumed.",
+                    code="not-resumable",
+                    details={"status": flow.status},
                 )
-        self._signal_cancel(import_id, [*pending, *flow])
+            review = self._field_mapping.review(session, data_import)
+            if review["missing_required"] or review["low_confidence"]:
+                raise Conflict(
+                    "Required fields still need a mapping; approve or edit them first.",
+                    code="mappings-need-approval",
+                    details=review,
+                )
+            runs = self._flows.prepare_flow(session, data_import, FlowPhase.FIELD_MAPPING)
+            data_import.status = ImportStatus.DISCOVERING
+        self._flows.start(runs)
         return data_import
 
     def _signal_cancel(self, import_id: uuid.UUID, task_ids: list[str]) -> None:

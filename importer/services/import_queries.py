@@ -100,37 +100,32 @@ class ImportQueryService:
     def records(
         self, session: Session, data_import: DataImport, cursor: str | None, limit: int
     ) -> tuple[list[RawImportRecord], str | None]:
-        after = self._int_position(decode_cursor(cursor), cursor)
-        rows = session.scalars(
-            select(RawImportRecord)
-            .where(
-                RawImportRecord.import_id == data_import.id,
-                RawImportRecord.client_account_id == data_import.client_account_id,
-                RawImportRecord.row_number > after,
-            )
-            .order_by(RawImportRecord.row_number)
-            .limit(limit + 1)
-        ).all()
-        page = list(rows[:limit])
-        following = encode_cursor([page[-1].row_number]) if len(rows) > limit else None
-        return page, following
+        return self._page_after(
+            session, RawImportRecord, RawImportRecord.row_number, data_import, cursor, limit
+        )
 
     def issues(
         self, session: Session, data_import: DataImport, cursor: str | None, limit: int
     ) -> tuple[list[ValidationIssue], str | None]:
+        return self._page_after(
+            session, ValidationIssue, ValidationIssue.id, data_import, cursor, limit
+        )
+
+    def _page_after(self, session: Session, model, key, data_import, cursor, limit):
+        """One page of an import's rows of ``model`` in ``key`` order, after the cursor's key."""
         after = self._int_position(decode_cursor(cursor), cursor)
         rows = session.scalars(
-            select(ValidationIssue)
+            select(model)
             .where(
-                ValidationIssue.import_id == data_import.id,
-                ValidationIssue.client_account_id == data_import.client_account_id,
-                ValidationIssue.id > after,
+                model.import_id == data_import.id,
+                model.client_account_id == data_import.client_account_id,
+                key > after,
             )
-            .order_by(ValidationIssue.id)
+            .order_by(key)
             .limit(limit + 1)
         ).all()
         page = list(rows[:limit])
-        following = encode_cursor([page[-1].id]) if len(rows) > limit else None
+        following = encode_cursor([getattr(page[-1], key.key)]) if len(rows) > limit else None
         return page, following
 
     def mappings(self, session: Session, data_import: DataImport) -> list[ImportFieldMapping]:

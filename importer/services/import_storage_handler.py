@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
+from importer import metrics
 from importer.errors import InvalidUpload
 from importer.models import STEP_ORDER, DataImport
 from importer.parsing import ParseLimits
@@ -78,6 +79,7 @@ class ImportStorageHandler:
                     session, client_account_id, options.idempotency_key
                 )
             return self._replay(existing, upload)
+        metrics.rows_ingested(client_account_id, data_import.records_stored)
         self._background.start_steps(runs)
         return HandlerResult(202, self._responses.accepted(data_import))
 

@@ -123,5 +123,5 @@ class DiscoveryStep(StepUnit):
         self._flows = flows
 
     def work(self, ctx: WorkContext) -> None:
-        flow = self._flows.prepare_flow(ctx.session, ctx.data_import)
-        ctx.after_commit.append(lambda: self._flows.start(flow))
+        runs = self._flows.prepare_flow(ctx.session, ctx.data_import)
+        ctx.after_commit.append(lambda: self._flows.start(runs))

@@ -7,8 +7,11 @@ from typing import Any
 
 from importer.models import (
     STEP_ORDER,
+    Asset,
     DataImport,
     DiscoveryFlow,
+    DiscoveryPhaseRun,
+    FlowPhase,
     ImportFieldMapping,
     ImportStatus,
     ImportStepRun,
@@ -92,12 +95,67 @@ class ImportResponseBuilder:
     def flow(self, flow: DiscoveryFlow) -> dict[str, Any]:
         return {
             "id": str(flow.id),
+            "import_id": str(flow.import_id),
             "status": flow.status,
             "current_phase": flow.current_phase,
             "progress": flow.progress,
-            "task_id": flow.task_id,
-            "records_cleaned": flow.records_cleaned,
             "error": flow.error,
+            "started_at": iso(flow.started_at),
+            "finished_at": iso(flow.finished_at),
+        }
+
+    def flow_detail(self, flow: DiscoveryFlow, phases: list[DiscoveryPhaseRun]) -> dict[str, Any]:
+        by_phase = {run.phase: run.summary or {} for run in phases}
+        return {
+            **self.flow(flow),
+            "phases": [self.phase(run) for run in phases],
+            "summary": {
+                "mapping": by_phase.get(FlowPhase.FIELD_MAPPING),
+                "cleansing": by_phase.get(FlowPhase.DATA_CLEANSING),
+                "assets": by_phase.get(FlowPhase.ASSET_INVENTORY, {}).get("assets"),
+                "dependencies": by_phase.get(FlowPhase.DEPENDENCY_ANALYSIS),
+                "end_of_support": by_phase.get(FlowPhase.TECH_DEBT_ASSESSMENT),
+            },
+        }
+
+    def phase(self, run: DiscoveryPhaseRun) -> dict[str, Any]:
+        return {
+            "name": run.phase,
+            "status": run.status,
+            "progress": run.progress,
+            "task_id": run.task_id,
+            "attempt": run.attempt,
+            "started_at": iso(run.started_at),
+            "finished_at": iso(run.finished_at),
+            "error": run.error,
+        }
+
+    def asset(self, asset: Asset) -> dict[str, Any]:
+        return {
+            "id": str(asset.id),
+            "name": asset.name,
+            "asset_type": asset.asset_type,
+            "hostname_key": asset.hostname_key,
+            "serial_number": asset.serial_number,
+            "primary_ip": asset.primary_ip,
+            "os_family": asset.os_family,
+            "os_name": asset.os_name,
+            "os_version": asset.os_version,
+            "environment": asset.environment,
+            "cpu_cores": asset.cpu_cores,
+            "memory_gb": asset.memory_gb,
+            "is_virtual": asset.is_virtual,
+            "end_of_support": {
+                "severity": asset.eos_severity,
+                "date": None if asset.end_of_support is None else asset.end_of_support.isoformat(),
+                "source": asset.eos_source,
+            },
+            "first_import_id": None
+            if asset.first_import_id is None
+            else str(asset.first_import_id),
+            "last_import_id": None if asset.last_import_id is None else str(asset.last_import_id),
+            "created_at": iso(asset.created_at),
+            "updated_at": iso(asset.updated_at),
         }
 
     @staticmethod
@@ -110,9 +168,7 @@ class ImportResponseBuilder:
         if run.status != StepStatus.RUNNING:
             return 0
         if run.step == Step.DISCOVERY:
-            if flow is None:
-                return 0
-            return max(flow.progress, live_progress.get("discovery_flow", 0))
+            return 0 if flow is None else flow.progress
         return live_progress.get(run.step, 0)
 
     def progress(

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
+from importer import metrics
 from importer.models import DataImport, ImportStatus
 from importer.runtime_state import RuntimeState
 from importer.services.transactions import ImportTransactionManager
@@ -58,6 +59,11 @@ class WorkContext:
     # Set when the input cannot give a result (zero valid rows, say): the unit fails, keeping
     # what it wrote so that the user can see why.
     rejection: str | None = None
+    # Set when the unit needs a person before it can go on (mappings to approve): its outputs
+    # are kept and the chain stops until it is resumed.
+    paused: str | None = None
+    # What the unit reports about its work (a phase's summary).
+    result: dict | None = None
 
     def checkpoint(self, done: int, total: int) -> None:
         """Report progress and stop here if the import was cancelled (in Redis or PostgreSQL)."""
@@ -112,6 +118,7 @@ class Outcome:
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    PAUSED = "paused"
 
 
 class StepRunner:
@@ -125,6 +132,7 @@ class StepRunner:
         self._state = runtime_state
         self._max_restarts = max_restarts
 
+    @metrics.timed_step
     def run(
         self,
         import_id: uuid.UUID,
@@ -184,6 +192,8 @@ class StepRunner:
                 unit.fail(session, data_import, ctx.rejection)
                 return Outcome.FAILED, []
             unit.succeed(session, data_import, ctx)
+            if ctx.paused is not None:
+                return Outcome.PAUSED, []
             return Outcome.SUCCEEDED, ctx.after_commit
 
     def _heartbeat(self, import_id: uuid.UUID, unit: Unit, percent: int) -> None:

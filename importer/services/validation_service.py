@@ -41,7 +41,7 @@ class ValidationService:
     def run(self, ctx: WorkContext) -> None:
         session, data_import = ctx.session, ctx.data_import
         self._clear(session, data_import)
-        validator = self._validator(data_import)
+        validator = self._validator(session, data_import)
         duplicates = self._duplicates(session, data_import)
         conn = ImportTransactionManager.driver_connection(session)
         invalid = 0
@@ -78,10 +78,10 @@ class ValidationService:
         if data_import.valid_records == 0:
             ctx.rejection = f"No valid records: all {done} rows have errors (see /errors)."
 
-    def _validator(self, data_import: DataImport) -> RecordValidator:
+    def _validator(self, session: Session, data_import: DataImport) -> RecordValidator:
         column_fields = {
             s.source_column: s.target_field
-            for s in self._mappings.suggest(data_import)
+            for s in self._mappings.suggest(session, data_import)
             if s.target_field is not None
         }
         # JSON records have no header to be short of: missing cells only make sense for CSV.

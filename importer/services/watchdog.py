@@ -11,9 +11,17 @@ import logging
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 
-from importer.models import DiscoveryFlow, FlowStatus, ImportStepRun, Step, StepStatus
+from importer.models import (
+    DiscoveryFlow,
+    DiscoveryPhaseRun,
+    FlowStatus,
+    ImportStepRun,
+    PhaseStatus,
+    Step,
+    StepStatus,
+)
 from importer.services.import_state import fail_import, now
 from importer.services.transactions import ImportTransactionManager
 
@@ -34,10 +42,12 @@ class StaleStepReaper:
                 .where(
                     ImportStepRun.status == StepStatus.RUNNING,
                     func.coalesce(ImportStepRun.heartbeat_at, ImportStepRun.started_at) < cutoff,
-                    # A discovery step whose flow is still queued is waiting, not lost.
+                    # A discovery step whose flow is queued or waits for a person is not lost.
                     or_(
                         ImportStepRun.step != Step.DISCOVERY,
-                        DiscoveryFlow.status != FlowStatus.PENDING,
+                        DiscoveryFlow.status.not_in(
+                            (FlowStatus.PENDING, FlowStatus.WAITING_FOR_APPROVAL)
+                        ),
                     ),
                 )
             ).all()
@@ -64,6 +74,14 @@ class StaleStepReaper:
                 ).one_or_none()
                 if run.step == Step.DISCOVERY and flow is not None:
                     flow.status, flow.error, flow.finished_at = FlowStatus.FAILED, error, now()
+                    session.execute(
+                        update(DiscoveryPhaseRun)
+                        .where(
+                            DiscoveryPhaseRun.flow_id == flow.id,
+                            DiscoveryPhaseRun.status == PhaseStatus.RUNNING,
+                        )
+                        .values(status=PhaseStatus.FAILED, error=error, finished_at=now())
+                    )
                 fail_import(session, data_import, error)
                 log.warning("import %s: %s", import_id, error)
                 failed.append(import_id)

@@ -1,4 +1,4 @@
-"""The discovery flow's execution, started by the discovery step."""
+"""The discovery flow: one task per phase, chained by the discovery step (or a resume)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from celery import shared_task
 from importer.tasks.pipeline import RETRYING, run_step
 
 
-@shared_task(name="importer.run_discovery_flow", **RETRYING)
-def run_discovery_flow(self, import_id: str, client_account_id: str) -> str:
-    return run_step(self, import_id, client_account_id, self.app.importer.services.discovery_flow())
+@shared_task(name="importer.run_discovery_phase", **RETRYING)
+def run_discovery_phase(self, import_id: str, client_account_id: str, phase: str) -> str:
+    unit = self.app.importer.services.discovery_phase(self.request.id, phase)
+    return run_step(self, import_id, client_account_id, unit)

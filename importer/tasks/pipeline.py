@@ -30,7 +30,7 @@ def run_step(task, import_id: str, client_account_id: str, unit) -> str:
     outcome = services.runner.run(
         uuid.UUID(import_id), uuid.UUID(client_account_id), unit, final_try=final_try
     )
-    if outcome in (Outcome.SKIPPED, Outcome.CANCELLED, Outcome.FAILED):
+    if outcome != Outcome.SUCCEEDED:
         # Stops the chain here; the step run in PostgreSQL says why.
         raise Ignore()
     return outcome

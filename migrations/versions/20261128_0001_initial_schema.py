@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-28 07:43:33.502554
+Create Date: 2026-11-28 08:13:57.964778
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def upgrade() -> None:
         sa.Column("encoding", sa.String(length=40), nullable=True),
         sa.Column("delimiter", sa.String(length=4), nullable=True),
         sa.Column("columns", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
-        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("status", sa.String(length=30), nullable=False),
         sa.Column("records_stored", sa.Integer(), nullable=False),
         sa.Column("valid_records", sa.Integer(), nullable=True),
         sa.Column("invalid_records", sa.Integer(), nullable=True),
@@ -93,7 +93,7 @@ def upgrade() -> None:
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("cancel_requested_at", sa.DateTime(timezone=True), nullable=True),
         sa.CheckConstraint(
-            "status IN ('stored', 'validating', 'mapping', 'discovering', 'completed', 'failed', 'cancelled')",
+            "status IN ('stored', 'validating', 'mapping', 'discovering', 'waiting_for_approval', 'completed', 'failed', 'cancelled')",
             name=op.f("ck_data_imports_status"),
         ),
         sa.ForeignKeyConstraint(
@@ -124,11 +124,116 @@ def upgrade() -> None:
         postgresql_where=sa.text("idempotency_key IS NOT NULL"),
     )
     op.create_table(
+        "learned_field_mappings",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("client_account_id", sa.Uuid(), nullable=False),
+        sa.Column("import_type", sa.String(length=50), nullable=False),
+        sa.Column("header", sa.Text(), nullable=False),
+        sa.Column("target_field", sa.String(length=100), nullable=True),
+        sa.Column("ignored", sa.Boolean(), nullable=False),
+        sa.Column(
+            "updated_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.ForeignKeyConstraint(
+            ["client_account_id"],
+            ["client_accounts.id"],
+            name=op.f("fk_learned_field_mappings_client_account_id_client_accounts"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_learned_field_mappings")),
+    )
+    op.create_index(
+        "uq_learned_field_mappings_header",
+        "learned_field_mappings",
+        ["client_account_id", "import_type", "header"],
+        unique=True,
+    )
+    op.create_table(
+        "assets",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("client_account_id", sa.Uuid(), nullable=False),
+        sa.Column("hostname_key", sa.String(length=253), nullable=True),
+        sa.Column("serial_number", sa.String(length=200), nullable=True),
+        sa.Column("primary_ip", sa.String(length=64), nullable=True),
+        sa.Column("name", sa.Text(), nullable=True),
+        sa.Column("asset_type", sa.String(length=30), nullable=False),
+        sa.Column("os_family", sa.String(length=40), nullable=True),
+        sa.Column("os_name", sa.Text(), nullable=True),
+        sa.Column("os_version", sa.String(length=60), nullable=True),
+        sa.Column("environment", sa.String(length=60), nullable=True),
+        sa.Column("cpu_cores", sa.Integer(), nullable=True),
+        sa.Column("memory_gb", sa.Float(), nullable=True),
+        sa.Column("is_virtual", sa.Boolean(), nullable=True),
+        sa.Column("attributes", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("eos_severity", sa.String(length=10), nullable=False),
+        sa.Column("end_of_support", sa.Date(), nullable=True),
+        sa.Column("eos_source", sa.Text(), nullable=True),
+        sa.Column("first_import_id", sa.Uuid(), nullable=True),
+        sa.Column("last_import_id", sa.Uuid(), nullable=True),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column(
+            "updated_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.CheckConstraint(
+            "asset_type IN ('server', 'virtual_machine', 'database', 'network_device', 'storage', 'application')",
+            name=op.f("ck_assets_asset_type"),
+        ),
+        sa.CheckConstraint(
+            "eos_severity IN ('critical', 'high', 'medium', 'ok', 'unknown')",
+            name=op.f("ck_assets_eos_severity"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["client_account_id"],
+            ["client_accounts.id"],
+            name=op.f("fk_assets_client_account_id_client_accounts"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["first_import_id"],
+            ["data_imports.id"],
+            name=op.f("fk_assets_first_import_id_data_imports"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["last_import_id"],
+            ["data_imports.id"],
+            name=op.f("fk_assets_last_import_id_data_imports"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_assets")),
+    )
+    op.create_index(
+        "ix_assets_account_type", "assets", ["client_account_id", "asset_type", "id"], unique=False
+    )
+    op.create_index("ix_assets_ip", "assets", ["client_account_id", "primary_ip"], unique=False)
+    op.create_index(
+        "ix_assets_serial", "assets", ["client_account_id", "serial_number"], unique=False
+    )
+    op.create_index(
+        "uq_assets_hostname_key",
+        "assets",
+        ["client_account_id", "hostname_key"],
+        unique=True,
+        postgresql_where=sa.text("hostname_key IS NOT NULL"),
+    )
+    op.create_table(
         "cleaned_records",
         sa.Column("import_id", sa.Uuid(), nullable=False),
         sa.Column("row_number", sa.Integer(), nullable=False),
         sa.Column("client_account_id", sa.Uuid(), nullable=False),
         sa.Column("data", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("raw", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
         sa.ForeignKeyConstraint(
             ["client_account_id"],
             ["client_accounts.id"],
@@ -152,9 +257,6 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=30), nullable=False),
         sa.Column("current_phase", sa.String(length=40), nullable=True),
         sa.Column("progress", sa.Integer(), nullable=False),
-        sa.Column("task_id", sa.String(length=64), nullable=True),
-        sa.Column("records_cleaned", sa.Integer(), nullable=True),
-        sa.Column("restarts", sa.Integer(), server_default="0", nullable=False),
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column(
             "created_at",
@@ -171,7 +273,7 @@ def upgrade() -> None:
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
         sa.CheckConstraint(
-            "status IN ('pending', 'running', 'completed', 'failed', 'cancelled')",
+            "status IN ('pending', 'running', 'waiting_for_approval', 'completed', 'failed', 'cancelled')",
             name=op.f("ck_discovery_flows_status"),
         ),
         sa.CheckConstraint(
@@ -191,14 +293,6 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_discovery_flows")),
         sa.UniqueConstraint("import_id", name=op.f("uq_discovery_flows_import_id")),
-        sa.UniqueConstraint("task_id", name=op.f("uq_discovery_flows_task_id")),
-    )
-    op.create_index(
-        "ix_discovery_flows_open_engagement",
-        "discovery_flows",
-        ["client_account_id", "engagement"],
-        unique=False,
-        postgresql_where=sa.text("status IN ('pending', 'running')"),
     )
     op.create_table(
         "import_field_mappings",
@@ -218,7 +312,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.CheckConstraint(
-            "match_type IN ('exact', 'synonym', 'fuzzy', 'unmapped', 'learned', 'manual')",
+            "match_type IN ('exact', 'synonym', 'fuzzy', 'value', 'unmapped', 'learned', 'manual')",
             name=op.f("ck_import_field_mappings_match_type"),
         ),
         sa.CheckConstraint(
@@ -345,24 +439,156 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("import_id", "row_number", name=op.f("pk_raw_import_records")),
     )
+    op.create_table(
+        "asset_dependencies",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("client_account_id", sa.Uuid(), nullable=False),
+        sa.Column("import_id", sa.Uuid(), nullable=False),
+        sa.Column("source_asset_id", sa.Uuid(), nullable=False),
+        sa.Column("target_ref", sa.Text(), nullable=False),
+        sa.Column("target_asset_id", sa.Uuid(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["client_account_id"],
+            ["client_accounts.id"],
+            name=op.f("fk_asset_dependencies_client_account_id_client_accounts"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["import_id"],
+            ["data_imports.id"],
+            name=op.f("fk_asset_dependencies_import_id_data_imports"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["source_asset_id"],
+            ["assets.id"],
+            name=op.f("fk_asset_dependencies_source_asset_id_assets"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["target_asset_id"],
+            ["assets.id"],
+            name=op.f("fk_asset_dependencies_target_asset_id_assets"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_asset_dependencies")),
+    )
+    op.create_index(
+        "ix_asset_dependencies_import", "asset_dependencies", ["import_id"], unique=False
+    )
+    op.create_index(
+        "ix_asset_dependencies_source", "asset_dependencies", ["source_asset_id"], unique=False
+    )
+    op.create_index(
+        "ix_asset_dependencies_target", "asset_dependencies", ["target_asset_id"], unique=False
+    )
+    op.create_table(
+        "asset_sources",
+        sa.Column("import_id", sa.Uuid(), nullable=False),
+        sa.Column("row_number", sa.Integer(), nullable=False),
+        sa.Column("asset_id", sa.Uuid(), nullable=False),
+        sa.Column("client_account_id", sa.Uuid(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["asset_id"],
+            ["assets.id"],
+            name=op.f("fk_asset_sources_asset_id_assets"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["client_account_id"],
+            ["client_accounts.id"],
+            name=op.f("fk_asset_sources_client_account_id_client_accounts"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["import_id"],
+            ["data_imports.id"],
+            name=op.f("fk_asset_sources_import_id_data_imports"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("import_id", "row_number", name=op.f("pk_asset_sources")),
+    )
+    op.create_index("ix_asset_sources_asset", "asset_sources", ["asset_id"], unique=False)
+    op.create_table(
+        "discovery_phase_runs",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("flow_id", sa.Uuid(), nullable=False),
+        sa.Column("import_id", sa.Uuid(), nullable=False),
+        sa.Column("client_account_id", sa.Uuid(), nullable=False),
+        sa.Column("phase", sa.String(length=40), nullable=False),
+        sa.Column("status", sa.String(length=30), nullable=False),
+        sa.Column("task_id", sa.String(length=64), nullable=False),
+        sa.Column("attempt", sa.Integer(), nullable=False),
+        sa.Column("progress", sa.Integer(), nullable=False),
+        sa.Column("restarts", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("summary", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+        sa.CheckConstraint(
+            "phase IN ('field_mapping', 'data_cleansing', 'asset_inventory', 'dependency_analysis', 'tech_debt_assessment')",
+            name=op.f("ck_discovery_phase_runs_phase"),
+        ),
+        sa.CheckConstraint(
+            "status IN ('pending', 'running', 'waiting_for_approval', 'completed', 'failed', 'cancelled')",
+            name=op.f("ck_discovery_phase_runs_status"),
+        ),
+        sa.CheckConstraint(
+            "progress >= 0 AND progress <= 100", name=op.f("ck_discovery_phase_runs_progress")
+        ),
+        sa.ForeignKeyConstraint(
+            ["client_account_id"],
+            ["client_accounts.id"],
+            name=op.f("fk_discovery_phase_runs_client_account_id_client_accounts"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["flow_id"],
+            ["discovery_flows.id"],
+            name=op.f("fk_discovery_phase_runs_flow_id_discovery_flows"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["import_id"],
+            ["data_imports.id"],
+            name=op.f("fk_discovery_phase_runs_import_id_data_imports"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_discovery_phase_runs")),
+        sa.UniqueConstraint("flow_id", "phase", name="uq_discovery_phase_runs_phase"),
+        sa.UniqueConstraint("task_id", name=op.f("uq_discovery_phase_runs_task_id")),
+    )
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    op.drop_table("discovery_phase_runs")
+    op.drop_index("ix_asset_sources_asset", table_name="asset_sources")
+    op.drop_table("asset_sources")
+    op.drop_index("ix_asset_dependencies_target", table_name="asset_dependencies")
+    op.drop_index("ix_asset_dependencies_source", table_name="asset_dependencies")
+    op.drop_index("ix_asset_dependencies_import", table_name="asset_dependencies")
+    op.drop_table("asset_dependencies")
     op.drop_table("raw_import_records")
     op.drop_index("ix_import_validation_issues_import_row", table_name="import_validation_issues")
     op.drop_table("import_validation_issues")
     op.drop_index("uq_import_step_runs_attempt", table_name="import_step_runs")
     op.drop_table("import_step_runs")
     op.drop_table("import_field_mappings")
-    op.drop_index(
-        "ix_discovery_flows_open_engagement",
-        table_name="discovery_flows",
-        postgresql_where=sa.text("status IN ('pending', 'running')"),
-    )
     op.drop_table("discovery_flows")
     op.drop_table("cleaned_records")
+    op.drop_index(
+        "uq_assets_hostname_key",
+        table_name="assets",
+        postgresql_where=sa.text("hostname_key IS NOT NULL"),
+    )
+    op.drop_index("ix_assets_serial", table_name="assets")
+    op.drop_index("ix_assets_ip", table_name="assets")
+    op.drop_index("ix_assets_account_type", table_name="assets")
+    op.drop_table("assets")
+    op.drop_index("uq_learned_field_mappings_header", table_name="learned_field_mappings")
+    op.drop_table("learned_field_mappings")
     op.drop_index(
         "uq_data_imports_idempotency",
         table_name="data_imports",

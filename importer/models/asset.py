@@ -1,0 +1,147 @@
+"""The asset inventory: one row per asset per client account, across imports, and its edges."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from importer.models.base import Base, check_in, created_at, updated_at, uuid_pk
+
+ASSET_TYPES = (
+    "server",
+    "virtual_machine",
+    "database",
+    "network_device",
+    "storage",
+    "application",
+)
+SEVERITIES = ("critical", "high", "medium", "ok", "unknown")
+
+
+class Asset(Base):
+    __tablename__ = "assets"
+    __table_args__ = (
+        CheckConstraint(check_in("asset_type", ASSET_TYPES), name="asset_type"),
+        CheckConstraint(check_in("eos_severity", SEVERITIES), name="eos_severity"),
+        # De-duplication keys, in the order they are tried: hostname, serial number, IP.
+        Index(
+            "uq_assets_hostname_key",
+            "client_account_id",
+            "hostname_key",
+            unique=True,
+            postgresql_where=text("hostname_key IS NOT NULL"),
+        ),
+        Index("ix_assets_serial", "client_account_id", "serial_number"),
+        Index("ix_assets_ip", "client_account_id", "primary_ip"),
+        Index("ix_assets_account_type", "client_account_id", "asset_type", "id"),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    client_account_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("client_accounts.id", ondelete="CASCADE")
+    )
+    hostname_key: Mapped[str | None] = mapped_column(String(253))
+    serial_number: Mapped[str | None] = mapped_column(String(200))
+    primary_ip: Mapped[str | None] = mapped_column(String(64))
+    name: Mapped[str | None] = mapped_column(Text)
+    asset_type: Mapped[str] = mapped_column(String(30))
+    os_family: Mapped[str | None] = mapped_column(String(40))
+    os_name: Mapped[str | None] = mapped_column(Text)
+    os_version: Mapped[str | None] = mapped_column(String(60))
+    environment: Mapped[str | None] = mapped_column(String(60))
+    cpu_cores: Mapped[int | None] = mapped_column(Integer)
+    memory_gb: Mapped[float | None] = mapped_column(Float)
+    is_virtual: Mapped[bool | None] = mapped_column(Boolean)
+    # Every clean field of the latest row that described this asset.
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    eos_severity: Mapped[str] = mapped_column(String(10), default="unknown")
+    end_of_support: Mapped[date | None] = mapped_column(Date)
+    eos_source: Mapped[str | None] = mapped_column(Text)
+    first_import_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("data_imports.id", ondelete="SET NULL"), nullable=True
+    )
+    last_import_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("data_imports.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at: Mapped[datetime] = created_at()
+    updated_at: Mapped[datetime] = updated_at()
+
+
+class AssetSource(Base):
+    """Which cleaned row of which import described an asset."""
+
+    __tablename__ = "asset_sources"
+    __table_args__ = (Index("ix_asset_sources_asset", "asset_id"),)
+
+    import_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("data_imports.id", ondelete="CASCADE"), primary_key=True
+    )
+    row_number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    asset_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"))
+    client_account_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("client_accounts.id", ondelete="CASCADE")
+    )
+
+
+class AssetDependency(Base):
+    """An edge from an asset to what it depends on; unresolved targets are kept, not dropped."""
+
+    __tablename__ = "asset_dependencies"
+    __table_args__ = (
+        Index("ix_asset_dependencies_source", "source_asset_id"),
+        Index("ix_asset_dependencies_target", "target_asset_id"),
+        Index("ix_asset_dependencies_import", "import_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    client_account_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("client_accounts.id", ondelete="CASCADE")
+    )
+    import_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("data_imports.id", ondelete="CASCADE"))
+    source_asset_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"))
+    target_ref: Mapped[str] = mapped_column(Text)
+    target_asset_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("assets.id", ondelete="CASCADE")
+    )
+
+
+class LearnedMapping(Base):
+    """A header a client account approved once maps the same way next time."""
+
+    __tablename__ = "learned_field_mappings"
+    __table_args__ = (
+        Index(
+            "uq_learned_field_mappings_header",
+            "client_account_id",
+            "import_type",
+            "header",
+            unique=True,
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    client_account_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("client_accounts.id", ondelete="CASCADE")
+    )
+    import_type: Mapped[str] = mapped_column(String(50))
+    # The header as normalise_header sees it, so "Host Name" and "host_name" are one header.
+    header: Mapped[str] = mapped_column(Text)
+    target_field: Mapped[str | None] = mapped_column(String(100))
+    ignored: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = updated_at()

@@ -1,0 +1,115 @@
+"""Read-side queries of flows and the asset inventory, scoped to the caller's client account."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, aliased
+
+from importer.errors import NotFound
+from importer.models import (
+    PHASE_ORDER,
+    Asset,
+    AssetDependency,
+    AssetSource,
+    DataImport,
+    DiscoveryFlow,
+    DiscoveryPhaseRun,
+)
+from importer.models.asset import ASSET_TYPES, SEVERITIES
+from importer.services.pagination import InvalidQuery, decode_cursor, encode_cursor
+
+ASSET_FILTERS = {
+    "type": (Asset.asset_type, ASSET_TYPES),
+    "os_family": (Asset.os_family, None),
+    "environment": (Asset.environment, None),
+    "end_of_support": (Asset.eos_severity, SEVERITIES),
+}
+
+
+class InventoryQueryService:
+    def flow(
+        self, session: Session, flow_id: uuid.UUID, client_account_id: uuid.UUID
+    ) -> tuple[DiscoveryFlow, list[DiscoveryPhaseRun]]:
+        flow = session.scalars(
+            select(DiscoveryFlow).where(
+                DiscoveryFlow.id == flow_id, DiscoveryFlow.client_account_id == client_account_id
+            )
+        ).one_or_none()
+        if flow is None:
+            raise NotFound("No such flow.", details={"id": str(flow_id)})
+        phases = session.scalars(
+            select(DiscoveryPhaseRun).where(DiscoveryPhaseRun.flow_id == flow.id)
+        ).all()
+        return flow, sorted(phases, key=lambda run: PHASE_ORDER.index(run.phase))
+
+    def assets(
+        self,
+        session: Session,
+        client_account_id: uuid.UUID,
+        filters: dict[str, str],
+        cursor: str | None,
+        limit: int,
+    ) -> tuple[list[Asset], str | None]:
+        query = select(Asset).where(Asset.client_account_id == client_account_id)
+        for name, value in filters.items():
+            column, allowed = ASSET_FILTERS[name]
+            if allowed is not None and value not in allowed:
+                raise InvalidQuery(
+                    f"Unknown {name} {value!r}.", details={name: value, "allowed": list(allowed)}
+                )
+            query = query.where(column == value)
+        position = decode_cursor(cursor)
+        if position is not None:
+            try:
+                query = query.where(Asset.id > uuid.UUID(position[0]))
+            except (IndexError, TypeError, ValueError) as exc:
+                raise InvalidQuery("The cursor is not valid.", details={"cursor": cursor}) from exc
+        rows = session.scalars(query.order_by(Asset.id).limit(limit + 1)).all()
+        page = list(rows[:limit])
+        following = encode_cursor([str(page[-1].id)]) if len(rows) > limit else None
+        return page, following
+
+    def asset(
+        self, session: Session, asset_id: uuid.UUID, client_account_id: uuid.UUID
+    ) -> dict[str, Any]:
+        asset = session.scalars(
+            select(Asset).where(Asset.id == asset_id, Asset.client_account_id == client_account_id)
+        ).one_or_none()
+        if asset is None:
+            raise NotFound("No such asset.", details={"id": str(asset_id)})
+        other = aliased(Asset)
+        depends_on = session.execute(
+            select(AssetDependency.target_ref, other.id, other.name)
+            .outerjoin(other, other.id == AssetDependency.target_asset_id)
+            .where(AssetDependency.source_asset_id == asset.id)
+            .order_by(AssetDependency.target_ref)
+        ).all()
+        depended_on_by = session.execute(
+            select(other.id, other.name)
+            .join(AssetDependency, AssetDependency.source_asset_id == other.id)
+            .where(AssetDependency.target_asset_id == asset.id)
+            .order_by(other.name)
+        ).all()
+        imports = session.execute(
+            select(DataImport.id, DataImport.filename, DataImport.created_at)
+            .where(
+                DataImport.id.in_(
+                    select(AssetSource.import_id).where(AssetSource.asset_id == asset.id)
+                )
+            )
+            .order_by(DataImport.created_at)
+        ).all()
+        return {
+            "asset": asset,
+            "depends_on": [
+                {"target": ref, "asset_id": str(i) if i else None, "name": n, "resolved": bool(i)}
+                for ref, i, n in depends_on
+            ],
+            "depended_on_by": [{"asset_id": str(i), "name": n} for i, n in depended_on_by],
+            "imports": [
+                {"id": str(i), "filename": f, "created_at": c.isoformat()} for i, f, c in imports
+            ],
+        }

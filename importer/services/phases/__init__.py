@@ -1,0 +1,1 @@
+"""The discovery flow's phases: each takes a WorkContext and returns its summary."""

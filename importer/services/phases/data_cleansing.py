@@ -1,0 +1,104 @@
+"""data_cleansing: every valid row, mapped to canonical fields, with normalised values."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import orjson
+from sqlalchemy import delete, text
+
+from importer.canonical import get_schema
+from importer.discovery.normalize import normalize_value
+from importer.discovery.os_parse import parse_os
+from importer.models import CleanedRecord
+from importer.services.field_mappings import FieldMappingService
+from importer.services.step_runner import WorkContext
+from importer.services.transactions import ImportTransactionManager
+
+COPY_CLEANED = (
+    "COPY cleaned_records (import_id, row_number, client_account_id, data, raw) FROM STDIN"
+)
+VALID_ROWS = text(
+    """
+    SELECT r.row_number, r.record FROM raw_import_records r
+    WHERE r.import_id = :import_id AND r.client_account_id = :client_account_id
+      AND r.row_number > :after
+      AND NOT EXISTS (
+          SELECT 1 FROM import_validation_issues i
+          WHERE i.import_id = r.import_id AND i.row_number = r.row_number
+            AND i.severity = 'error'
+      )
+    ORDER BY r.row_number
+    LIMIT :limit
+    """
+)
+
+
+class DataCleansingPhase:
+    def __init__(self, mappings: FieldMappingService, chunk_size: int) -> None:
+        self._mappings = mappings
+        self._chunk_size = chunk_size
+
+    def run(self, ctx: WorkContext) -> dict[str, Any]:
+        session, data_import = ctx.session, ctx.data_import
+        session.execute(
+            delete(CleanedRecord).where(
+                CleanedRecord.import_id == data_import.id,
+                CleanedRecord.client_account_id == data_import.client_account_id,
+            )
+        )
+        schema = get_schema(data_import.import_type)
+        columns = [
+            (column, field, schema.field(field).type)
+            for column, field in self._mappings.column_fields(session, data_import).items()
+        ]
+        counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        conn = ImportTransactionManager.driver_connection(session)
+        total = data_import.valid_records or 0
+        done = after = 0
+        params = {"import_id": data_import.id, "client_account_id": data_import.client_account_id}
+        while rows := session.execute(
+            VALID_ROWS, {**params, "after": after, "limit": self._chunk_size}
+        ).all():
+            with conn.cursor() as cursor, cursor.copy(COPY_CLEANED) as copy:
+                for row_number, record in rows:
+                    data, raw = clean_row(record, columns, counts)
+                    copy.write_row(
+                        (
+                            data_import.id,
+                            row_number,
+                            data_import.client_account_id,
+                            orjson.dumps(data).decode(),
+                            orjson.dumps(raw).decode(),
+                        )
+                    )
+            done += len(rows)
+            after = rows[-1][0]
+            ctx.checkpoint(done, total)
+        return {
+            "records_cleaned": done,
+            "fields": {field: dict(outcomes) for field, outcomes in sorted(counts.items())},
+        }
+
+
+def clean_row(
+    record: dict[str, Any],
+    columns: list[tuple[str, str, str]],
+    counts: dict[str, dict[str, int]],
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    data: dict[str, Any] = {}
+    raw: dict[str, Any] = {}
+    for column, field, field_type in columns:
+        if column not in record:
+            continue
+        value = record[column]
+        cleaned = normalize_value(field_type, field, value)
+        data[field] = cleaned.value
+        raw[field] = value
+        counts[field][cleaned.outcome] += 1
+    if data.get("os_name") is not None or data.get("os_version") is not None:
+        info = parse_os(data.get("os_name"), data.get("os_version"))
+        data["os_family"] = info.family
+        data["os_version"] = info.version
+    return data, raw

@@ -1,0 +1,41 @@
+"""/api/v1/assets: the client account's de-duplicated inventory."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+
+from importer.services.inventory_queries import ASSET_FILTERS
+from importer.services.pagination import parse_limit
+from web.auth import authenticate, client_account_id
+from web.ids import parse_id, services
+
+bp = Blueprint("assets", __name__, url_prefix="/api/v1/assets")
+bp.before_request(authenticate)
+
+
+@bp.get("")
+def list_assets():
+    svc = services()
+    filters = {name: request.args[name] for name in ASSET_FILTERS if name in request.args}
+    with svc.transactions.reading() as session:
+        page, cursor = svc.inventory.assets(
+            session,
+            client_account_id(),
+            filters,
+            request.args.get("cursor"),
+            parse_limit(request.args.get("limit")),
+        )
+        items = [svc.responses.asset(asset) for asset in page]
+    return jsonify({"items": items, "next_cursor": cursor})
+
+
+@bp.get("/<asset_id>")
+def get_asset(asset_id: str):
+    svc = services()
+    with svc.transactions.reading() as session:
+        found = svc.inventory.asset(session, parse_id(asset_id, "asset"), client_account_id())
+        body = {
+            **svc.responses.asset(found.pop("asset")),
+            **found,
+        }
+    return jsonify(body)
