@@ -8,4 +8,4 @@ COPY migrations ./migrations
 COPY worker.py alembic.ini ./
 RUN pip install --no-cache-dir -e .
 EXPOSE 8000 5555
-CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "2", "--threads", "4", "web:create_app()"]
+CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "2", "--threads", "4", "--logger-class", "importer.logging_setup.GunicornLogger", "web:create_app()"]

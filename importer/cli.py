@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -81,17 +82,34 @@ def db_upgrade() -> None:
     err.print(f"database at revision {migrate.head_revision(url)}")
 
 
-@main.command("create-api-key")
-@click.argument("account")
-def create_api_key(account: str) -> None:
-    """Create an API key for ACCOUNT (created if needed); the key alone is printed on stdout."""
+def api_key_service():
     from importer.resources import Resources
     from importer.services.api_keys import ApiKeyService
     from importer.services.transactions import ImportTransactionManager
 
     resources = Resources(Settings())
-    issued = ApiKeyService(ImportTransactionManager(resources.session_factory)).create(account)
-    click.echo(issued.key)
+    return ApiKeyService(ImportTransactionManager(resources.session_factory))
+
+
+@main.command("create-api-key")
+@click.argument("account")
+@click.option("--expires-in-days", type=click.IntRange(min=1), default=None)
+def create_api_key(account: str, expires_in_days: int | None) -> None:
+    """Create an API key for ACCOUNT (created if needed); the key alone is printed on stdout."""
+    expires_at = None
+    if expires_in_days is not None:
+        expires_at = datetime.now(UTC) + timedelta(days=expires_in_days)
+    click.echo(api_key_service().create(account, expires_at).key)
+
+
+@main.command("revoke-api-key")
+@click.argument("key")
+def revoke_api_key(key: str) -> None:
+    """Revoke KEY: requests with it get 401 from now on."""
+    if not api_key_service().revoke(key):
+        err.print("no such key, or revoked already")
+        sys.exit(1)
+    err.print("revoked")
 
 
 def api_options(command):
@@ -154,8 +172,15 @@ def status_table(body: dict) -> Table:
 
 
 def follow(client: ApiClient, import_id: str, interval: float = 0.5) -> dict:
-    """Live bars per step until the import ends; returns its final state."""
+    """Live bars per step and per discovery phase until the import ends or waits for a person;
+    returns its last state."""
     bars: dict[str, int] = {}
+
+    def show(key: str, percent: int, status: str) -> None:
+        if key not in bars:
+            bars[key] = progress.add_task(key, total=100, status=status)
+        progress.update(bars[key], completed=percent, status=status)
+
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -166,13 +191,28 @@ def follow(client: ApiClient, import_id: str, interval: float = 0.5) -> dict:
         while True:
             body = client.get(import_id)
             for step in body["steps"]:
-                key = f"{step['name']} #{step['attempt']}"
-                if key not in bars:
-                    bars[key] = progress.add_task(key, total=100, status=step["status"])
-                progress.update(bars[key], completed=step.get("progress", 0), status=step["status"])
-            if body["status"] in FINAL:
+                show(f"{step['name']} #{step['attempt']}", step.get("progress", 0), step["status"])
+            if body.get("flow"):
+                for phase in client.flow(body["flow"]["id"])["phases"]:
+                    show(f"  {phase['name']}", phase["progress"], phase["status"])
+            if body["status"] in FINAL or body["status"] == "waiting_for_approval":
                 return body
             time.sleep(interval)
+
+
+def summary_table(client: ApiClient, body: dict) -> Table:
+    table = status_table(body)
+    if body.get("flow"):
+        summary = client.flow(body["flow"]["id"])["summary"]
+        assets = summary.get("assets") or {}
+        for outcome in ("created", "updated", "unchanged"):
+            counts = assets.get(outcome) or {}
+            if counts:
+                table.add_row(f"assets {outcome}", ", ".join(f"{n} {t}" for t, n in counts.items()))
+        eos = (summary.get("end_of_support") or {}).get("by_severity") or {}
+        if eos:
+            table.add_row("end of support", ", ".join(f"{n} {s}" for s, n in eos.items()))
+    return table
 
 
 @main.command("sample-export")
@@ -204,7 +244,9 @@ def upload(file: Path, import_type: str, engagement: str, wait: bool, url, api_k
     if not wait:
         return
     final = follow(client, accepted["id"])
-    err.print(status_table(final))
+    err.print(summary_table(client, final))
+    if final["status"] == "waiting_for_approval":
+        err.print(f"mappings need approval: importer mappings {accepted['id']}")
     if final["status"] != "completed":
         sys.exit(1)
 
@@ -243,6 +285,79 @@ def list_imports(status_filter: str | None, as_json: bool, url, api_key) -> None
                 str(item.get(n) or "")
                 for n in ("id", "status", "filename", "records_stored", "created_at")
             )
+        )
+    Console().print(table)
+
+
+@main.command()
+@click.argument("import_id")
+@click.option("--limit", default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@api_options
+@fail_on_api_error
+def errors(import_id: str, limit: int, as_json: bool, url, api_key) -> None:
+    """The rows with validation issues, errors first."""
+    body = make_client(url, api_key).errors(import_id, limit)
+    if as_json:
+        click.echo(json.dumps(body, indent=2))
+        return
+    table = Table(title=f"{body['invalid_records']} invalid of import {import_id}")
+    for name in ("row", "severity", "code", "field", "message"):
+        table.add_column(name, overflow="fold")
+    ordered = sorted(body["items"], key=lambda i: (i["severity"] != "error", i["row_number"]))
+    for issue in ordered:
+        table.add_row(
+            str(issue["row_number"]),
+            issue["severity"],
+            issue["code"],
+            issue["field"] or "",
+            issue["message"],
+        )
+    Console().print(table)
+
+
+@main.command()
+@click.argument("import_id")
+@click.option(
+    "--approve",
+    "approvals",
+    multiple=True,
+    metavar="COLUMN[=FIELD]",
+    help="Approve a column's mapping, or map it to FIELD.",
+)
+@click.option("--ignore", "ignored", multiple=True, metavar="COLUMN")
+@click.option("--resume", is_flag=True, help="Then resume the paused discovery flow.")
+@click.option("--json", "as_json", is_flag=True)
+@api_options
+@fail_on_api_error
+def mappings(import_id, approvals, ignored, resume, as_json, url, api_key) -> None:
+    """Show an import's mappings; approve, retarget or ignore columns."""
+    client = make_client(url, api_key)
+    changes = [
+        {
+            "source_column": column,
+            "status": "approved",
+            **({"target_field": field} if field else {}),
+        }
+        for column, _, field in (a.partition("=") for a in approvals)
+    ] + [{"source_column": column, "status": "ignored"} for column in ignored]
+    body = client.put_mappings(import_id, changes) if changes else client.mappings(import_id)
+    if resume:
+        flow = client.get(import_id)["flow"]
+        client.resume(flow["id"])
+    if as_json:
+        click.echo(json.dumps(body, indent=2))
+        return
+    table = Table(title=f"mappings of import {import_id}")
+    for name in ("source column", "target field", "confidence", "match", "status"):
+        table.add_column(name)
+    for m in body["items"]:
+        table.add_row(
+            m["source_column"],
+            m["target_field"] or "-",
+            f"{m['confidence']:.2f}",
+            m["match_type"],
+            m["status"],
         )
     Console().print(table)
 

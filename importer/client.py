@@ -64,5 +64,24 @@ class ApiClient:
     def retry(self, import_id: str) -> dict[str, Any]:
         return self._json(self._http.post(f"/api/v1/imports/{import_id}/retry"))
 
+    def flow(self, flow_id: str) -> dict[str, Any]:
+        return self._json(self._http.get(f"/api/v1/flows/{flow_id}"))
+
+    def resume(self, flow_id: str) -> dict[str, Any]:
+        return self._json(self._http.post(f"/api/v1/flows/{flow_id}/resume"))
+
+    def errors(self, import_id: str, limit: int) -> dict[str, Any]:
+        return self._json(
+            self._http.get(f"/api/v1/imports/{import_id}/errors", params={"limit": limit})
+        )
+
+    def mappings(self, import_id: str) -> dict[str, Any]:
+        return self._json(self._http.get(f"/api/v1/imports/{import_id}/mappings"))
+
+    def put_mappings(self, import_id: str, changes: list[dict[str, Any]]) -> dict[str, Any]:
+        return self._json(
+            self._http.put(f"/api/v1/imports/{import_id}/mappings", json={"mappings": changes})
+        )
+
     def close(self) -> None:
         self._http.close()

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import threading
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
 from werkzeug.serving import make_server
 
 from importer.cli import main
+from importer.client import ApiClient
 from importer.sample_export import messy_csv_bytes
+from tests.helpers import wait_for
 
 pytestmark = pytest.mark.usefixtures("celery_worker")
 
@@ -72,3 +76,50 @@ def test_create_api_key_prints_only_the_key(cli_env):
     assert result.exit_code == 0, result.output
     key = result.stdout.strip()
     assert key.startswith("imp_") and "\n" not in key
+
+
+def test_revoked_and_expired_keys_are_refused(cli_env, client):
+    key = CliRunner().invoke(main, ["create-api-key", "revocable"], env=cli_env).stdout.strip()
+    headers = {"Authorization": f"Bearer {key}"}
+    assert client.get("/api/v1/imports", headers=headers).status_code == 200
+    revoked = CliRunner().invoke(main, ["revoke-api-key", key], env=cli_env)
+    assert revoked.exit_code == 0
+    assert client.get("/api/v1/imports", headers=headers).status_code == 401
+    assert CliRunner().invoke(main, ["revoke-api-key", key], env=cli_env).exit_code == 1
+
+
+def test_keys_can_expire(resources, client):
+    expired = resources.services.api_keys.create(
+        "expiring", expires_at=datetime.now(UTC) - timedelta(seconds=1)
+    )
+    response = client.get("/api/v1/imports", headers={"Authorization": f"Bearer {expired.key}"})
+    assert response.status_code == 401
+
+
+def test_mappings_approval_and_errors_from_the_cli(tmp_path, cli_env, live_url):
+    path = tmp_path / "nodes.csv"
+    path.write_bytes(b"Srvr,IP\n" + b"".join(f"n-{i},10.9.0.{i}\n".encode() for i in range(9)))
+    path.write_bytes(path.read_bytes() + b"n-9,not-an-ip\n")
+    waited = CliRunner().invoke(
+        main, ["upload", str(path), "--wait", "--engagement", "cli-approve"], env=cli_env
+    )
+    assert waited.exit_code == 1
+    assert "mappings need approval" in waited.stderr
+    import_id = waited.stdout.strip()
+
+    shown = CliRunner().invoke(main, ["mappings", import_id, "--json"], env=cli_env)
+    srvr = next(m for m in json.loads(shown.stdout)["items"] if m["source_column"] == "Srvr")
+    assert srvr["target_field"] is None
+
+    approved = CliRunner().invoke(
+        main,
+        ["mappings", import_id, "--approve", "Srvr=hostname", "--resume", "--json"],
+        env=cli_env,
+    )
+    assert approved.exit_code == 0, approved.output
+    client = ApiClient(live_url, cli_env["IMPORTER_API_KEY"])
+    wait_for(lambda: client.get(import_id)["status"] == "completed", timeout=60)
+
+    errors = CliRunner().invoke(main, ["errors", import_id, "--json"], env=cli_env)
+    body = json.loads(errors.stdout)
+    assert [(i["row_number"], i["code"]) for i in body["items"]] == [(10, "type-error")]

@@ -31,7 +31,7 @@ class ApiKeyService:
     def __init__(self, transactions: ImportTransactionManager) -> None:
         self._tx = transactions
 
-    def create(self, account_name: str) -> IssuedKey:
+    def create(self, account_name: str, expires_at: datetime | None = None) -> IssuedKey:
         """A new key for the named client account, created if it does not exist yet."""
         key = KEY_PREFIX + secrets.token_urlsafe(32)
         with self._tx.transaction() as session:
@@ -43,9 +43,25 @@ class ApiKeyService:
                 session.add(account)
                 session.flush()
             session.add(
-                ApiKey(client_account_id=account.id, key_hash=hash_key(key), prefix=key[:12])
+                ApiKey(
+                    client_account_id=account.id,
+                    key_hash=hash_key(key),
+                    prefix=key[:12],
+                    expires_at=expires_at,
+                )
             )
             return IssuedKey(account.id, key)
+
+    def revoke(self, key: str) -> bool:
+        """Revoke a key, given whole; False when no unrevoked key matches."""
+        with self._tx.transaction() as session:
+            found = session.scalars(
+                select(ApiKey).where(ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None))
+            ).one_or_none()
+            if found is None:
+                return False
+            found.revoked_at = datetime.now(UTC)
+            return True
 
     def authenticate(self, key: str) -> uuid.UUID | None:
         """The client account a valid, unrevoked, unexpired key belongs to; None otherwise."""
