@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     max_field_bytes: int = Field(default=1_048_576, gt=0)
     max_nesting: int = Field(default=32, gt=0)
 
+    # Uploads per API key (Flask-Limiter notation); more get 429 with Retry-After.
+    upload_rate_limit: str = "120/minute"
+
     # Rows read, checked and written per unit of work; cancel is honoured between chunks.
     chunk_size: int = Field(default=5_000, gt=0)
     # How long an unacknowledged task waits before a Redis broker hands it to another worker: it

@@ -166,3 +166,24 @@ def test_health(client):
     ready = client.get("/readyz")
     assert ready.status_code == 200
     assert ready.get_json()["checks"] == {"postgresql": "ok", "redis": "ok"}
+
+
+def test_uploads_are_rate_limited_per_api_key(resources, make_account):
+    limited = resources.settings.model_copy(
+        update={
+            "upload_rate_limit": "2/minute",
+            "redis_prefix": resources.settings.redis_prefix + "-rl",
+        }
+    )
+    client = create_app(limited, resources).test_client()
+    _, first_key = make_account()
+    _, second_key = make_account()
+    codes = [upload(client, first_key, b"", "empty.csv").status_code for _ in range(3)]
+    assert codes == [422, 422, 429]
+    refused = upload(client, first_key, b"", "empty.csv")
+    error = assert_error(refused, 429, "too-many-requests")
+    assert error["message"]
+    assert int(refused.headers["Retry-After"]) > 0
+    # Another key has its own allowance; reading is not limited.
+    assert upload(client, second_key, b"", "empty.csv").status_code == 422
+    assert client.get("/api/v1/imports", headers=first_key).status_code == 200

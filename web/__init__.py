@@ -8,6 +8,7 @@ from importer.celery_app import create_celery
 from importer.config import Settings
 from importer.logging_setup import configure_logging
 from importer.resources import Resources
+from web.rate_limits import install_rate_limits
 
 
 def create_app(settings: Settings | None = None, resources: Resources | None = None) -> Flask:
@@ -30,6 +31,7 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
     app.register_blueprint(imports.bp)
     app.register_blueprint(flows.bp)
     app.register_blueprint(assets.bp)
+    app.extensions["limiter"] = install_rate_limits(app, settings)
     # Observability: request id and import id in the log context, one line per request; /metrics.
     from importer.logging_setup import install_flask_logging
     from web import metrics
