@@ -9,6 +9,7 @@ from importer.config import Settings
 from importer.logging_setup import configure_logging, install_celery_logging
 from importer.metrics import install_celery_metrics
 from importer.resources import Resources
+from importer.tasks.revocation import install_revocation_handler
 
 TASK_MODULES = ["importer.tasks.pipeline", "importer.tasks.discovery", "importer.tasks.watchdog"]
 
@@ -51,6 +52,7 @@ def create_celery(settings: Settings | None = None, resources: Resources | None 
     configure_logging()
     install_celery_logging()
     install_celery_metrics()
+    install_revocation_handler()
 
     @worker_process_init.connect(weak=False)
     def _reset_connections(**_: object) -> None:

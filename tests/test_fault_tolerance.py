@@ -301,3 +301,33 @@ def test_cancel_while_validate_writes_its_chunks(lab):
     assert final["status"] == "cancelled"
     assert progress(import_id)["validate"] < 100
     assert_outputs_of(lab, import_id, None)
+
+
+def test_a_task_revoked_from_outside_cancels_its_import(lab):
+    """What Flower's revoke does: the queued task never runs, and the import does not hang."""
+    with lab.hold("validate"):
+        import_id, _ = lab.upload()
+        lab.wait_running(import_id, "validate")
+        mappings_task = lab.latest_step(import_id, "mappings")["task_id"]
+        lab.resources.celery.control.revoke(mappings_task)
+        # The worker acts on the revoke when the task reaches it, once validate has succeeded.
+    final = lab.wait_settled(import_id)
+    assert final["status"] == "cancelled"
+    assert {s["name"]: s["status"] for s in final["steps"]} == {
+        "validate": "succeeded",
+        "mappings": "cancelled",
+        "discovery": "cancelled",
+    }
+    assert_outputs_of(lab, import_id, "validate")
+
+
+def test_a_running_task_terminated_from_outside_leaves_nothing_running(lab):
+    with lab.hold("validate"):
+        import_id, _ = lab.upload()
+        lab.wait_running(import_id, "validate")
+        task_id = lab.latest_step(import_id, "validate")["task_id"]
+        lab.resources.celery.control.revoke(task_id, terminate=True, signal="SIGKILL")
+        final = lab.wait_settled(import_id)
+    assert final["status"] == "cancelled"
+    assert {s["status"] for s in final["steps"]} == {"cancelled"}
+    assert_outputs_of(lab, import_id, None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from datetime import UTC, datetime
@@ -13,6 +14,7 @@ from importer.models import (
     STEP_ORDER,
     DataImport,
     DiscoveryFlow,
+    DiscoveryPhaseRun,
     FlowPhase,
     FlowStatus,
     ImportStatus,
@@ -128,6 +130,50 @@ class ImportControlService:
             data_import.status = ImportStatus.DISCOVERING
         self._flows.start(runs)
         return data_import
+
+    def abandon_task(self, task_id: str, terminated: bool) -> None:
+        """A task was revoked from outside (Flower, `celery control revoke`): its import must not
+        be left waiting for it. The import is cancelled; a task killed while running is closed
+        here, since nothing else will close it."""
+        with self._tx.reading() as session:
+            owner = (
+                session.execute(
+                    select(ImportStepRun.import_id, ImportStepRun.client_account_id).where(
+                        ImportStepRun.task_id == task_id
+                    )
+                ).first()
+                or session.execute(
+                    select(DiscoveryPhaseRun.import_id, DiscoveryPhaseRun.client_account_id).where(
+                        DiscoveryPhaseRun.task_id == task_id
+                    )
+                ).first()
+            )
+        if owner is None:
+            return
+        import_id, client_account_id = owner
+        # Final already: our own cancel revoked it, or the import ended meanwhile.
+        with contextlib.suppress(Conflict):
+            self.cancel(import_id, client_account_id)
+        if not terminated:
+            return
+        moment = datetime.now(UTC)
+        with self._tx.transaction() as session:
+            self._locked(session, import_id, client_account_id)
+            for model in (ImportStepRun, DiscoveryPhaseRun):
+                session.execute(
+                    update(model)
+                    .where(model.task_id == task_id, model.status == "running")
+                    .values(status="cancelled", finished_at=moment)
+                )
+            session.execute(
+                update(ImportStepRun)
+                .where(
+                    ImportStepRun.import_id == import_id,
+                    ImportStepRun.step == Step.DISCOVERY,
+                    ImportStepRun.status == StepStatus.RUNNING,
+                )
+                .values(status=StepStatus.CANCELLED, finished_at=moment)
+            )
 
     def _signal_cancel(self, import_id: uuid.UUID, task_ids: list[str]) -> None:
         # Both are speed-ups: PostgreSQL already says "cancelled", and every task checks it.
