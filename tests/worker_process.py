@@ -7,6 +7,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -44,6 +45,9 @@ def celery_worker_process(settings: Settings, concurrency: int = 1) -> Iterator[
             "--without-mingle",
             "--loglevel",
             "INFO",
+            # A unique node name, so that pings and inspections tell it from other workers.
+            "--hostname",
+            f"test-{uuid.uuid4().hex[:8]}@%h",
         ],
         cwd=ROOT,
         env={**os.environ, **settings_env(settings)},

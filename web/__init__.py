@@ -24,13 +24,14 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
     app.json.sort_keys = False
     app.extensions["importer"] = resources
 
-    from web import assets, errors, flows, health, imports
+    from web import assets, errors, flows, health, imports, openapi
 
     errors.register(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(imports.bp)
     app.register_blueprint(flows.bp)
     app.register_blueprint(assets.bp)
+    openapi.register(app)
     app.extensions["limiter"] = install_rate_limits(app, settings)
     # Observability: request id and import id in the log context, one line per request; /metrics.
     from importer.logging_setup import install_flask_logging

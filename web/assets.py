@@ -6,15 +6,20 @@ from flask import Blueprint, jsonify, request
 
 from importer.services.inventory_queries import ASSET_FILTERS
 from importer.services.pagination import parse_limit
+from web import schemas
 from web.auth import authenticate, client_account_id
-from web.ids import parse_id, services
+from web.ids import parse_id, reject_nul_in_query, services
+from web.openapi import document
 
 bp = Blueprint("assets", __name__, url_prefix="/api/v1/assets")
 bp.before_request(authenticate)
+bp.before_request(reject_nul_in_query)
 
 
 @bp.get("")
+@document((200, schemas.AssetList), tags=["assets"], errors=(400,), query=schemas.AssetListQuery)
 def list_assets():
+    """The account's de-duplicated inventory"""
     svc = services()
     filters = {name: request.args[name] for name in ASSET_FILTERS if name in request.args}
     with svc.transactions.reading() as session:
@@ -30,7 +35,9 @@ def list_assets():
 
 
 @bp.get("/<asset_id>")
+@document((200, schemas.AssetDetail), tags=["assets"], errors=(404,))
 def get_asset(asset_id: str):
+    """An asset, its dependencies both ways and the imports that touched it"""
     svc = services()
     with svc.transactions.reading() as session:
         found = svc.inventory.asset(session, parse_id(asset_id, "asset"), client_account_id())

@@ -5,16 +5,28 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify
 from sqlalchemy import text
 
+from web import schemas
+from web.openapi import document
+
 bp = Blueprint("health", __name__)
 
 
 @bp.get("/healthz")
+@document((200, schemas.Health), tags=["health"], authenticated=False)
 def healthz():
+    """The process is up"""
     return jsonify({"status": "ok"})
 
 
 @bp.get("/readyz")
+@document(
+    (200, schemas.Readiness),
+    tags=["health"],
+    authenticated=False,
+    extra=[(503, (schemas.Readiness, "PostgreSQL or Redis does not answer."))],
+)
 def readyz():
+    """PostgreSQL and Redis answer"""
     resources = current_app.extensions["importer"]
     checks = {}
     try:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import uuid
 
-from flask import current_app
+from flask import current_app, request
 
 from importer.errors import NotFound
 from importer.services.container import Services
+from importer.services.pagination import InvalidQuery
 
 
 def services() -> Services:
@@ -20,3 +21,12 @@ def parse_id(raw: str, kind: str = "import") -> uuid.UUID:
         return uuid.UUID(raw)
     except ValueError as exc:
         raise NotFound(f"No such {kind}.", details={"id": raw}) from exc
+
+
+def reject_nul_in_query() -> None:
+    """PostgreSQL text cannot hold NUL: a query parameter with one is invalid (400), not a 500."""
+    for name, value in request.args.items(multi=True):
+        if "\x00" in name or "\x00" in value:
+            raise InvalidQuery(
+                "Query parameters cannot contain NUL characters.", details={"parameter": name}
+            )

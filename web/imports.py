@@ -10,8 +10,10 @@ from importer.services.field_mappings import MappingChange
 from importer.services.import_validator import ImportOptions
 from importer.services.pagination import parse_limit
 from importer.uploads import FileUpload, RecordsUpload, Upload
+from web import schemas
 from web.auth import authenticate, client_account_id
-from web.ids import parse_id, services
+from web.ids import parse_id, reject_nul_in_query, services
+from web.openapi import document
 
 bp = Blueprint("imports", __name__, url_prefix="/api/v1/imports")
 # While a step or phase reads the mappings, they stay as they are.
@@ -24,11 +26,13 @@ EDITABLE_MAPPING_STATUSES = frozenset(
     }
 )
 bp.before_request(authenticate)
+bp.before_request(reject_nul_in_query)
 
 
 def text_field(source, name: str, default: str | None) -> str | None:
+    """A string field; one that has a default may be left out, but is never null."""
     value = source.get(name, default)
-    if value is not None and not isinstance(value, str):
+    if (value is not None or default is not None) and not isinstance(value, str):
         raise InvalidUpload(
             f"{name} must be a string.", code="invalid-field", details={"field": name}
         )
@@ -80,7 +84,22 @@ def read_upload() -> Upload:
 
 
 @bp.post("")
+@document(
+    (202, schemas.ImportAccepted),
+    tags=["imports"],
+    errors=(409, 413, 415, 422, 429, 503),
+    json=schemas.ImportUploadJson,
+    form=schemas.ImportUploadForm,
+    headers=schemas.IdempotencyHeaders,
+)
 def create_import():
+    """Upload an export (a file, or JSON records)
+
+    The raw records are stored in one transaction before the answer; validation, mappings and
+    the discovery flow then run in the background. A repeat with the same `Idempotency-Key`
+    answers the first import (header `Idempotent-Replayed: true`). 409 while the engagement has
+    an import whose discovery has not finished.
+    """
     result = services().upload_handler.handle(client_account_id(), read_upload())
     response = jsonify(result.body)
     response.status_code = result.status
@@ -91,7 +110,9 @@ def create_import():
 
 
 @bp.get("")
+@document((200, schemas.ImportList), tags=["imports"], errors=(400,), query=schemas.ImportListQuery)
 def list_imports():
+    """List the account's imports, newest first"""
     svc = services()
     with svc.transactions.reading() as session:
         page, cursor = svc.queries.list(
@@ -106,7 +127,9 @@ def list_imports():
 
 
 @bp.get("/<import_id>")
+@document((200, schemas.ImportDetail), tags=["imports"], errors=(404,))
 def get_import(import_id: str):
+    """An import: status, progress, steps and its discovery flow"""
     svc = services()
     with svc.transactions.reading() as session:
         data_import = svc.queries.get(session, parse_id(import_id), client_account_id())
@@ -120,7 +143,9 @@ def get_import(import_id: str):
 
 
 @bp.get("/<import_id>/records")
+@document((200, schemas.RecordList), tags=["imports"], errors=(400, 404), query=schemas.PageQuery)
 def list_records(import_id: str):
+    """The raw records exactly as uploaded"""
     svc = services()
     with svc.transactions.reading() as session:
         data_import = svc.queries.get(session, parse_id(import_id), client_account_id())
@@ -135,7 +160,9 @@ def list_records(import_id: str):
 
 
 @bp.get("/<import_id>/errors")
+@document((200, schemas.IssueList), tags=["imports"], errors=(400, 404), query=schemas.PageQuery)
 def list_errors(import_id: str):
+    """Validation issues by row, with Frictionless codes"""
     svc = services()
     with svc.transactions.reading() as session:
         data_import = svc.queries.get(session, parse_id(import_id), client_account_id())
@@ -154,7 +181,9 @@ def list_errors(import_id: str):
 
 
 @bp.get("/<import_id>/mappings")
+@document((200, schemas.MappingList), tags=["imports"], errors=(404,))
 def list_mappings(import_id: str):
+    """Each source column's target field, confidence and match type"""
     svc = services()
     with svc.transactions.reading() as session:
         data_import = svc.queries.get(session, parse_id(import_id), client_account_id())
@@ -163,7 +192,18 @@ def list_mappings(import_id: str):
 
 
 @bp.put("/<import_id>/mappings")
+@document(
+    (200, schemas.MappingList),
+    tags=["imports"],
+    errors=(404, 409, 422),
+    json=schemas.MappingsUpdate,
+)
 def update_mappings(import_id: str):
+    """Approve or ignore mappings
+
+    Approvals are remembered for the account's next imports. 409 (`mappings-locked`) while a
+    step or phase reads the mappings.
+    """
     svc = services()
     changes = read_mapping_changes(request.get_json(silent=True))
     with svc.transactions.transaction() as session:
@@ -220,14 +260,18 @@ def read_mapping_changes(body) -> list[MappingChange]:
 
 
 @bp.post("/<import_id>/cancel")
+@document((202, schemas.ImportAccepted), tags=["imports"], errors=(404, 409))
 def cancel_import(import_id: str):
+    """Cancel an import that is not final (409 otherwise)"""
     svc = services()
     data_import = svc.control.cancel(parse_id(import_id), client_account_id())
     return jsonify(svc.responses.accepted(data_import)), 202
 
 
 @bp.post("/<import_id>/retry")
+@document((202, schemas.ImportAccepted), tags=["imports"], errors=(404, 409, 503))
 def retry_import(import_id: str):
+    """Retry a failed or cancelled import from the first step that did not succeed"""
     svc = services()
     data_import = svc.control.retry(parse_id(import_id), client_account_id())
     return jsonify(svc.responses.accepted(data_import)), 202

@@ -1,0 +1,304 @@
+"""The OpenAPI 3.1 document: valid, complete, and true of what the API really answers."""
+
+from __future__ import annotations
+
+import io
+import re
+import uuid
+
+import pytest
+from jsonschema import Draft202012Validator
+from openapi_spec_validator import OpenAPIV31SpecValidator
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+from tests.helpers import wait_for_final
+
+DOCUMENT_URI = "urn:importer:openapi"
+CSV = (
+    b"Host Name,IP Addr,Operating System,Env,RAM (GB),Depends On\n"
+    b"web-01,10.0.0.1,Windows Server 2008 R2,prod,16,db-01;cache-09\n"
+    b"db-01,10.0.0.2,Red Hat Enterprise Linux 9.2,prod,64,\n"
+    b",10.0.0.3,Solaris 11,test,4,\n"
+)
+
+
+@pytest.fixture(scope="module")
+def document(app) -> dict:
+    response = app.test_client().get("/api/v1/openapi.json")
+    assert response.status_code == 200
+    assert response.mimetype == "application/json"
+    return response.get_json()
+
+
+class Checker:
+    """Validates a response against the schema the document declares for its status."""
+
+    def __init__(self, document: dict) -> None:
+        self.document = document
+        resource = Resource.from_contents(document, default_specification=DRAFT202012)
+        self.registry = Registry().with_resource(DOCUMENT_URI, resource)
+
+    def __call__(self, response, path: str, method: str = "get") -> dict:
+        operation = self.document["paths"][path][method]
+        status = str(response.status_code)
+        assert status in operation["responses"], (
+            f"{method.upper()} {path} answered {status}, not documented: {response.get_data()!r}"
+        )
+        declared = operation["responses"][status]["content"]["application/json"]["schema"]
+        assert response.mimetype == "application/json"
+        schema = {"$ref": DOCUMENT_URI + declared["$ref"]}
+        validator = Draft202012Validator(
+            schema, registry=self.registry, format_checker=Draft202012Validator.FORMAT_CHECKER
+        )
+        body = response.get_json()
+        errors = sorted(validator.iter_errors(body), key=lambda e: list(e.absolute_path))
+        assert not errors, "\n".join(
+            f"{method.upper()} {path} {status}: {list(e.absolute_path)}: {e.message}"
+            for e in errors
+        )
+        return body
+
+
+@pytest.fixture(scope="module")
+def check(document) -> Checker:
+    return Checker(document)
+
+
+def test_the_document_is_valid_openapi_3_1(document):
+    assert document["openapi"].startswith("3.1.")
+    OpenAPIV31SpecValidator(document).validate()
+    assert document["components"]["securitySchemes"]["bearerAuth"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "An API key: `importer create-api-key ACCOUNT`.",
+    }
+
+
+def test_every_api_route_is_documented(app, document):
+    seen = set()
+    for rule in app.url_map.iter_rules():
+        if not (rule.rule.startswith("/api/v1") or rule.rule in ("/healthz", "/readyz")):
+            continue
+        path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            operation = document["paths"].get(path, {}).get(method.lower())
+            assert operation is not None, f"{method} {path} is not in the document"
+            seen.add((path, method.lower()))
+            public = path in ("/healthz", "/readyz", "/api/v1/openapi.json")
+            assert operation["security"] == ([] if public else [{"bearerAuth": []}])
+            if not public:
+                assert "401" in operation["responses"]
+            assert all("content" in r for r in operation["responses"].values())
+    documented = {
+        (path, method) for path, operations in document["paths"].items() for method in operations
+    }
+    assert documented == seen
+    assert len(seen) == 16
+
+
+def test_request_bodies_are_documented(document):
+    upload = document["paths"]["/api/v1/imports"]["post"]["requestBody"]["content"]
+    assert set(upload) == {"application/json", "multipart/form-data"}
+    schemas = document["components"]["schemas"]
+    form = schemas["ImportUploadForm"]
+    assert form["required"] == ["file"]
+    assert set(form["properties"]) == {
+        "file",
+        "import_type",
+        "engagement",
+        "encoding",
+        "delimiter",
+        "sheet",
+    }
+    assert form["properties"]["file"]["format"] == "binary"
+    assert schemas["ImportUploadJson"]["required"] == ["records"]
+    put = document["paths"]["/api/v1/imports/{import_id}/mappings"]["put"]
+    assert put["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/MappingsUpdate"
+    }
+    change = schemas["MappingChangeIn"]["properties"]
+    assert change["status"]["enum"] == ["approved", "ignored"]
+    params = document["paths"]["/api/v1/imports"]["post"]["parameters"]
+    assert [(p["name"], p["in"]) for p in params] == [("Idempotency-Key", "header")]
+
+
+def test_docs_page_is_served_locally(client):
+    page = client.get("/api/docs")
+    assert page.status_code == 200
+    assert page.mimetype == "text/html"
+    html = page.get_data(as_text=True)
+    assert "/api/v1/openapi.json" in html
+    assert "http://" not in html and "https://" not in html
+    for asset in re.findall(r'(?:src|href)="(/api/docs/static/[^"]+)"', html):
+        response = client.get(asset)
+        assert response.status_code == 200, asset
+        assert len(response.get_data()) > 1000
+        response.close()
+    assert client.get("/api/docs/static/no-such-file.js").status_code == 404
+
+
+@pytest.mark.usefixtures("celery_worker")
+def test_real_responses_match_the_declared_schemas(client, auth, check, app, monkeypatch):
+    assert check(client.get("/healthz"), "/healthz")["status"] == "ok"
+    assert check(client.get("/readyz"), "/readyz")["status"] == "ready"
+
+    response = client.post(
+        "/api/v1/imports",
+        data={"file": (io.BytesIO(CSV), "inventory.csv"), "engagement": uuid.uuid4().hex},
+        headers=auth,
+        content_type="multipart/form-data",
+    )
+    accepted = check(response, "/api/v1/imports", "post")
+    import_id = accepted["id"]
+    final = wait_for_final(client, import_id, auth)
+    assert final["status"] == "completed", final
+
+    base = f"/api/v1/imports/{import_id}"
+    detail = check(client.get(base, headers=auth), "/api/v1/imports/{import_id}")
+    assert detail["flow"] is not None and len(detail["steps"]) == 3
+    listed = check(client.get("/api/v1/imports", headers=auth), "/api/v1/imports")
+    assert [i["id"] for i in listed["items"]] == [import_id]
+    check(client.get("/api/v1/imports?status=completed&limit=1", headers=auth), "/api/v1/imports")
+    records = check(
+        client.get(f"{base}/records?limit=2", headers=auth), "/api/v1/imports/{import_id}/records"
+    )
+    assert records["next_cursor"] is not None
+    check(
+        client.get(f"{base}/records?cursor={records['next_cursor']}", headers=auth),
+        "/api/v1/imports/{import_id}/records",
+    )
+    errors = check(client.get(f"{base}/errors", headers=auth), "/api/v1/imports/{import_id}/errors")
+    assert errors["items"], errors
+    mappings = check(
+        client.get(f"{base}/mappings", headers=auth), "/api/v1/imports/{import_id}/mappings"
+    )
+    check(
+        client.put(
+            f"{base}/mappings",
+            json={"mappings": [{"source_column": mappings["items"][0]["source_column"]}]},
+            headers=auth,
+        ),
+        "/api/v1/imports/{import_id}/mappings",
+        "put",
+    )
+    flow = check(
+        client.get(f"/api/v1/flows/{detail['flow']['id']}", headers=auth),
+        "/api/v1/flows/{flow_id}",
+    )
+    assert flow["summary"]["assets"] and flow["summary"]["dependencies"]
+    assets = check(client.get("/api/v1/assets", headers=auth), "/api/v1/assets")
+    assert assets["items"]
+    check(client.get("/api/v1/assets?type=server&limit=1", headers=auth), "/api/v1/assets")
+    web = next(a for a in assets["items"] if a["name"] == "web-01")
+    asset = check(
+        client.get(f"/api/v1/assets/{web['id']}", headers=auth), "/api/v1/assets/{asset_id}"
+    )
+    assert asset["depends_on"] and asset["imports"]
+
+    # The errors, each in the error body: (method, url, request kwargs, path, status, code).
+    missing, flow_id = uuid.uuid4(), detail["flow"]["id"]
+    bad_key = {"Authorization": "Bearer nope"}
+    multipart = "multipart/form-data"
+    cases = [
+        ("get", base, {}, "/api/v1/imports/{import_id}", 401, "unauthorized"),
+        ("get", base, {"headers": bad_key}, "/api/v1/imports/{import_id}", 401, "invalid-api-key"),
+        ("get", f"/api/v1/imports/{missing}", {}, "/api/v1/imports/{import_id}", 404, None),
+        ("get", "/api/v1/imports/x/records", {}, "/api/v1/imports/{import_id}/records", 404, None),
+        ("get", f"/api/v1/flows/{missing}", {}, "/api/v1/flows/{flow_id}", 404, None),
+        ("get", f"/api/v1/assets/{missing}", {}, "/api/v1/assets/{asset_id}", 404, None),
+        ("get", "/api/v1/imports?limit=0", {}, "/api/v1/imports", 400, "invalid-query"),
+        ("get", "/api/v1/assets?cursor=%%%", {}, "/api/v1/assets", 400, "invalid-query"),
+        ("get", "/api/v1/assets?type=toaster", {}, "/api/v1/assets", 400, "invalid-query"),
+        ("get", "/api/v1/assets?environment=%00", {}, "/api/v1/assets", 400, "invalid-query"),
+        (
+            "post",
+            "/api/v1/imports",
+            {"data": "x", "content_type": "text/plain"},
+            "/api/v1/imports",
+            415,
+            "unsupported-media-type",
+        ),
+        ("post", "/api/v1/imports", {"json": {"rows": []}}, "/api/v1/imports", 422, "invalid-json"),
+        (
+            "post",
+            "/api/v1/imports",
+            {"json": {"records": [{"a": 1}], "engagement": None}},
+            "/api/v1/imports",
+            422,
+            "invalid-field",
+        ),
+        (
+            "post",
+            "/api/v1/imports",
+            {"data": {}, "content_type": multipart},
+            "/api/v1/imports",
+            422,
+            "missing-file",
+        ),
+        (
+            "put",
+            f"{base}/mappings",
+            {"json": {"mappings": []}},
+            "/api/v1/imports/{import_id}/mappings",
+            422,
+            "invalid-mappings",
+        ),
+        ("post", f"{base}/cancel", {}, "/api/v1/imports/{import_id}/cancel", 409, None),
+        ("post", f"{base}/retry", {}, "/api/v1/imports/{import_id}/retry", 409, None),
+        (
+            "post",
+            f"/api/v1/flows/{flow_id}/resume",
+            {},
+            "/api/v1/flows/{flow_id}/resume",
+            409,
+            None,
+        ),
+    ]
+    for method, url, kwargs, path, status, code in cases:
+        kwargs = {"headers": auth, **kwargs} if status != 401 or "headers" in kwargs else kwargs
+        response = getattr(client, method)(url, **kwargs)
+        assert response.status_code == status, (method, url, response.get_json())
+        body = check(response, path, method)
+        assert not code or body["error"]["code"] == code, body
+
+    monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 64)
+    too_big = client.post("/api/v1/imports", json={"records": [{"a": "x" * 100}]}, headers=auth)
+    assert too_big.status_code == 413
+    assert check(too_big, "/api/v1/imports", "post")["error"]["code"] == "payload-too-large"
+
+
+@pytest.mark.usefixtures("celery_worker")
+def test_json_upload_and_cancel_match_the_declared_schemas(client, auth, check):
+    response = client.post(
+        "/api/v1/imports",
+        json={"records": [{"hostname": "a-1"}], "filename": "a.json", "engagement": "j"},
+        headers={**auth, "Idempotency-Key": uuid.uuid4().hex},
+    )
+    accepted = check(response, "/api/v1/imports", "post")
+    cancel = client.post(f"/api/v1/imports/{accepted['id']}/cancel", headers=auth)
+    check(cancel, "/api/v1/imports/{import_id}/cancel", "post")
+    final = wait_for_final(client, accepted["id"], auth)
+    check(
+        client.get(f"/api/v1/imports/{accepted['id']}", headers=auth),
+        "/api/v1/imports/{import_id}",
+    )
+    if final["status"] == "cancelled":
+        retry = client.post(f"/api/v1/imports/{accepted['id']}/retry", headers=auth)
+        assert retry.status_code == 202
+        check(retry, "/api/v1/imports/{import_id}/retry", "post")
+        wait_for_final(client, accepted["id"], auth)
+
+
+def test_the_checker_rejects_a_body_unlike_its_schema(app, check):
+    with app.test_request_context():
+        from flask import jsonify
+
+        wrong = jsonify({"error": {"code": "x", "message": "m"}})  # no details
+        wrong.status_code = 404
+        with pytest.raises(AssertionError, match="details"):
+            check(wrong, "/api/v1/imports/{import_id}")
+        wrong = jsonify({"status": "ready", "checks": {}})
+        wrong.status_code = 500
+        with pytest.raises(AssertionError, match="not documented"):
+            check(wrong, "/readyz")

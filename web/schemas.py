@@ -1,0 +1,380 @@
+"""Pydantic models of the API's request and response bodies, for the OpenAPI document.
+
+They describe the JSON that ``ImportResponseBuilder`` and the blueprints already produce; nothing
+serialises through them (the views answer with ``jsonify``), and requests are not validated with
+them: the views keep their own checks and error codes.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from importer.canonical import IMPORT_TYPES
+from importer.models import FlowPhase, FlowStatus, ImportStatus, MappingStatus, PhaseStatus, Step
+from importer.models import StepStatus as _StepStatus
+from importer.models.asset import ASSET_TYPES, SEVERITIES
+
+DateTime = str  # ISO 8601 with offset, as ``datetime.isoformat()`` writes it
+
+
+def timestamp() -> Any:
+    return Field(json_schema_extra={"format": "date-time"})
+
+
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
+def absent(description: str | None = None) -> Any:
+    """An optional query parameter, header or form field: a string when sent, never null."""
+    return Field(default=None, description=description, json_schema_extra=_no_default)
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(use_enum_values=True)
+
+
+class RequestModel(Model):
+    """A request body: other members are ignored by the API, and documented as not allowed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+# Enums as they appear on the wire (their values), with names for the document.
+ImportStatusName = StrEnum("ImportStatusName", {s.name: s.value for s in ImportStatus})
+StepName = StrEnum("StepName", {s.name: s.value for s in Step})
+StepStatusName = StrEnum("StepStatusName", {s.name: s.value for s in _StepStatus})
+FlowStatusName = StrEnum("FlowStatusName", {s.name: s.value for s in FlowStatus})
+PhaseName = StrEnum("PhaseName", {s.name: s.value for s in FlowPhase})
+PhaseStatusName = StrEnum("PhaseStatusName", {s.name: s.value for s in PhaseStatus})
+MappingStatusName = StrEnum("MappingStatusName", {s.name: s.value for s in MappingStatus})
+
+
+# ---------------------------------------------------------------------------------------- errors
+class ErrorInfo(Model):
+    code: str = Field(description="Stable, machine-readable error code, e.g. `not-found`.")
+    message: str
+    details: dict[str, Any] = Field(description="Extra context; `{}` when there is none.")
+
+
+class ErrorResponse(Model):
+    """Every error: `{"error": {"code", "message", "details"}}`."""
+
+    error: ErrorInfo
+
+
+# -------------------------------------------------------------------------------------- requests
+class ImportUploadForm(RequestModel):
+    """`multipart/form-data` upload of a file."""
+
+    file: bytes = Field(
+        description="The export: CSV (`,` `;` tab or `|`; UTF-8, UTF-16 or cp1252), XLSX, a JSON "
+        "array or NDJSON.",
+        json_schema_extra={"contentMediaType": "application/octet-stream"},
+    )
+    import_type: Literal[IMPORT_TYPES] = "servers"
+    engagement: str = "default"
+    encoding: str = absent("Overrides encoding detection.")
+    delimiter: str = absent("Overrides delimiter detection.")
+    sheet: str = absent("XLSX sheet name (default: the first).")
+
+
+class ImportUploadJson(RequestModel):
+    """`application/json` upload of records."""
+
+    records: list[dict[str, Any]] = Field(description="The rows, each a JSON object.")
+    filename: str | None = None
+    import_type: Literal[IMPORT_TYPES] = "servers"
+    engagement: str = "default"
+
+
+class MappingChangeIn(RequestModel):
+    source_column: str
+    target_field: str | None = Field(default=None, description="null to leave it unmapped.")
+    status: Literal["approved", "ignored"] = "approved"
+
+
+class MappingsUpdate(RequestModel):
+    mappings: list[MappingChangeIn] = Field(min_length=1)
+
+
+CURSOR = "`next_cursor` of the previous page."
+
+
+class PageQuery(Model):
+    limit: int = Field(default=50, ge=1, le=1000)
+    cursor: str = absent(CURSOR)
+
+
+class ImportListQuery(Model):
+    status: ImportStatusName = absent()
+    limit: int = Field(default=50, ge=1, le=1000)
+    cursor: str = absent(CURSOR)
+
+
+class AssetListQuery(Model):
+    type: Literal[ASSET_TYPES] = absent()
+    os_family: str = absent()
+    environment: str = absent()
+    end_of_support: Literal[SEVERITIES] = absent()
+    limit: int = Field(default=50, ge=1, le=1000)
+    cursor: str = absent(CURSOR)
+
+
+class IdempotencyHeaders(Model):
+    idempotency_key: str = Field(
+        default=None,
+        alias="Idempotency-Key",
+        description="A repeat with the same key returns the first import.",
+        json_schema_extra=_no_default,
+    )
+
+
+# ------------------------------------------------------------------------------------- responses
+class Links(Model):
+    self: str
+
+
+class ImportAccepted(Model):
+    id: str = Field(json_schema_extra={"format": "uuid"})
+    status: ImportStatusName
+    records_stored: int
+    links: Links
+
+
+class ImportSummary(Model):
+    id: str = Field(json_schema_extra={"format": "uuid"})
+    status: ImportStatusName
+    filename: str | None
+    import_type: str
+    engagement: str
+    records_stored: int
+    valid_records: int | None
+    invalid_records: int | None
+    error: str | None
+    created_at: DateTime = timestamp()
+    updated_at: DateTime = timestamp()
+    finished_at: DateTime | None = timestamp()
+    links: Links
+
+
+class StepRun(Model):
+    name: StepName
+    status: StepStatusName
+    task_id: str | None
+    attempt: int
+    started_at: DateTime | None = timestamp()
+    finished_at: DateTime | None = timestamp()
+    error: str | None
+    progress: int = Field(ge=0, le=100)
+
+
+class FlowBrief(Model):
+    id: str = Field(json_schema_extra={"format": "uuid"})
+    import_id: str = Field(json_schema_extra={"format": "uuid"})
+    status: FlowStatusName
+    current_phase: PhaseName | None
+    progress: int = Field(ge=0, le=100)
+    error: str | None
+    started_at: DateTime | None = timestamp()
+    finished_at: DateTime | None = timestamp()
+
+
+class ImportDetail(ImportSummary):
+    format: str
+    encoding: str | None
+    delimiter: str | None
+    columns: list[str]
+    progress: int = Field(ge=0, le=100)
+    steps: list[StepRun]
+    flow: FlowBrief | None
+
+
+class ImportList(Model):
+    items: list[ImportSummary]
+    next_cursor: str | None
+
+
+class RawRecord(Model):
+    row_number: int
+    values: dict[str, Any] = Field(description="The record exactly as uploaded.")
+    extra_values: list[Any] | None = Field(description="CSV cells beyond the header.")
+
+
+class RecordList(Model):
+    columns: list[str]
+    items: list[RawRecord]
+    next_cursor: str | None
+
+
+class Issue(Model):
+    row_number: int
+    code: str = Field(
+        description="Frictionless code: `blank-row`, `duplicate-row`, `missing-cell`, "
+        "`extra-cell`, `type-error`, `constraint-error`, `required-value`."
+    )
+    field: str | None
+    message: str
+    severity: Literal["error", "warning"]
+
+
+class IssueList(Model):
+    valid_records: int | None
+    invalid_records: int | None
+    items: list[Issue]
+    next_cursor: str | None
+
+
+class FieldMapping(Model):
+    source_column: str
+    target_field: str | None
+    confidence: float | None
+    match_type: Literal["learned", "exact", "synonym", "fuzzy", "value", "manual", "unmapped"]
+    status: MappingStatusName
+
+
+class MappingList(Model):
+    import_type: str
+    items: list[FieldMapping]
+
+
+class PhaseRun(Model):
+    name: PhaseName
+    status: PhaseStatusName
+    progress: int = Field(ge=0, le=100)
+    task_id: str | None
+    attempt: int
+    started_at: DateTime | None = timestamp()
+    finished_at: DateTime | None = timestamp()
+    error: str | None
+
+
+class MappingSummary(Model):
+    mapped: int | None = None
+    unmapped: int | None = None
+    threshold: float | None = None
+    missing_required: list[str] | None = None
+    low_confidence: list[Any] | None = None
+
+
+class CleansingSummary(Model):
+    records_cleaned: int | None = None
+    fields: dict[str, dict[str, int]] | None = Field(
+        default=None, description="Per target field, the count of each cleansing outcome."
+    )
+
+
+class AssetCounts(Model):
+    """Per outcome (`created`, `updated`, `unchanged`), the count by asset type."""
+
+    created: dict[str, int] | None = None
+    updated: dict[str, int] | None = None
+    unchanged: dict[str, int] | None = None
+
+
+class DependencySummary(Model):
+    edges: int | None = None
+    resolved: int | None = None
+    unresolved: int | None = None
+    unresolved_targets: list[str] | None = None
+    cycles: int | None = None
+    cycle_examples: list[list[str]] | None = None
+
+
+class EndOfSupportSummary(Model):
+    assessed_on: str | None = Field(default=None, json_schema_extra={"format": "date"})
+    by_severity: dict[str, int] | None = None
+    flagged_by_os: dict[str, int] | None = None
+
+
+class FlowSummary(Model):
+    """Each phase's summary; null (or `{}`) until the phase has run."""
+
+    mapping: MappingSummary | None
+    cleansing: CleansingSummary | None
+    assets: AssetCounts | None
+    dependencies: DependencySummary | None
+    end_of_support: EndOfSupportSummary | None
+
+
+class FlowDetail(FlowBrief):
+    phases: list[PhaseRun]
+    summary: FlowSummary
+
+
+class EndOfSupport(Model):
+    severity: Literal[SEVERITIES]
+    date: str | None = Field(json_schema_extra={"format": "date"})
+    source: str | None
+
+
+class AssetSummary(Model):
+    id: str = Field(json_schema_extra={"format": "uuid"})
+    name: str | None
+    asset_type: str
+    hostname_key: str | None
+    serial_number: str | None
+    primary_ip: str | None
+    os_family: str | None
+    os_name: str | None
+    os_version: str | None
+    environment: str | None
+    cpu_cores: int | None
+    memory_gb: float | None
+    is_virtual: bool | None
+    end_of_support: EndOfSupport
+    first_import_id: str | None = Field(json_schema_extra={"format": "uuid"})
+    last_import_id: str | None = Field(json_schema_extra={"format": "uuid"})
+    created_at: DateTime = timestamp()
+    updated_at: DateTime = timestamp()
+
+
+class AssetList(Model):
+    items: list[AssetSummary]
+    next_cursor: str | None
+
+
+class DependencyOut(Model):
+    target: str = Field(description="The reference as the export wrote it.")
+    asset_id: str | None = Field(json_schema_extra={"format": "uuid"})
+    name: str | None
+    resolved: bool
+
+
+class DependencyIn(Model):
+    asset_id: str = Field(json_schema_extra={"format": "uuid"})
+    name: str | None
+
+
+class AssetImport(Model):
+    id: str = Field(json_schema_extra={"format": "uuid"})
+    filename: str | None
+    created_at: DateTime = timestamp()
+
+
+class AssetDetail(AssetSummary):
+    depends_on: list[DependencyOut]
+    depended_on_by: list[DependencyIn]
+    imports: list[AssetImport]
+
+
+class Health(Model):
+    status: Literal["ok"]
+
+
+class Readiness(Model):
+    status: Literal["ready", "unavailable"]
+    checks: dict[str, str] = Field(
+        description="Per dependency (`postgresql`, `redis`): `ok` or `error: <type>`."
+    )
+
+
+class OpenAPIDocument(Model):
+    """This OpenAPI 3.1 document."""
+
+    openapi: str
+    info: dict[str, Any]
+    paths: dict[str, Any]
