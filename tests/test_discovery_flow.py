@@ -236,3 +236,13 @@ def test_two_imports_of_one_account_at_once_share_the_inventory(client, auth):
     assert set(assets_by_name(client, auth)) == {"web-01", "db-01", "app-01", "lb-01"}
     created = [flow_of(client, auth, i)["summary"]["assets"]["created"] for i in (first, second)]
     assert sorted(sum(c.values()) for c in created) == [0, 4]
+
+
+def test_more_dependency_targets_than_a_query_has_parameters(client, auth):
+    """PostgreSQL takes at most 65,535 parameters per query; targets are looked up as arrays."""
+    targets = ";".join(f"t-{n}" for n in range(70_000))
+    import_id = upload(client, auth, csv_bytes(["Host Name", "Depends On"], [["hub-1", targets]]))
+    final = wait_for_final(client, import_id, auth, timeout=180)
+    assert final["status"] == "completed", final
+    deps = flow_of(client, auth, import_id)["summary"]["dependencies"]
+    assert (deps["edges"], deps["resolved"], deps["unresolved"]) == (70_000, 0, 70_000)

@@ -44,6 +44,11 @@ class TransientFailure(Exception):
     """The database connection failed; the task is retried with backoff, nothing is recorded."""
 
 
+class AlreadyDone(Exception):  # noqa: N818 (a signal, not an error)
+    """The unit succeeded before, yet its task came again: its worker died after committing and
+    before the chain sent the next task. Succeeding again sends it."""
+
+
 class TooManyRestarts(Exception):
     """The unit was started too many times without finishing; it fails instead of looping."""
 
@@ -151,7 +156,12 @@ class StepRunner:
             self._fail(import_id, client_account_id, unit, exc)
         except CONNECTION_ERRORS as exc:
             if not final_try:
-                log.warning("%s lost its database connection for import %s", unit.name, import_id)
+                log.warning(
+                    "%s lost its database connection for import %s",
+                    unit.name,
+                    import_id,
+                    exc_info=True,
+                )
                 raise TransientFailure(str(exc)) from exc
             self._fail(import_id, client_account_id, unit, exc)
         except Exception as exc:
@@ -170,7 +180,12 @@ class StepRunner:
             if not self._tx.try_lock_work(session, import_id):
                 log.info("%s of import %s is running elsewhere; dropping", unit.name, import_id)
                 return Outcome.SKIPPED, []
-            if not self._begin(import_id, client_account_id, unit):
+            try:
+                began = self._begin(import_id, client_account_id, unit)
+            except AlreadyDone:
+                log.info("%s of import %s is done already; going on", unit.name, import_id)
+                return Outcome.SUCCEEDED, []
+            if not began:
                 log.info("skipping %s for import %s", unit.name, import_id)
                 return Outcome.SKIPPED, []
             reset_progress(self._state, import_id, unit.name)

@@ -16,6 +16,7 @@ from sqlalchemy import delete, func, insert, or_, select, update
 from importer.discovery.classify import classify_asset
 from importer.discovery.normalize import normalize_hostname_key
 from importer.models import Asset, AssetSource, CleanedRecord, DataImport
+from importer.services.sql import in_array
 from importer.services.step_runner import WorkContext
 
 # The asset's own columns, taken from its clean fields; everything else stays in attributes.
@@ -195,9 +196,9 @@ class AssetInventoryPhase:
             .where(
                 Asset.client_account_id == ctx.data_import.client_account_id,
                 or_(
-                    Asset.hostname_key.in_(keys),
-                    Asset.serial_number.in_(serials),
-                    Asset.primary_ip.in_(ips),
+                    in_array(Asset.hostname_key, keys),
+                    in_array(Asset.serial_number, serials),
+                    in_array(Asset.primary_ip, ips),
                 ),
             )
             # Bulk updates of earlier chunks bypass the identity map: read the rows afresh.

@@ -16,6 +16,7 @@ from sqlalchemy import delete, insert, or_, select
 from importer.discovery.dependencies import find_cycles, parse_targets
 from importer.discovery.normalize import normalize_hostname_key
 from importer.models import Asset, AssetDependency, AssetSource, CleanedRecord
+from importer.services.sql import in_array, in_uuid_array
 from importer.services.step_runner import WorkContext
 
 DEPENDENCY_FIELDS = ("dependencies", "hosts")
@@ -105,7 +106,7 @@ class DependencyAnalysisPhase:
         for asset_id, key, ip in ctx.session.execute(
             select(Asset.id, Asset.hostname_key, Asset.primary_ip).where(
                 Asset.client_account_id == ctx.data_import.client_account_id,
-                or_(Asset.hostname_key.in_(keys), Asset.primary_ip.in_(ips)),
+                or_(in_array(Asset.hostname_key, keys), in_array(Asset.primary_ip, ips)),
             )
         ):
             if key:
@@ -134,7 +135,7 @@ class DependencyAnalysisPhase:
         names = dict(
             ctx.session.execute(
                 select(Asset.id, Asset.name).where(
-                    Asset.id.in_({n for g in groups[:LISTED] for n in g})
+                    in_uuid_array(Asset.id, {n for g in groups[:LISTED] for n in g})
                 )
             ).all()
         )
