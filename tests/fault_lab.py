@@ -99,7 +99,9 @@ class FaultLab:
             body = self.detail(import_id)
             current = [s for s in body["steps"] if s["name"] == step][-1]
             if step == "discovery":
-                return body["flow"] is not None and body["flow"]["status"] == "running"
+                # The held phase: data_cleansing is the first to write cleaned_records.
+                flow = body["flow"]
+                return flow is not None and flow["current_phase"] == "data_cleansing"
             return current["status"] == "running"
 
         wait_for(running, timeout=60)

@@ -28,7 +28,7 @@ from importer.models import (
     StepStatus,
 )
 from importer.services.import_state import fail_import, now
-from importer.services.step_runner import TooManyRestarts, WorkContext
+from importer.services.step_runner import AlreadyDone, TooManyRestarts, WorkContext
 
 OPEN_PHASE_STATUSES = (PhaseStatus.PENDING, PhaseStatus.RUNNING)
 
@@ -119,6 +119,8 @@ class PhaseUnit:
 
     def begin(self, session: Session, data_import: DataImport, max_restarts: int) -> bool:
         run = self._run(session, data_import)
+        if run is not None and run.status == PhaseStatus.COMPLETED and not data_import.is_final:
+            raise AlreadyDone
         if run is None or run.status not in OPEN_PHASE_STATUSES:
             return False
         self.name = run.phase

@@ -18,7 +18,7 @@ from importer.models import (
 from importer.services.field_mappings import FieldMappingService
 from importer.services.flow_trigger import FlowTriggerService
 from importer.services.import_state import fail_import, now
-from importer.services.step_runner import TooManyRestarts, WorkContext
+from importer.services.step_runner import AlreadyDone, TooManyRestarts, WorkContext
 from importer.services.validation_service import ValidationService
 
 
@@ -45,6 +45,8 @@ class StepUnit:
 
     def begin(self, session: Session, data_import: DataImport, max_restarts: int) -> bool:
         run = self._run(session, data_import)
+        if run is not None and run.status == StepStatus.SUCCEEDED and not data_import.is_final:
+            raise AlreadyDone
         if run is None or run.status not in OPEN_STEP_STATUSES:
             return False
         if data_import.status == ImportStatus.CANCELLED:
