@@ -22,7 +22,7 @@ up: install
 	@rm -rf $(RUN_DIR)/metrics && mkdir -p $(RUN_DIR)/metrics
 	@test -s $(RUN_DIR)/flower-auth || echo "admin:$$(openssl rand -hex 12)" > $(RUN_DIR)/flower-auth
 	@key=$$($(BIN)/importer create-api-key demo) && \
-	  echo "API:    http://127.0.0.1:8000  (docs: README.md)" && \
+	  echo "API:    http://127.0.0.1:8000  (docs: http://127.0.0.1:8000/api/docs)" && \
 	  echo "Flower: http://127.0.0.1:5555  (login $$(cat $(RUN_DIR)/flower-auth))" && \
 	  echo "Demo API key: $$key" && \
 	  echo "  export IMPORTER_API_KEY=$$key" && \
@@ -47,5 +47,8 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# BENCH_ARGS=--quick by default (20k and 100k rows); `make bench BENCH_ARGS=` for 100k and 1M.
+BENCH_ARGS ?= --quick
 bench: install
 	$(BIN)/python bench/cancel_latency.py
+	$(BIN)/python bench/pipeline.py $(BENCH_ARGS)
