@@ -22,7 +22,7 @@ from importer.celery_app import create_celery
 from importer.resources import Resources
 from importer.sample_export import messy_csv_bytes
 from tests.helpers import wait_for, wait_for_final
-from tests.worker_process import ROOT, celery_worker_process, settings_env
+from tests.worker_process import ROOT, celery_worker_process, settings_env, stop_process
 from web import create_app
 
 USER, PASSWORD = "flower-user", "s3cret-pw"
@@ -62,12 +62,7 @@ def flower_process(settings) -> Iterator[str]:
             time.sleep(0.2)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
         os.unlink(log.name)
 
 

@@ -30,7 +30,7 @@ from importer.logging_setup import (
 from importer.resources import Resources
 from importer.sample_export import messy_csv_bytes
 from tests.helpers import wait_for, wait_for_final
-from tests.worker_process import ROOT, settings_env
+from tests.worker_process import ROOT, settings_env, stop_process
 from web import create_app
 
 
@@ -276,12 +276,7 @@ def worker_with_output(settings, tmp_path: Path):
             time.sleep(0.2)
         yield err_path
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
 
 
 def test_a_worker_process_logs_json_lines_that_follow_the_import(

@@ -24,6 +24,17 @@ def settings_env(settings: Settings) -> dict[str, str]:
     }
 
 
+def stop_process(process: subprocess.Popen, timeout: float = 30) -> None:
+    """SIGTERM, and SIGKILL if it has not ended within ``timeout`` seconds."""
+    if process.poll() is None:
+        process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @contextmanager
 def celery_worker_process(settings: Settings, concurrency: int = 1) -> Iterator[subprocess.Popen]:
     """A worker in its own process group, so that a test can SIGKILL it with its pool children."""
@@ -63,11 +74,5 @@ def celery_worker_process(settings: Settings, concurrency: int = 1) -> Iterator[
             time.sleep(0.2)
         yield process
     finally:
-        if process.poll() is None:
-            process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
         os.unlink(log.name)
