@@ -246,3 +246,23 @@ def test_more_dependency_targets_than_a_query_has_parameters(client, auth):
     assert final["status"] == "completed", final
     deps = flow_of(client, auth, import_id)["summary"]["dependencies"]
     assert (deps["edges"], deps["resolved"], deps["unresolved"]) == (70_000, 0, 70_000)
+
+
+def test_huge_numbers_and_long_values_are_carried_through(client, auth):
+    records = [
+        {
+            "hostname": "big-1",
+            "cpu_cores": 10**30,
+            "serial_number": 2**70,
+            "environment": "e" * 500,
+            "os_version": "9." * 200,
+        },
+        {"hostname": "long-serial", "serial_number": "S" * 5000},
+    ]
+    response = client.post("/api/v1/imports", json={"records": records}, headers=auth)
+    final = wait_for_final(client, response.get_json()["id"], auth)
+    assert final["status"] == "completed", final
+    assets = assets_by_name(client, auth)
+    assert assets["big-1"]["serial_number"] == str(2**70)
+    assert assets["big-1"]["cpu_cores"] is None
+    assert assets["long-serial"]["serial_number"] is None

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-28 08:13:57.964778
+Create Date: 2026-11-28 09:30:21.931906
 """
 
 from __future__ import annotations
@@ -155,15 +155,15 @@ def upgrade() -> None:
         "assets",
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("client_account_id", sa.Uuid(), nullable=False),
-        sa.Column("hostname_key", sa.String(length=253), nullable=True),
-        sa.Column("serial_number", sa.String(length=200), nullable=True),
-        sa.Column("primary_ip", sa.String(length=64), nullable=True),
+        sa.Column("hostname_key", sa.Text(), nullable=True),
+        sa.Column("serial_number", sa.Text(), nullable=True),
+        sa.Column("primary_ip", sa.Text(), nullable=True),
         sa.Column("name", sa.Text(), nullable=True),
         sa.Column("asset_type", sa.String(length=30), nullable=False),
-        sa.Column("os_family", sa.String(length=40), nullable=True),
+        sa.Column("os_family", sa.Text(), nullable=True),
         sa.Column("os_name", sa.Text(), nullable=True),
-        sa.Column("os_version", sa.String(length=60), nullable=True),
-        sa.Column("environment", sa.String(length=60), nullable=True),
+        sa.Column("os_version", sa.Text(), nullable=True),
+        sa.Column("environment", sa.Text(), nullable=True),
         sa.Column("cpu_cores", sa.Integer(), nullable=True),
         sa.Column("memory_gb", sa.Float(), nullable=True),
         sa.Column("is_virtual", sa.Boolean(), nullable=True),

@@ -21,6 +21,7 @@ from importer.services.step_runner import WorkContext
 
 # The asset's own columns, taken from its clean fields; everything else stays in attributes.
 COLUMNS = ("os_family", "os_name", "os_version", "environment", "cpu_cores", "memory_gb")
+MAX_KEY_LENGTH = 200
 IDENTITY = ("hostname_key", "serial_number", "primary_ip", "name")
 
 
@@ -36,8 +37,12 @@ def identity(import_type: str, data: dict[str, Any]) -> tuple[str | None, str | 
         key = None if name is None else f"{prefix}:{name}" + (f"@{host}" if host else "")
     ips = data.get("ip_address")
     ip = ips[0] if isinstance(ips, list) and ips else ips
-    serial = data.get("serial_number")
-    return key, (str(serial) if serial else None), (str(ip) if ip else None)
+    serial = str(data["serial_number"]) if data.get("serial_number") else None
+    # Keys are indexed: a value no serial number or IP address is that long identifies nothing.
+    if serial is not None and len(serial) > MAX_KEY_LENGTH:
+        serial = None
+    ip = str(ip) if ip and len(str(ip)) <= MAX_KEY_LENGTH else None
+    return key, serial, ip
 
 
 @dataclass
@@ -164,6 +169,10 @@ class AssetInventoryPhase:
             "attributes": attributes,
             "last_import_id": data_import.id,
             **{column: data.get(column) for column in COLUMNS},
+            # An absurd core count stays in the attributes; the column is a 32-bit integer.
+            "cpu_cores": cores
+            if isinstance(cores := data.get("cpu_cores"), int) and 0 <= cores < 2**31
+            else None,
         }
 
     @staticmethod

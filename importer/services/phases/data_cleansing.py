@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from typing import Any
 
@@ -69,8 +70,8 @@ class DataCleansingPhase:
                             data_import.id,
                             row_number,
                             data_import.client_account_id,
-                            orjson.dumps(data).decode(),
-                            orjson.dumps(raw).decode(),
+                            to_json(data),
+                            to_json(raw),
                         )
                     )
             done += len(rows)
@@ -80,6 +81,14 @@ class DataCleansingPhase:
             "records_cleaned": done,
             "fields": {field: dict(outcomes) for field, outcomes in sorted(counts.items())},
         }
+
+
+def to_json(value: Any) -> str:
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        # orjson stops at 64-bit integers; uploads may hold larger ones (JSON has no bound).
+        return json.dumps(value, ensure_ascii=False)
 
 
 def clean_row(
