@@ -9,6 +9,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from importer.parsing import ParseLimits
 
+MIN_SECRET_KEY_LENGTH = 32
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="IMPORTER_", env_file=".env", extra="ignore")
@@ -50,10 +52,29 @@ class Settings(BaseSettings):
     api_url: str = "http://127.0.0.1:8000"
     api_key: str = ""
 
+    # Signs the dashboard's session cookie and CSRF tokens. Without one the dashboard stays off
+    # (the API needs no sessions): a per-process random key would sign users out at every
+    # restart and fail across gunicorn workers, and a fixed default would let anyone forge one.
+    secret_key: str = Field(default="", repr=False)
+    # Browsers send a Secure cookie over HTTPS only (and http://localhost); `make up` turns it off.
+    session_cookie_secure: bool = True
+    session_lifetime_hours: int = Field(default=12, gt=0)
+    # Where the dashboard links each step's Celery task.
+    flower_url: str = "http://127.0.0.1:5555"
+
     @model_validator(mode="after")
     def _default_broker(self) -> Settings:
         if not self.broker_url:
             self.broker_url = self.redis_url
+        return self
+
+    @model_validator(mode="after")
+    def _strong_secret_key(self) -> Settings:
+        if self.secret_key and len(self.secret_key) < MIN_SECRET_KEY_LENGTH:
+            raise ValueError(
+                f"IMPORTER_SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters "
+                "(e.g. `openssl rand -hex 32`)."
+            )
         return self
 
     @cached_property

@@ -24,7 +24,7 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
     app.json.sort_keys = False
     app.extensions["importer"] = resources
 
-    from web import assets, errors, flows, health, imports, openapi
+    from web import assets, dashboard, errors, flows, health, imports, openapi
 
     errors.register(app)
     app.register_blueprint(health.bp)
@@ -32,7 +32,9 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
     app.register_blueprint(flows.bp)
     app.register_blueprint(assets.bp)
     openapi.register(app)
+    dashboard.register(app, settings)
     app.extensions["limiter"] = install_rate_limits(app, settings)
+    dashboard.limit_uploads(app, settings)
     # Observability: request id and import id in the log context, one line per request; /metrics.
     from importer.logging_setup import install_flask_logging
     from web import metrics

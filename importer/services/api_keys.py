@@ -27,6 +27,13 @@ class IssuedKey:
     key: str
 
 
+@dataclass(frozen=True)
+class KeyHolder:
+    key_id: uuid.UUID
+    client_account_id: uuid.UUID
+    account_name: str
+
+
 class ApiKeyService:
     def __init__(self, transactions: ImportTransactionManager) -> None:
         self._tx = transactions
@@ -65,13 +72,37 @@ class ApiKeyService:
 
     def authenticate(self, key: str) -> uuid.UUID | None:
         """The client account a valid, unrevoked, unexpired key belongs to; None otherwise."""
+        holder = self.identify(key)
+        return None if holder is None else holder.client_account_id
+
+    def identify(self, key: str) -> KeyHolder | None:
+        """The key's id and its account, when the key is valid, unrevoked and unexpired."""
         digest = hash_key(key)
         with self._tx.reading() as session:
-            found = session.scalars(select(ApiKey).where(ApiKey.key_hash == digest)).one_or_none()
+            found = session.execute(
+                select(ApiKey, ClientAccount.name)
+                .join(ClientAccount, ClientAccount.id == ApiKey.client_account_id)
+                .where(ApiKey.key_hash == digest)
+            ).one_or_none()
         # The lookup is by hash; the comparison of hashes is constant-time all the same.
-        if found is None or not hmac.compare_digest(found.key_hash, digest):
+        if found is None or not hmac.compare_digest(found[0].key_hash, digest):
             return None
+        return self._holder(*found)
+
+    def holder(self, key_id: uuid.UUID) -> KeyHolder | None:
+        """The same check by the key's id, for a session that keeps the id but never the key:
+        a key revoked or expired since sign-in ends the session at its next request."""
+        with self._tx.reading() as session:
+            found = session.execute(
+                select(ApiKey, ClientAccount.name)
+                .join(ClientAccount, ClientAccount.id == ApiKey.client_account_id)
+                .where(ApiKey.id == key_id)
+            ).one_or_none()
+        return None if found is None else self._holder(*found)
+
+    @staticmethod
+    def _holder(key: ApiKey, account_name: str) -> KeyHolder | None:
         moment = datetime.now(UTC)
-        if found.revoked_at is not None or (found.expires_at and found.expires_at <= moment):
+        if key.revoked_at is not None or (key.expires_at and key.expires_at <= moment):
             return None
-        return found.client_account_id
+        return KeyHolder(key.id, key.client_account_id, account_name)

@@ -1,0 +1,173 @@
+"""One import: its timeline, validation issues, mapping review, cancel and retry."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import current_app, flash, redirect, render_template, request, url_for
+
+from importer.canonical import get_schema
+from importer.errors import Conflict, InvalidUpload, NotFound
+from importer.models import PHASE_ORDER, STEP_ORDER, DiscoveryFlow, FlowStatus, ImportStatus
+from importer.services.import_control import CANCELLABLE, RETRYABLE, STATUS_OF_STEP
+from web.dashboard.blueprint import bp, services, signed_in
+from web.dashboard.imports_list import live_progress, queries
+from web.ids import parse_id
+from web.imports import EDITABLE_MAPPING_STATUSES, read_mapping_changes
+
+ISSUES_SHOWN = 200
+STEP_OF_STATUS = {status: step for step, status in STATUS_OF_STEP.items()}
+
+
+@bp.get("/imports/<import_id>")
+def import_page(import_id: str):
+    svc = services()
+    account = signed_in().client_account_id
+    code = request.args.get("code") or None
+    field = request.args.get("field") or None
+    with svc.transactions.reading() as session:
+        data_import = svc.queries.get(session, parse_id(import_id), account)
+        runs = svc.queries.steps(session, data_import)
+        flow = svc.queries.flow(session, data_import)
+        phases = [] if flow is None else svc.inventory.flow(session, flow.id, account)[1]
+        live = {} if data_import.is_final else live_progress(data_import.id)
+        detail = svc.responses.detail(data_import, runs, flow, live)
+        issues, issues_total = queries.issues(session, data_import, code, field, ISSUES_SHOWN)
+        mappings = [svc.responses.mapping(m) for m in svc.queries.mappings(session, data_import)]
+        review = svc.field_mapping_phase.review(session, data_import) if mappings else None
+        samples = queries.samples(session, data_import) if mappings else {}
+        context = {
+            "data_import": data_import,
+            "detail": detail,
+            # The latest attempt of each step, in chain order; a step not planned yet is None.
+            "steps": [
+                (step, next((s for s in reversed(detail["steps"]) if s["name"] == step), None))
+                for step in STEP_ORDER
+            ],
+            "phases": [
+                (phase, next((svc.responses.phase(r) for r in phases if r.phase == phase), None))
+                for phase in PHASE_ORDER
+            ],
+            "issues": [svc.responses.issue(issue) for issue in issues],
+            "issues_total": issues_total,
+            "issue_codes": queries.issue_codes(session, data_import),
+            "filter": {"code": code or "", "field": field or ""},
+            "mappings": mappings,
+            "review": review,
+            "samples": samples,
+        }
+    schema = get_schema(data_import.import_type)
+    return render_template(
+        "dashboard/import.html",
+        **context,
+        targets=[(spec.name, spec.required) for spec in schema.fields],
+        mappings_editable=data_import.status in EDITABLE_MAPPING_STATUSES,
+        waiting=data_import.status == ImportStatus.WAITING_FOR_APPROVAL,
+        can_cancel=data_import.status in CANCELLABLE,
+        can_retry=data_import.status in RETRYABLE,
+        flower_url=current_app.extensions["importer"].settings.flower_url.rstrip("/"),
+    )
+
+
+def back_to(import_id: str):
+    return redirect(url_for("dashboard.import_page", import_id=import_id))
+
+
+@bp.post("/imports/<import_id>/mappings")
+def approve_mappings(import_id: str):
+    """Save the reviewed targets (a blank one ignores its column) and resume a paused flow."""
+    svc = services()
+    account = signed_in().client_account_id
+    try:
+        changes = read_mapping_changes({"mappings": reviewed_mappings(request.form)})
+        flow = save_mappings(parse_id(import_id), account, changes)
+    except (Conflict, InvalidUpload) as exc:
+        flash(f"Mappings not saved: {exc.message}")
+        return back_to(import_id)
+    if flow is None or flow.status != FlowStatus.WAITING_FOR_APPROVAL:
+        flash(f"Mappings saved: {len(changes)} columns.")
+        return back_to(import_id)
+    try:
+        svc.control.resume_flow(flow.id, account)
+    except Conflict as exc:
+        flash(f"Mappings saved, but the flow cannot resume yet: {exc.message}")
+        return back_to(import_id)
+    flash(f"Mappings approved ({len(changes)} columns); the discovery flow resumed.")
+    return back_to(import_id)
+
+
+def save_mappings(import_id: uuid.UUID, account: uuid.UUID, changes) -> DiscoveryFlow | None:
+    """As PUT /api/v1/imports/<id>/mappings does: under the import's lock, only while no step
+    or phase reads the mappings."""
+    svc = services()
+    with svc.transactions.transaction() as session:
+        data_import = svc.transactions.lock_import(session, import_id, account)
+        if data_import is None:
+            raise NotFound("No such import.", details={"id": str(import_id)})
+        if data_import.status not in EDITABLE_MAPPING_STATUSES:
+            raise Conflict(f"they cannot change while the import is {data_import.status}.")
+        svc.mappings.apply_changes(session, data_import, changes)
+        return svc.queries.flow(session, data_import)
+
+
+def reviewed_mappings(form) -> list[dict]:
+    """source-<n> and target-<n> pairs from the review form, as the API's mapping changes."""
+    entries = []
+    for key in form:
+        if not key.startswith("source-"):
+            continue
+        target = form.get("target-" + key.removeprefix("source-"), "")
+        entries.append(
+            {
+                "source_column": form[key],
+                "target_field": target or None,
+                "status": "approved" if target else "ignored",
+            }
+        )
+    return entries
+
+
+@bp.post("/imports/<import_id>/cancel")
+def cancel(import_id: str):
+    svc = services()
+    try:
+        data_import = svc.control.cancel(parse_id(import_id), signed_in().client_account_id)
+    except Conflict as exc:
+        flash(f"Not cancelled: {exc.message}")
+        return back_to(import_id)
+    stopped = cancelled_units(data_import)
+    flash(f"Cancelled: {stopped} queued tasks revoked; a running step stops at its next chunk.")
+    return back_to(import_id)
+
+
+def cancelled_units(data_import) -> int:
+    """Steps and phases the cancel closed before they ran (their tasks were revoked)."""
+    svc = services()
+    with svc.transactions.reading() as session:
+        runs = svc.queries.steps(session, data_import)
+        flow = svc.queries.flow(session, data_import)
+        phases = (
+            []
+            if flow is None
+            else svc.inventory.flow(session, flow.id, data_import.client_account_id)[1]
+        )
+    moment = data_import.cancel_requested_at
+    return sum(
+        1
+        for unit in (*runs, *phases)
+        if unit.status == "cancelled" and unit.started_at is None and unit.finished_at
+        if moment is None or unit.finished_at >= moment
+    )
+
+
+@bp.post("/imports/<import_id>/retry")
+def retry(import_id: str):
+    svc = services()
+    try:
+        data_import = svc.control.retry(parse_id(import_id), signed_in().client_account_id)
+    except Conflict as exc:
+        flash(f"Not retried: {exc.message}")
+        return back_to(import_id)
+    step = STEP_OF_STATUS.get(ImportStatus(data_import.status))
+    flash(f"Retry: resumed from step {step}.")
+    return back_to(import_id)

@@ -1,0 +1,77 @@
+"""Session cookie and CSRF settings, and the pages every dashboard error becomes.
+
+CSRF is checked by the dashboard's blueprint only: the API authenticates with a Bearer header,
+which a browser never adds on its own, so a forged cross-site request cannot use it.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from flask import Flask, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import HTTPException
+
+from importer.config import Settings
+from importer.errors import ImporterError
+from web.dashboard.blueprint import bp
+
+log = logging.getLogger(__name__)
+csrf = CSRFProtect()
+
+
+def configure(app: Flask, settings: Settings) -> None:
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_NAME="importer_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.session_cookie_secure,
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.session_lifetime_hours),
+        # Checked where the dashboard asks (its blueprint), never on the API.
+        WTF_CSRF_CHECK_DEFAULT=False,
+        # A token lives as long as its session: a page left open still submits.
+        WTF_CSRF_TIME_LIMIT=None,
+    )
+    csrf.init_app(app)
+
+
+def wants_json() -> bool:
+    """The dashboard's scripts ask for JSON; a page or a form post gets HTML."""
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return best == "application/json" and request.accept_mimetypes[best] > 0
+
+
+def error_page(status: int, code: str, message: str):
+    if wants_json():
+        return jsonify({"error": {"code": code, "message": message, "details": {}}}), status
+    return render_template("dashboard/error.html", status=status, message=message), status
+
+
+@bp.errorhandler(CSRFError)
+def csrf_failed(exc: CSRFError):
+    return error_page(
+        400, "csrf-failed", f"The form could not be accepted ({exc.description}). Reload the page."
+    )
+
+
+@bp.errorhandler(ImporterError)
+def importer_error(exc: ImporterError):
+    if wants_json():
+        return jsonify(exc.to_dict()), exc.status
+    return render_template("dashboard/error.html", status=exc.status, message=exc.message), (
+        exc.status
+    )
+
+
+@bp.errorhandler(HTTPException)
+def http_error(exc: HTTPException):
+    code = (exc.name or "error").lower().replace(" ", "-")
+    return error_page(exc.code or 500, code, exc.description or exc.name)
+
+
+@bp.errorhandler(Exception)
+def unexpected(exc: Exception):
+    log.exception("unhandled error")
+    return error_page(500, "internal-error", "An unexpected error occurred.")
