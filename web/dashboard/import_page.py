@@ -8,7 +8,15 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 
 from importer.canonical import get_schema
 from importer.errors import Conflict, InvalidUpload, NotFound
-from importer.models import PHASE_ORDER, STEP_ORDER, DiscoveryFlow, FlowStatus, ImportStatus
+from importer.models import (
+    PHASE_ORDER,
+    STEP_ORDER,
+    DiscoveryFlow,
+    FlowStatus,
+    ImportStatus,
+    Step,
+    StepStatus,
+)
 from importer.services.import_control import CANCELLABLE, RETRYABLE, STATUS_OF_STEP
 from web.dashboard.blueprint import bp, services, signed_in
 from web.dashboard.imports_list import live_progress, queries
@@ -32,7 +40,15 @@ def import_page(import_id: str):
         phases = [] if flow is None else svc.inventory.flow(session, flow.id, account)[1]
         live = {} if data_import.is_final else live_progress(data_import.id)
         detail = svc.responses.detail(data_import, runs, flow, live)
-        issues, issues_total = queries.issues(session, data_import, code, field, ISSUES_SHOWN)
+        validation = next((run for run in reversed(runs) if run.step == Step.VALIDATE), None)
+        validated = validation is not None and validation.status == StepStatus.SUCCEEDED
+        # Until validation has finished the issues are incomplete, and their table may be held
+        # by the step writing them: the page must not wait for it.
+        issues, issues_total = (
+            queries.issues(session, data_import, code, field, ISSUES_SHOWN)
+            if validated
+            else ([], 0)
+        )
         mappings = [svc.responses.mapping(m) for m in svc.queries.mappings(session, data_import)]
         review = svc.field_mapping_phase.review(session, data_import) if mappings else None
         samples = queries.samples(session, data_import) if mappings else {}
@@ -50,7 +66,8 @@ def import_page(import_id: str):
             ],
             "issues": [svc.responses.issue(issue) for issue in issues],
             "issues_total": issues_total,
-            "issue_codes": queries.issue_codes(session, data_import),
+            "issue_codes": queries.issue_codes(session, data_import) if validated else [],
+            "validated": validated,
             "filter": {"code": code or "", "field": field or ""},
             "mappings": mappings,
             "review": review,

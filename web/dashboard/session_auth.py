@@ -45,7 +45,10 @@ def gate():
         if wants_json():
             body = {"error": {"code": "signed-out", "message": "Sign in again.", "details": {}}}
             return jsonify(body), 401
-        return redirect(url_for("dashboard.sign_in", next=request.full_path.rstrip("?")))
+        if request.method == "GET":
+            # Kept in the session rather than the URL: after sign-in, back to where they were.
+            session["next"] = request.full_path.rstrip("?")
+        return redirect(url_for("dashboard.sign_in"))
     g.dashboard_holder = holder
     return None
 
@@ -61,20 +64,20 @@ def safe_next(target: str | None) -> str:
 @bp.route("/sign-in", methods=["GET", "POST"])
 def sign_in():
     if request.method == "GET":
-        return render_template("dashboard/sign_in.html", next=request.args.get("next", ""))
+        return render_template("dashboard/sign_in.html")
     holder = services().api_keys.identify(request.form.get("api_key", "").strip())
     if holder is None:
         page = render_template(
             "dashboard/sign_in.html",
             error="That API key is not valid (unknown, revoked or expired).",
-            next=request.form.get("next", ""),
         )
         return page, 401
+    target = safe_next(session.get("next"))
     # A fresh session: nothing from before sign-in (a planted session id, say) carries over.
     session.clear()
     session.permanent = True
     session["key_id"] = str(holder.key_id)
-    return redirect(safe_next(request.form.get("next")))
+    return redirect(target)
 
 
 @bp.post("/sign-out")
