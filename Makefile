@@ -1,4 +1,5 @@
-# make up: install, migrate, run the API, a worker and Flower until Ctrl-C (or make down).
+# make up: install, migrate, run the API and dashboard, a worker and Flower until Ctrl-C (make down).
+# It serves plain HTTP on 127.0.0.1, so the session cookie is not marked Secure there.
 # make test: the whole suite against the real PostgreSQL and Redis.
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -21,14 +22,19 @@ up: install
 	@mkdir -p $(RUN_DIR)
 	@rm -rf $(RUN_DIR)/metrics && mkdir -p $(RUN_DIR)/metrics
 	@test -s $(RUN_DIR)/flower-auth || echo "admin:$$(openssl rand -hex 12)" > $(RUN_DIR)/flower-auth
+	@test -s $(RUN_DIR)/secret-key || (umask 077 && openssl rand -hex 32 > $(RUN_DIR)/secret-key)
 	@key=$$($(BIN)/importer create-api-key demo) && \
 	  echo "API:    http://127.0.0.1:8000  (docs: http://127.0.0.1:8000/api/docs)" && \
 	  echo "Flower: http://127.0.0.1:5555  (login $$(cat $(RUN_DIR)/flower-auth))" && \
+	  echo "Dashboard: http://127.0.0.1:8000/dashboard/  (sign in with the demo API key)" && \
 	  echo "Demo API key: $$key" && \
 	  echo "  export IMPORTER_API_KEY=$$key" && \
 	  echo "Stop with Ctrl-C or make down."
 	@echo $$$$ > $(RUN_DIR)/up.pid; \
 	  PATH="$(CURDIR)/$(BIN):$$PATH" IMPORTER_FLOWER_BASIC_AUTH=$$(cat $(RUN_DIR)/flower-auth) \
+	  IMPORTER_SECRET_KEY=$$(cat $(RUN_DIR)/secret-key) \
+	  IMPORTER_SESSION_COOKIE_SECURE=$${IMPORTER_SESSION_COOKIE_SECURE:-false} \
+	  IMPORTER_FLOWER_URL=$${IMPORTER_FLOWER_URL:-http://127.0.0.1:$${IMPORTER_FLOWER_PORT:-5555}} \
 	  exec $(BIN)/honcho start -f Procfile
 
 down:
