@@ -135,6 +135,16 @@ def test_sign_in_shows_the_account_and_sign_out_ends_the_session(browser, resour
     assert browser.get("/dashboard/imports").status_code == 302
 
 
+def test_sign_in_leads_back_to_the_page_asked_for(browser, make_account):
+    _, headers = make_account()
+    assert browser.get("/dashboard/inventory").headers["Location"] == "/dashboard/sign-in"
+    token = csrf_token(body(browser.get("/dashboard/sign-in")))
+    response = browser.post(
+        "/dashboard/sign-in", data={"api_key": key_of(headers), "csrf_token": token}
+    )
+    assert response.headers["Location"] == "/dashboard/inventory"
+
+
 def test_the_session_keeps_the_key_id_not_the_key_and_a_revoked_key_signs_out(
     dash, browser, make_account, resources
 ):
@@ -243,6 +253,15 @@ def test_upload_from_the_dashboard_stores_an_import(browser, client, make_accoun
         headers={"X-CSRFToken": token, "Accept": "application/json"},
     )
     assert no_file.get_json()["error"]["code"] == "missing-file"
+
+
+def test_a_too_large_upload_answers_the_limit_in_json(resources, make_account):
+    small = dashboard_app(resources, max_upload_bytes=2_000).test_client()
+    _, headers = make_account()
+    token = sign_in(small, headers)
+    response = dashboard_upload(small, token, CSV + b"web-2,10.0.0.2,Ubuntu,dev\n" * 200)
+    assert response.status_code == 413
+    assert response.get_json()["error"]["code"] == "payload-too-large"
 
 
 def test_another_account_cannot_see_or_touch_an_import(browser, dash, client, make_account):
