@@ -18,8 +18,7 @@ from importer.models import (
     StepStatus,
 )
 from importer.services.import_control import CANCELLABLE, RETRYABLE, STATUS_OF_STEP
-from web.dashboard.blueprint import bp, services, signed_in
-from web.dashboard.imports_list import live_progress, queries
+from web.dashboard.blueprint import bp, live_progress, queries, services, signed_in
 from web.ids import parse_id
 from web.imports import EDITABLE_MAPPING_STATUSES, read_mapping_changes
 

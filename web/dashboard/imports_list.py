@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-from flask import current_app, g, jsonify, render_template, request, url_for
+from flask import jsonify, render_template, request, url_for
 
 from importer.canonical import IMPORT_TYPES
 from importer.errors import InvalidUpload
 from importer.models import FINAL_IMPORT_STATUSES
 from importer.services.import_validator import ImportOptions
 from importer.uploads import FileUpload
-from web.dashboard.blueprint import bp, services, signed_in
-from web.dashboard.queries import DashboardQueries
+from web.dashboard.blueprint import bp, live_progress, queries, services, signed_in
 
 LIST_LIMIT = 50
-queries = DashboardQueries()
-
-
-def live_progress(import_id) -> dict[str, int]:
-    try:
-        return current_app.extensions["importer"].runtime_state.progress(import_id)
-    except Exception:  # Redis is only a refinement of what PostgreSQL says.
-        return {}
 
 
 @bp.get("/imports")
@@ -70,4 +61,4 @@ def upload():
 
 
 def upload_rate_key() -> str:
-    return f"account:{g.dashboard_holder.client_account_id}"
+    return f"account:{signed_in().client_account_id}"

@@ -6,9 +6,8 @@ from __future__ import annotations
 from flask import render_template
 
 from importer.models.asset import SEVERITIES
-from web.dashboard.blueprint import bp, services, signed_in
+from web.dashboard.blueprint import bp, queries, services, signed_in
 from web.dashboard.charts import bar_chart
-from web.dashboard.imports_list import queries
 
 CHARTS = (
     ("asset-type", "Assets by type", "asset_type"),

@@ -59,9 +59,7 @@ def csrf_failed(exc: CSRFError):
 def importer_error(exc: ImporterError):
     if wants_json():
         return jsonify(exc.to_dict()), exc.status
-    return render_template("dashboard/error.html", status=exc.status, message=exc.message), (
-        exc.status
-    )
+    return error_page(exc.status, exc.code, exc.message)
 
 
 @bp.errorhandler(HTTPException)
