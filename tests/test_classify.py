@@ -2,6 +2,7 @@ from typing import Any
 
 import pytest
 
+from importer.discovery import classify
 from importer.discovery.classify import classify_asset
 
 
@@ -90,3 +91,35 @@ def test_rules_apply_in_order() -> None:
     assert classify_asset("servers", {"hostname": "crm-db01", "model": "VMware"}) == (
         "virtual_machine"
     )
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "vm-web01",
+        "web-vm-02.corp.example",
+        "vmhost01",
+        "core-switch-01",
+        "palo-alto-fw",
+        "Primary SAN",
+        "nas-01",
+        "NAS01",
+        "Dell EMC unity",
+        "EMC-01",
+        "crm-db01",
+        "web.db.corp",
+        "sql server box",
+        "netapp-fas",
+        "srv-01234.corp.example",
+        "",
+    ],
+)
+def test_the_hostname_alone_is_judged_as_by_the_rules(host: str) -> None:
+    assert classify._host_traits(host) == classify._traits({"hostname": host})
+
+
+def test_unhashable_values_are_classified_uncached() -> None:
+    fields = {"hostname": "x", "description": ["Primary", "storage array"]}
+    assert classify_asset("servers", fields) == "server"
+    assert classify_asset("servers", {"hostname": "x", "model": ["KVM"]}) == "server"
+    assert classify_asset("servers", {"hostname": "db-01", "model": ["KVM"]}) == "database"

@@ -197,6 +197,11 @@ _SERVER_RULES: tuple[tuple[AssetType, _Predicate], ...] = (
 )
 
 
+_HOST_FIELD = "hostname"
+_OTHER_FIELDS = ("is_virtual", "model", "manufacturer", "os_name", "description", "application")
+_NO_TRAITS = (False,) * len(_SERVER_RULES)
+
+
 def classify_asset(import_type: str, fields: Mapping[str, Any]) -> AssetType:
     if import_type == "databases":
         return "database"
@@ -204,8 +209,42 @@ def classify_asset(import_type: str, fields: Mapping[str, Any]) -> AssetType:
         return "application"
     if import_type != "servers":
         raise ValueError(f"unknown import type {import_type!r}")
-    record = _Record(fields)
-    for asset_type, predicate in _SERVER_RULES:
-        if predicate(record):
+    # Every rule holds when one of its fields says so, so the hostname's verdicts and those of
+    # the other fields are found apart: hostnames are unique, the other fields repeat, and
+    # their verdicts are cached.
+    host = fields.get(_HOST_FIELD)
+    host_traits = _host_traits(host) if isinstance(host, str) else _NO_TRAITS
+    others = tuple(fields.get(field) for field in _OTHER_FIELDS)
+    try:
+        other_traits = _other_traits(others)
+    except TypeError:  # a list or an object among the values: not hashable, not cached
+        other_traits = _traits(dict(zip(_OTHER_FIELDS, others, strict=True)))
+    for (asset_type, _), by_host, by_others in zip(
+        _SERVER_RULES, host_traits, other_traits, strict=True
+    ):
+        if by_host or by_others:
             return asset_type
     return "server"
+
+
+@lru_cache(maxsize=65536)
+def _other_traits(values: tuple[Any, ...]) -> tuple[bool, ...]:
+    return _traits(dict(zip(_OTHER_FIELDS, values, strict=True)))
+
+
+def _host_traits(host: str) -> tuple[bool, ...]:
+    """_traits of a hostname alone, for every row: the hostname's part of each rule, inlined
+    (tests/test_classify.py holds it to _traits)."""
+    words = _words.__wrapped__(host)  # unique per row: caching would only evict
+    return (
+        _VM_HOSTNAME.search(host) is not None,
+        not _NETWORK.isdisjoint(words),
+        not _STORAGE.isdisjoint(words) or _STORAGE_ACRONYMS.search(host) is not None,
+        not _DATABASE.isdisjoint(words) or _DB_HOSTNAME.search(host) is not None,
+    )
+
+
+def _traits(fields: Mapping[str, Any]) -> tuple[bool, ...]:
+    """Which of the server rules these fields alone satisfy."""
+    record = _Record(fields)
+    return tuple(predicate(record) for _, predicate in _SERVER_RULES)

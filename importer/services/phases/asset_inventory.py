@@ -9,20 +9,58 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import delete, func, or_, select, text
 
 from importer.discovery.classify import classify_asset
 from importer.discovery.normalize import normalize_hostname_key
 from importer.models import Asset, AssetSource, CleanedRecord, DataImport
+from importer.services.phases.jsonb import to_json
+from importer.services.phases.tech_debt import end_of_support_table
 from importer.services.sql import in_array
 from importer.services.step_runner import WorkContext
+from importer.services.transactions import ImportTransactionManager
 
 # The asset's own columns, taken from its clean fields; everything else stays in attributes.
 COLUMNS = ("os_family", "os_name", "os_version", "environment", "cpu_cores", "memory_gb")
 MAX_KEY_LENGTH = 200
 IDENTITY = ("hostname_key", "serial_number", "primary_ip", "name")
+# Set by the tech_debt_assessment phase; the inventory writes them as of today (so that the
+# phase's join finds nothing to rewrite), but they are not what an import changes in an asset.
+EOS = ("eos_severity", "end_of_support", "eos_source")
+# What an asset is made of: compared before and after an import to tell updated from unchanged.
+COMPARED = (
+    "hostname_key",
+    "serial_number",
+    "primary_ip",
+    "name",
+    "asset_type",
+    *COLUMNS,
+    "is_virtual",
+    "attributes",
+)
+WRITTEN = (*COMPARED, *EOS, "last_import_id")
+COPY_ASSETS = (
+    f"COPY assets (id, client_account_id, first_import_id, {', '.join(WRITTEN)}) FROM STDIN"
+)
+COPY_SOURCES = "COPY asset_sources (import_id, row_number, asset_id, client_account_id) FROM STDIN"
+# Changed assets go through a temporary table: one UPDATE per chunk instead of one per asset.
+CHANGES_TABLE = text(
+    f"""
+    CREATE TEMP TABLE IF NOT EXISTS asset_changes ON COMMIT DROP AS
+    SELECT id, {", ".join(WRITTEN)} FROM assets WITH NO DATA
+    """
+)
+COPY_CHANGES = f"COPY asset_changes (id, {', '.join(WRITTEN)}) FROM STDIN"
+APPLY_CHANGES = text(
+    f"""
+    UPDATE assets a SET {", ".join(f"{c} = x.{c}" for c in WRITTEN)}, updated_at = now()
+    FROM asset_changes x WHERE a.id = x.id
+    """
+)
+KNOWN_COLUMNS = [c for c in Asset.__table__.columns if c.key not in ("created_at", "updated_at")]
 
 
 def identity(import_type: str, data: dict[str, Any]) -> tuple[str | None, str | None, str | None]:
@@ -87,12 +125,15 @@ class AssetInventoryPhase:
             )
         )
         session.execute(delete(AssetSource).where(AssetSource.import_id == data_import.id))
+        session.execute(CHANGES_TABLE)
+        conn = ImportTransactionManager.driver_connection(session)
+        writer = _Writer(conn, data_import, datetime.now(UTC).date())
         counts = {"created": Counter(), "updated": Counter(), "unchanged": Counter()}
         merged_rows = 0
-        created_here: set[uuid.UUID] = set()
-        # Assets that existed before this import: as they were, and as this import leaves them.
-        before: dict[uuid.UUID, dict] = {}
-        after_import: dict[uuid.UUID, dict] = {}
+        # Assets that existed before this import: a fingerprint of what they were, and of what
+        # this import leaves them (fingerprints, not copies: a million assets must fit).
+        before: dict[uuid.UUID, int] = {}
+        after_import: dict[uuid.UUID, tuple[int, str]] = {}
         total = session.scalar(
             select(func.count()).where(CleanedRecord.import_id == data_import.id)
         )
@@ -116,40 +157,27 @@ class AssetInventoryPhase:
                 if asset is None:
                     asset = {"id": uuid.uuid4(), **fields, "first_import_id": data_import.id}
                     new[asset["id"]] = asset
-                    created_here.add(asset["id"])
                     known.add(asset)
                     counts["created"][asset["asset_type"]] += 1
-                elif asset["id"] in created_here:
+                elif asset["first_import_id"] == data_import.id:
+                    # Created by an earlier row of this import (this chunk's, or one before).
                     merged_rows += 1
                     self._merge(asset, fields)
                     if asset["id"] not in new:
                         changed[asset["id"]] = asset
                 else:
-                    before.setdefault(asset["id"], self._row(asset))
+                    before.setdefault(asset["id"], fingerprint(asset))
                     self._merge(asset, fields)
                     changed[asset["id"]] = asset
-                    after_import[asset["id"]] = self._row(asset)
-                sources.append(
-                    {
-                        "import_id": data_import.id,
-                        "row_number": row_number,
-                        "asset_id": asset["id"],
-                        "client_account_id": data_import.client_account_id,
-                    }
-                )
-            if new:
-                session.execute(insert(Asset), list(new.values()))
-            if changed:
-                session.execute(update(Asset), [self._row(a) for a in changed.values()])
-            session.execute(insert(AssetSource), sources)
+                    after_import[asset["id"]] = (fingerprint(asset), asset["asset_type"])
+                sources.append((row_number, asset["id"]))
+            writer.write(new.values(), changed.values(), sources)
             done += len(rows)
             after = rows[-1][0]
             ctx.checkpoint(done, total)
-        for asset_id, state in after_import.items():
+        for asset_id, (state, asset_type) in after_import.items():
             # Being touched by this import is not a change of what the asset is.
-            same = {**state, "last_import_id": None} == {**before[asset_id], "last_import_id": None}
-            outcome = "unchanged" if same else "updated"
-            counts[outcome][state["asset_type"]] += 1
+            counts["unchanged" if state == before[asset_id] else "updated"][asset_type] += 1
         return {
             "assets": {name: dict(counter) for name, counter in counts.items()},
             "rows_merged_into_an_asset_of_this_import": merged_rows,
@@ -187,12 +215,6 @@ class AssetInventoryPhase:
         asset["attributes"] = attributes
 
     @staticmethod
-    def _row(asset: dict) -> dict[str, Any]:
-        """The columns an update writes (a copy: the asset goes on changing)."""
-        skip = ("first_import_id", "client_account_id")
-        return {k: dict(v) if k == "attributes" else v for k, v in asset.items() if k not in skip}
-
-    @staticmethod
     def _known(ctx: WorkContext, identities: list) -> Known:
         keys = {i[2][0] for i in identities if i[2][0]}
         serials = {i[2][1] for i in identities if i[2][1]}
@@ -200,9 +222,9 @@ class AssetInventoryPhase:
         known = Known()
         if not (keys or serials or ips):
             return known
+        # Assets written by earlier chunks are read back from the table, as they now are.
         assets = ctx.session.execute(
-            select(Asset)
-            .where(
+            select(*KNOWN_COLUMNS).where(
                 Asset.client_account_id == ctx.data_import.client_account_id,
                 or_(
                     in_array(Asset.hostname_key, keys),
@@ -210,15 +232,63 @@ class AssetInventoryPhase:
                     in_array(Asset.primary_ip, ips),
                 ),
             )
-            # Bulk updates of earlier chunks bypass the identity map: read the rows afresh.
-            .execution_options(populate_existing=True)
-        ).scalars()
+        ).mappings()
         for asset in assets:
-            known.add(
-                {
-                    column.key: getattr(asset, column.key)
-                    for column in Asset.__table__.columns
-                    if column.key not in ("created_at", "updated_at")
-                }
-            )
+            known.add(dict(asset))
         return known
+
+
+def fingerprint(asset: dict) -> int:
+    """Equal for assets equal in every compared field (as ==, so 16 and 16.0 are alike)."""
+    return hash(tuple(_frozen(asset.get(name)) for name in COMPARED))
+
+
+def _frozen(value: Any) -> Any:
+    if isinstance(value, dict):
+        return frozenset((k, _frozen(v)) for k, v in value.items())
+    if isinstance(value, list):
+        return tuple(_frozen(v) for v in value)
+    return value
+
+
+class _Writer:
+    """Writes a chunk's new and changed assets and its row sources with COPY."""
+
+    def __init__(self, conn, data_import: DataImport, today: date) -> None:
+        self._conn = conn
+        self._import = data_import
+        self._today = today
+        self._eos = end_of_support_table()
+
+    def write(self, new, changed, sources: list[tuple[int, uuid.UUID]]) -> None:
+        data_import = self._import
+        with self._conn.cursor() as cursor:
+            if new:
+                with cursor.copy(COPY_ASSETS) as copy:
+                    for asset in new:
+                        copy.write_row(
+                            (asset["id"], data_import.client_account_id, data_import.id)
+                            + self._written(asset)
+                        )
+            if changed:
+                cursor.execute("TRUNCATE asset_changes")
+                with cursor.copy(COPY_CHANGES) as copy:
+                    for asset in changed:
+                        copy.write_row((asset["id"], *self._written(asset)))
+                cursor.execute(APPLY_CHANGES.text)
+            with cursor.copy(COPY_SOURCES) as copy:
+                for row_number, asset_id in sources:
+                    copy.write_row(
+                        (data_import.id, row_number, asset_id, data_import.client_account_id)
+                    )
+
+    def _written(self, asset: dict) -> tuple:
+        status = self._eos.assess(asset["os_family"], asset["os_version"], self._today)
+        return (
+            *(asset[name] for name in COMPARED[:-1]),
+            to_json(asset["attributes"]),
+            status.severity,
+            status.end_of_support,
+            status.source,
+            asset["last_import_id"],
+        )

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from typing import Any
 
-import orjson
 from sqlalchemy import delete, text
 
 from importer.canonical import get_schema
@@ -14,6 +12,7 @@ from importer.discovery.normalize import normalize_value
 from importer.discovery.os_parse import parse_os
 from importer.models import CleanedRecord
 from importer.services.field_mappings import FieldMappingService
+from importer.services.phases.jsonb import to_json
 from importer.services.step_runner import WorkContext
 from importer.services.transactions import ImportTransactionManager
 
@@ -81,14 +80,6 @@ class DataCleansingPhase:
             "records_cleaned": done,
             "fields": {field: dict(outcomes) for field, outcomes in sorted(counts.items())},
         }
-
-
-def to_json(value: Any) -> str:
-    try:
-        return orjson.dumps(value).decode()
-    except TypeError:
-        # orjson stops at 64-bit integers; uploads may hold larger ones (JSON has no bound).
-        return json.dumps(value, ensure_ascii=False)
 
 
 def clean_row(

@@ -11,17 +11,35 @@ import uuid
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import delete, insert, or_, select
+from sqlalchemy import delete, or_, select, text
 
 from importer.discovery.dependencies import find_cycles, parse_targets
 from importer.discovery.normalize import normalize_hostname_key
-from importer.models import Asset, AssetDependency, AssetSource, CleanedRecord
+from importer.models import Asset, AssetDependency, AssetSource
 from importer.services.sql import in_array, in_uuid_array
 from importer.services.step_runner import WorkContext
+from importer.services.transactions import ImportTransactionManager
 
 DEPENDENCY_FIELDS = ("dependencies", "hosts")
 # The summary lists this many unresolved targets and cycles; the counts are complete.
 LISTED = 100
+# Only the dependency fields of the rows that have one: the rest of a row is not decoded.
+TARGETS = text(
+    """
+    SELECT s.row_number, s.asset_id, c.data -> 'dependencies', c.data -> 'hosts'
+    FROM asset_sources s
+    JOIN cleaned_records c ON c.import_id = s.import_id AND c.row_number = s.row_number
+    WHERE s.import_id = :import_id AND s.client_account_id = :account
+      AND s.row_number > :after AND s.row_number <= :upto
+      AND c.data ?| array['dependencies', 'hosts']
+    ORDER BY s.row_number
+    """
+)
+LAST_ROW = text("SELECT max(row_number) FROM asset_sources WHERE import_id = :import_id")
+COPY_EDGES = (
+    "COPY asset_dependencies "
+    "(client_account_id, import_id, source_asset_id, target_ref, target_asset_id) FROM STDIN"
+)
 
 
 def target_keys(ref: str) -> tuple[str | None, str | None]:
@@ -39,24 +57,20 @@ class DependencyAnalysisPhase:
     def run(self, ctx: WorkContext) -> dict[str, Any]:
         session, data_import = ctx.session, ctx.data_import
         account = data_import.client_account_id
+        params = {"import_id": data_import.id, "account": account}
         targets: dict[uuid.UUID, dict[str, None]] = defaultdict(dict)
-        rows = session.execute(
-            select(AssetSource.asset_id, CleanedRecord.data)
-            .join(
-                CleanedRecord,
-                (CleanedRecord.import_id == AssetSource.import_id)
-                & (CleanedRecord.row_number == AssetSource.row_number),
-            )
-            .where(
-                AssetSource.import_id == data_import.id, AssetSource.client_account_id == account
-            )
-        )
-        for asset_id, data in rows:
-            for name in DEPENDENCY_FIELDS:
-                for ref in parse_targets(data.get(name)):
-                    targets[asset_id][ref] = None
+        last = session.scalar(LAST_ROW, params) or 0
+        # Reading is half the work: row ranges, so that a cancel is honoured between them.
+        for after in range(0, last, self._chunk_size):
+            upto = after + self._chunk_size
+            for _, asset_id, *values in session.execute(
+                TARGETS, {**params, "after": after, "upto": upto}
+            ):
+                for value in values:
+                    for ref in parse_targets(value):
+                        targets[asset_id][ref] = None
+            ctx.checkpoint(min(upto, last), 2 * last)
         sources = list(targets)
-        ctx.checkpoint(1, 4)
         session.execute(
             delete(AssetDependency).where(
                 AssetDependency.client_account_id == account,
@@ -66,31 +80,23 @@ class DependencyAnalysisPhase:
             )
         )
         resolved_by = self._resolve(ctx, {ref for refs in targets.values() for ref in refs})
-        ctx.checkpoint(2, 4)
-        edges, unresolved = [], {}
-        for source in sources:
-            for ref in targets[source]:
-                target = resolved_by.get(ref)
-                if target is None:
-                    unresolved[ref] = None
-                edges.append(
-                    {
-                        "client_account_id": account,
-                        "import_id": data_import.id,
-                        "source_asset_id": source,
-                        "target_ref": ref,
-                        "target_asset_id": target,
-                    }
-                )
+        edges = [
+            (source, ref, resolved_by.get(ref)) for source in sources for ref in targets[source]
+        ]
+        conn = ImportTransactionManager.driver_connection(session)
         for start in range(0, len(edges), self._chunk_size):
-            session.execute(insert(AssetDependency), edges[start : start + self._chunk_size])
-        ctx.checkpoint(3, 4)
+            with conn.cursor() as cursor, cursor.copy(COPY_EDGES) as copy:
+                for source, ref, target in edges[start : start + self._chunk_size]:
+                    copy.write_row((account, data_import.id, source, ref, target))
+            ctx.checkpoint(last + (start + self._chunk_size) * last // len(edges), 2 * last)
         cycles = self._cycles(ctx, set(sources))
-        ctx.checkpoint(4, 4)
+        ctx.checkpoint(1, 1)
+        resolved = sum(1 for _, _, target in edges if target is not None)
+        unresolved = dict.fromkeys(ref for _, ref, target in edges if target is None)
         return {
             "edges": len(edges),
-            "resolved": sum(1 for e in edges if e["target_asset_id"] is not None),
-            "unresolved": sum(1 for e in edges if e["target_asset_id"] is None),
+            "resolved": resolved,
+            "unresolved": len(edges) - resolved,
             "unresolved_targets": list(unresolved)[:LISTED],
             "cycles": len(cycles),
             "cycle_examples": cycles[:LISTED],

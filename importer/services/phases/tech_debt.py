@@ -1,4 +1,9 @@
-"""tech_debt_assessment: flag assets whose OS is past, or near, its end of support."""
+"""tech_debt_assessment: flag assets whose OS is past, or near, its end of support.
+
+Few distinct (OS family, version) pairs recur over millions of assets: each pair is assessed
+once in Python and PostgreSQL applies the verdicts by a join, writing only the assets whose flags
+change.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +12,47 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import text
 
 from importer.discovery.end_of_support import EndOfSupportTable
-from importer.models import Asset, AssetSource
 from importer.services.step_runner import WorkContext
+
+# The import's assets, by their (OS family, version): what the assessment is made of.
+OS_PAIRS = text(
+    """
+    SELECT a.os_family, a.os_version, count(*) FROM assets a
+    WHERE a.client_account_id = :account
+      AND a.id IN (SELECT asset_id FROM asset_sources WHERE import_id = :import_id)
+    GROUP BY a.os_family, a.os_version
+    """
+)
+# The assets described by one range of the import's rows; an asset of several rows may come
+# twice, and the second time finds nothing to change.
+APPLY = text(
+    """
+    WITH assessed AS (
+        SELECT a.id, coalesce(v.severity, 'unknown') AS severity, v.eos, v.source
+        FROM assets a
+        LEFT JOIN unnest(
+            CAST(:families AS text[]), CAST(:versions AS text[]), CAST(:severities AS text[]),
+            CAST(:dates AS date[]), CAST(:sources AS text[])
+        ) AS v (family, version, severity, eos, source)
+            ON v.family = a.os_family AND v.version = a.os_version
+        WHERE a.client_account_id = :account
+          AND a.id IN (
+              SELECT asset_id FROM asset_sources
+              WHERE import_id = :import_id AND row_number > :after AND row_number <= :upto
+          )
+    )
+    UPDATE assets a
+    SET eos_severity = x.severity, end_of_support = x.eos, eos_source = x.source
+    FROM assessed x
+    WHERE a.id = x.id
+      AND (a.eos_severity, a.end_of_support, a.eos_source)
+          IS DISTINCT FROM (x.severity, x.eos, x.source)
+    """
+)
+LAST_ROW = text("SELECT max(row_number) FROM asset_sources WHERE import_id = :import_id")
 
 
 @cache
@@ -27,35 +68,31 @@ class TechDebtPhase:
         session, data_import = ctx.session, ctx.data_import
         table = end_of_support_table()
         today = datetime.now(UTC).date()
-        assets = session.execute(
-            select(Asset.id, Asset.os_family, Asset.os_version)
-            .where(
-                Asset.client_account_id == data_import.client_account_id,
-                Asset.id.in_(
-                    select(AssetSource.asset_id).where(AssetSource.import_id == data_import.id)
-                ),
-            )
-            .order_by(Asset.id)
-        ).all()
+        params = {"account": data_import.client_account_id, "import_id": data_import.id}
+        pairs = session.execute(OS_PAIRS, params).all()
         severities: Counter = Counter()
         by_os: Counter = Counter()
-        for start in range(0, len(assets), self._chunk_size):
-            changes = []
-            for asset_id, family, version in assets[start : start + self._chunk_size]:
-                status = table.assess(family, version, today)
-                severities[status.severity] += 1
-                if status.severity in ("critical", "high", "medium"):
-                    by_os[f"{family} {version}"] += 1
-                changes.append(
-                    {
-                        "id": asset_id,
-                        "eos_severity": status.severity,
-                        "end_of_support": status.end_of_support,
-                        "eos_source": status.source,
-                    }
-                )
-            session.execute(update(Asset), changes)
-            ctx.checkpoint(start + len(changes), len(assets))
+        verdicts = []
+        for family, version, count in pairs:
+            status = table.assess(family, version, today)
+            severities[status.severity] += count
+            if status.severity in ("critical", "high", "medium"):
+                by_os[f"{family} {version}"] += count
+            if family is not None and version is not None:
+                verdicts.append((family, version, status))
+        verdict_params = {
+            "families": [f for f, _, _ in verdicts],
+            "versions": [v for _, v, _ in verdicts],
+            "severities": [s.severity for _, _, s in verdicts],
+            "dates": [s.end_of_support for _, _, s in verdicts],
+            "sources": [s.source for _, _, s in verdicts],
+        }
+        last = session.scalar(LAST_ROW, params) or 0
+        # Row ranges rather than one statement: a cancel is honoured between them.
+        for after in range(0, last, self._chunk_size):
+            upto = after + self._chunk_size
+            session.execute(APPLY, {**params, **verdict_params, "after": after, "upto": upto})
+            ctx.checkpoint(min(upto, last), last)
         return {
             "assessed_on": today.isoformat(),
             "by_severity": dict(severities),
