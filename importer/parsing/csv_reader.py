@@ -2,6 +2,8 @@
 
 import csv
 import io
+import itertools
+import re
 import threading
 from collections.abc import Iterator
 
@@ -17,9 +19,15 @@ _DELIMITER_NAMES = {"comma": ",", "semicolon": ";", "tab": "\t", "pipe": "|"}
 # the last column is quoted); a few KB are enough for it to recognise a dialect.
 _SNIFF_SIZE = 4096
 _FIELD_LIMIT_LOCK = threading.Lock()
-# Lines are read at most this many characters at a time, so that no line with a huge value
-# is ever held whole (see _CsvRows._pieces).
+# The file is read this many characters at a time, and a line longer than this is handed
+# on in pieces, so that no line with a huge value is ever held whole (see _line_blocks).
 _PIECE_CHARS = 64 * 1024
+# A line and its ending, as the csv module (and readline with newline="") sees lines.
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
+_LINE_ENDS = ("\r", "\n")
+# str.splitlines() also ends lines at these, which are data in CSV (a vertical tab is
+# FileMaker's line break inside a field).
+_OTHER_LINE_BREAKS = "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
 
 
 def parse_delimiter(name: str) -> str:
@@ -96,17 +104,22 @@ class _CsvRows:
         self._text = text
         self._delimiter = delimiter
         self._limits = limits
-        # A UTF-8 character takes at most 4 bytes: rows read from fewer characters than
-        # this cannot hold an oversized field, so most rows skip the per-cell check.
+        # A UTF-8 character takes at most 4 bytes: cells shorter than this many characters
+        # cannot be oversized, so a row only needs the byte count of its cells beyond it.
         self._unchecked_chars = limits.max_field_bytes // 4
         # Quoting at most doubles a value's characters (and adds two quotes).
         self._max_field_chars = 2 * limits.max_field_bytes + 2
-        self._lines_read = 0
-        self._row_chars = 0
+        # Lines handed to the csv module, and long lines' pieces cut after a delimiter.
+        self._lines_sent = 0
+        self._pieces_sent = 0
         self._row_line = 1
         self._lines_exhausted = False
         self._cut_outside_quotes = False
-        self._reader = csv.reader(self._pieces(), delimiter=delimiter, strict=True)
+        # The csv module pulls whole blocks' lines through chain() without a Python frame
+        # per line: reading line by line cost as much as the csv parsing itself.
+        self._reader = csv.reader(
+            itertools.chain.from_iterable(self._line_blocks()), delimiter=delimiter, strict=True
+        )
 
     def read_header(self) -> list[str]:
         while (cells := self._next_row()) is not None:
@@ -116,8 +129,7 @@ class _CsvRows:
             raise InvalidUpload("the file is empty", code="empty-file")
         if len(cells) > self._limits.max_columns:
             raise self._too_many_columns(len(cells), {"line": self._row_line})
-        if self._row_chars > self._unchecked_chars:
-            self._check_field_sizes(cells, None, {"line": self._row_line})
+        self._check_field_sizes(cells, None, {"line": self._row_line})
         columns = [cell.strip() for cell in cells]
         check_labels(columns)
         return columns
@@ -125,6 +137,7 @@ class _CsvRows:
     def records(self, columns: list[str]) -> Iterator[ParsedRecord]:
         width = len(columns)
         max_columns = self._limits.max_columns
+        unchecked_chars = self._unchecked_chars
         row_number = 0
         # Blank lines only become (blank) rows once a non-blank row follows them, so
         # that the blank lines many tools leave at the end of a file are dropped.
@@ -143,68 +156,74 @@ class _CsvRows:
                 raise self._too_many_columns(
                     cell_count, {"row": row_number, "line": self._row_line}
                 )
-            if self._row_chars > self._unchecked_chars:
+            if max(map(len, cells)) > unchecked_chars:
                 self._check_field_sizes(cells, columns, {"row": row_number, "line": self._row_line})
             extra = cells[width:] if cell_count > width else None
             yield ParsedRecord(row_number, dict(zip(columns, cells, strict=False)), extra)
         if row_number == 0:
             raise InvalidUpload("the file has a header but no data rows", code="no-records")
 
-    def _pieces(self) -> Iterator[str]:
-        """The file's lines for the csv module, a long line in pieces cut after delimiters.
+    def _line_blocks(self) -> Iterator[list[str]]:
+        """The file's lines for the csv module, a block at a time; long lines in pieces.
 
         The csv module ends a row at the end of each string it is given, unless a quoted
-        field is open. So a piece is only cut right after a delimiter: either inside quotes,
-        and the module reads on, or between fields, and _next_row joins the two rows up. A
-        stretch without delimiters longer than any allowed field is rejected at once.
+        field is open. So a line longer than _PIECE_CHARS is cut right after a delimiter,
+        and the piece goes alone in its block: either the cut is inside quotes, and the
+        module reads on, or between fields, and _next_row joins the two rows up. A stretch
+        without delimiters longer than any allowed field is rejected at once.
         """
-        readline = self._text.readline
-        held = ""
+        read = self._text.read
+        tail = ""
         try:
-            while piece := readline(_PIECE_CHARS):
-                if "\x00" in piece:
+            while block := read(_PIECE_CHARS):
+                if tail:
+                    block = tail + block
+                if "\x00" in block:
+                    # The lines before it are read first: they may hold an earlier error.
+                    before = _lines(block[: block.index("\x00")])
+                    if before and not before[-1].endswith(_LINE_ENDS):
+                        before.pop()
+                    self._lines_sent += len(before)
+                    yield before
+                    line = self._lines_sent + 1
                     raise InvalidUpload(
-                        f"line {self._lines_read + 1} contains a NUL character",
+                        f"line {line} contains a NUL character",
                         code="nul-byte",
-                        details={"line": self._lines_read + 1},
+                        details={"line": line},
                     )
-                line_ends = len(piece) < _PIECE_CHARS or piece[-1] == "\n"
-                if held:
-                    # readline() may stop between the \r and \n of one line ending, or
-                    # right after a \r that ended a line by itself.
-                    if held[-1] == "\r" and piece[0] != "\n":
-                        yield self._line(held)
-                    else:
-                        piece = held + piece
-                    held = ""
-                if line_ends:
-                    yield self._line(piece)
-                    continue
-                cut = piece.rfind(self._delimiter) + 1
-                held = piece[cut:]
-                if len(held) > self._max_field_chars:
-                    raise self._field_too_large({"line": self._lines_read + 1})
-                if cut:
-                    self._row_chars += cut
-                    self._cut_outside_quotes = True
-                    yield piece[:cut]
-                    # Asked for more before a row came out: the cut was inside quotes.
-                    self._cut_outside_quotes = False
+                lines = _lines(block)
+                # The last line may go on in the next read; a \r may be half of a \r\n.
+                tail = lines.pop()
+                if tail.endswith("\n"):
+                    lines.append(tail)
+                    tail = ""
+                if lines:
+                    self._lines_sent += len(lines)
+                    yield lines
+                if len(tail) >= _PIECE_CHARS:
+                    cut = tail.rfind(self._delimiter) + 1
+                    if len(tail) - cut > self._max_field_chars:
+                        raise self._field_too_large({"line": self._lines_sent + 1})
+                    if cut:
+                        piece, tail = tail[:cut], tail[cut:]
+                        self._pieces_sent += 1
+                        self._cut_outside_quotes = True
+                        yield [piece]
+                        # Asked for more before a row came out: the cut was inside quotes.
+                        self._cut_outside_quotes = False
         except UnicodeError as error:
             raise text_decoding_error(error, self._text) from None
-        if held:
-            yield self._line(held)
+        if tail:
+            self._lines_sent += 1
+            yield [tail]
         self._lines_exhausted = True
 
-    def _line(self, line: str) -> str:
-        """Counts a whole line (or a long line's end) as it goes to the csv module."""
-        self._lines_read += 1
-        self._row_chars += len(line)
-        return line
+    def _lines_read(self) -> int:
+        """Whole lines the csv module has read so far."""
+        return self._reader.line_num - self._pieces_sent
 
     def _next_row(self) -> list[str] | None:
-        self._row_line = self._lines_read + 1
-        self._row_chars = 0
+        self._row_line = self._lines_read() + 1
         try:
             cells = next(self._reader, None)
             while self._cut_outside_quotes and len(cells) <= self._limits.max_columns:
@@ -229,9 +248,9 @@ class _CsvRows:
                 details={"line": self._row_line},
             )
         return InvalidUpload(
-            f"line {self._lines_read} is not valid CSV: {error}",
+            f"line {self._lines_read()} is not valid CSV: {error}",
             code="malformed-csv",
-            details={"line": self._lines_read},
+            details={"line": self._lines_read()},
         )
 
     def _count_row(self, row_number: int) -> int:
@@ -268,3 +287,10 @@ class _CsvRows:
             code="too-many-columns",
             details={**location, "columns": count, "limit": limit},
         )
+
+
+def _lines(text: str) -> list[str]:
+    """``text`` split after each \\n, \\r\\n or lone \\r, the line endings kept."""
+    if any(other in text for other in _OTHER_LINE_BREAKS):
+        return _LINE.findall(text)
+    return text.splitlines(keepends=True)
