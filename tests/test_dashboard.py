@@ -283,6 +283,17 @@ def test_another_account_cannot_see_or_touch_an_import(browser, dash, client, ma
         )
         assert response.status_code == 404, action
     assert import_id not in body(browser.get("/dashboard/imports"))
+    # Every dashboard route that takes an import id, including any added later.
+    walked = 0
+    for rule in dash.url_map.iter_rules():
+        if not rule.rule.startswith("/dashboard/") or "import_id" not in rule.arguments:
+            continue
+        url = rule.rule.replace("<import_id>", import_id)
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            response = browser.open(url, method=method, data={"csrf_token": token})
+            assert response.status_code == 404, (method, url)
+            walked += 1
+    assert walked >= 4
     assert client.get(f"/api/v1/imports/{import_id}", headers=owner).get_json() == before
 
 

@@ -17,6 +17,7 @@ from importer.models import (
     Step,
     StepStatus,
 )
+from importer.services.field_mappings import MappingChange
 from importer.services.import_control import CANCELLABLE, RETRYABLE, STATUS_OF_STEP
 from web.dashboard.blueprint import bp, live_progress, queries, services, signed_in
 from web.ids import parse_id
@@ -94,9 +95,9 @@ def approve_mappings(import_id: str):
     """Save the reviewed targets (a blank one ignores its column) and resume a paused flow."""
     svc = services()
     account = signed_in().client_account_id
+    entries = reviewed_mappings(request.form)
     try:
-        changes = read_mapping_changes({"mappings": reviewed_mappings(request.form)})
-        flow = save_mappings(parse_id(import_id), account, changes)
+        changes, flow = save_mappings(parse_id(import_id), account, entries)
     except (Conflict, InvalidUpload) as exc:
         flash(f"Mappings not saved: {exc.message}")
         return back_to(import_id)
@@ -112,9 +113,11 @@ def approve_mappings(import_id: str):
     return back_to(import_id)
 
 
-def save_mappings(import_id: uuid.UUID, account: uuid.UUID, changes) -> DiscoveryFlow | None:
+def save_mappings(
+    import_id: uuid.UUID, account: uuid.UUID, entries: list[dict]
+) -> tuple[list[MappingChange], DiscoveryFlow | None]:
     """As PUT /api/v1/imports/<id>/mappings does: under the import's lock, only while no step
-    or phase reads the mappings."""
+    or phase reads the mappings. Another account's import is not found before anything else."""
     svc = services()
     with svc.transactions.transaction() as session:
         data_import = svc.transactions.lock_import(session, import_id, account)
@@ -122,8 +125,9 @@ def save_mappings(import_id: uuid.UUID, account: uuid.UUID, changes) -> Discover
             raise NotFound("No such import.", details={"id": str(import_id)})
         if data_import.status not in EDITABLE_MAPPING_STATUSES:
             raise Conflict(f"they cannot change while the import is {data_import.status}.")
+        changes = read_mapping_changes({"mappings": entries})
         svc.mappings.apply_changes(session, data_import, changes)
-        return svc.queries.flow(session, data_import)
+        return changes, svc.queries.flow(session, data_import)
 
 
 def reviewed_mappings(form) -> list[dict]:
