@@ -9,8 +9,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from importer.parsing import ParseLimits
 
-MIN_SECRET_KEY_LENGTH = 32
-
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="IMPORTER_", env_file=".env", extra="ignore")
@@ -66,15 +64,6 @@ class Settings(BaseSettings):
     def _default_broker(self) -> Settings:
         if not self.broker_url:
             self.broker_url = self.redis_url
-        return self
-
-    @model_validator(mode="after")
-    def _strong_secret_key(self) -> Settings:
-        if self.secret_key and len(self.secret_key) < MIN_SECRET_KEY_LENGTH:
-            raise ValueError(
-                f"IMPORTER_SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters "
-                "(e.g. `openssl rand -hex 32`)."
-            )
         return self
 
     @cached_property

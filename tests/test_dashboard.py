@@ -18,6 +18,7 @@ from importer.celery_app import create_celery
 from importer.resources import Resources
 from tests.helpers import wait_for_final
 from web import create_app
+from web.dashboard.security import WeakSecretKey
 
 pytestmark = pytest.mark.usefixtures("celery_worker")
 
@@ -204,6 +205,12 @@ def test_forms_without_a_csrf_token_are_refused_not_crashed(browser, client, mak
     assert as_json.get_json()["error"]["code"] == "csrf-failed"
     # Still signed in: the refused form changed nothing.
     assert browser.get("/dashboard/imports").status_code == 200
+
+
+def test_a_short_secret_key_is_refused_without_being_shown(resources):
+    with pytest.raises(WeakSecretKey) as refused:
+        dashboard_app(resources, secret_key="short-secret")
+    assert "short-secret" not in str(refused.value)
 
 
 def test_the_api_needs_no_csrf_token_and_runs_without_a_secret_key(client, auth):

@@ -19,9 +19,20 @@ from web.dashboard.blueprint import bp
 
 log = logging.getLogger(__name__)
 csrf = CSRFProtect()
+MIN_SECRET_KEY_LENGTH = 32
+
+
+class WeakSecretKey(RuntimeError):
+    pass
 
 
 def configure(app: Flask, settings: Settings) -> None:
+    if settings.secret_key and len(settings.secret_key) < MIN_SECRET_KEY_LENGTH:
+        # Said without the value: start-up errors end up in logs.
+        raise WeakSecretKey(
+            f"IMPORTER_SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters "
+            "(e.g. `openssl rand -hex 32`)."
+        )
     app.config.update(
         SECRET_KEY=settings.secret_key,
         SESSION_COOKIE_HTTPONLY=True,
