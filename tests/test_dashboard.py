@@ -328,6 +328,9 @@ def test_issues_are_listed_and_filtered_by_code_and_field(browser, client, make_
     filtered = body(browser.get(f"/dashboard/imports/{import_id}?code={code}"))
     assert re.findall(r'<tr data-code="([^"]+)"', filtered) == [code] * codes[code]
 
+    nul = browser.get(f"/dashboard/imports/{import_id}?field=a%00b")
+    assert nul.status_code == 400 and "NUL" in text_of(body(nul), "error")
+
     with_field = [i for i in issues if i["field"]]
     assert with_field, issues
     field = with_field[0]["field"]

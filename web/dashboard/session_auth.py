@@ -20,6 +20,7 @@ from flask import (
 
 from web.dashboard.blueprint import bp, services
 from web.dashboard.security import csrf, wants_json
+from web.ids import reject_nul_in_query
 
 OPEN_ENDPOINTS = frozenset({"dashboard.sign_in"})
 
@@ -29,6 +30,7 @@ def gate():
     if not current_app.config.get("SECRET_KEY"):
         return render_template("dashboard/disabled.html"), 503
     csrf.protect()
+    reject_nul_in_query()
     if request.endpoint in OPEN_ENDPOINTS:
         return None
     holder = None
