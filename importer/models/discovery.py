@@ -131,3 +131,9 @@ class CleanedRecord(Base):
     # canonical field -> clean value, and canonical field -> the raw value it came from
     data: Mapped[dict[str, Any]] = mapped_column(JSONB)
     raw: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    # The asset the row describes, as the cleansing found it (importer.discovery.identity and
+    # classify): the inventory matches and creates assets from these in SQL.
+    hostname_key: Mapped[str | None] = mapped_column(Text)
+    serial_number: Mapped[str | None] = mapped_column(Text)
+    primary_ip: Mapped[str | None] = mapped_column(Text)
+    asset_type: Mapped[str | None] = mapped_column(String(30))

@@ -34,6 +34,10 @@ _NUMBER = re.compile(
     r"\s*(?:%|[^\W\d_]+(?:\s+[^\W\d_]+)*)?\s*"
 )
 _IP_SEPARATORS = re.compile(r"[;,\s]+")
+# Dotted quads ipaddress accepts: octets up to 255, without leading zeros.
+_CANONICAL_IPV4 = re.compile(
+    r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+)
 _HOSTNAME = re.compile(r"[A-Za-z0-9._-]{1,253}")
 _BOOLEANS = frozenset({"yes", "no", "true", "false", "1", "0", "y", "n", "on", "off"})
 _SCALARS = (str, int, float)
@@ -71,7 +75,7 @@ class RecordValidator:
         self._checks: list[tuple[str, FieldSpec, _Checker]] = []
         for column, field in column_fields.items():
             spec = schema.field(field)
-            self._checks.append((column, spec, _checker_for(spec)))
+            self._checks.append((column, spec, _memoized(_checker_for(spec))))
 
     def validate(
         self,
@@ -127,6 +131,29 @@ class RecordValidator:
                     )
                 )
         return issues
+
+
+# A column's text values are remembered until it has this many distinct ones: sizes,
+# environments and systems repeat over millions of rows, hostnames and addresses do not.
+_MEMO_LIMIT = 4096
+_UNSEEN = object()
+
+
+def _memoized(check: _Checker) -> _Checker:
+    memo: dict[str, _Failure | None] = {}
+
+    def memoized(value: Any) -> _Failure | None:
+        # Text only: 1, 1.0 and True are one key to a dict, not one value to check.
+        if type(value) is not str:
+            return check(value)
+        failure = memo.get(value, _UNSEEN)
+        if failure is _UNSEEN:
+            failure = check(value)
+            if len(memo) < _MEMO_LIMIT:
+                memo[value] = failure
+        return failure
+
+    return memoized
 
 
 def _show(value: Any) -> str:
@@ -192,6 +219,8 @@ def _check_ip(value: Any) -> _Failure | None:
 def _is_ip(part: Any) -> bool:
     if not isinstance(part, str):
         return False
+    if _CANONICAL_IPV4.fullmatch(part.strip()):
+        return True  # what most exports hold, without ipaddress's slower parse
     try:
         ipaddress.ip_address(part.strip())
     except ValueError:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, text
 from sqlalchemy.orm import Session
 
 from importer.canonical import get_schema
-from importer.models import DataImport, RawImportRecord, ValidationIssue
+from importer.models import DataImport, ValidationIssue
 from importer.services.field_mappings import FieldMappingService
 from importer.services.record_validation import RecordValidator
 from importer.services.step_runner import WorkContext
@@ -29,6 +29,17 @@ DUPLICATE_ROWS = text(
         WHERE import_id = :import_id AND client_account_id = :client_account_id
     ) d
     WHERE row_number <> first_row
+    """
+)
+
+
+CHUNK = text(
+    """
+    SELECT row_number, record, extra_values FROM raw_import_records
+    WHERE import_id = :import_id AND client_account_id = :client_account_id
+      AND row_number > :after
+    ORDER BY row_number
+    LIMIT :limit
     """
 )
 
@@ -106,15 +117,15 @@ class ValidationService:
         return {row_number: first for row_number, first in rows}
 
     def _chunk(self, session: Session, data_import: DataImport, after_row: int) -> list:
+        # Core, not the ORM: building ORM rows cost more than checking them.
         return session.execute(
-            select(RawImportRecord.row_number, RawImportRecord.record, RawImportRecord.extra_values)
-            .where(
-                RawImportRecord.import_id == data_import.id,
-                RawImportRecord.client_account_id == data_import.client_account_id,
-                RawImportRecord.row_number > after_row,
-            )
-            .order_by(RawImportRecord.row_number)
-            .limit(self._chunk_size)
+            CHUNK,
+            {
+                "import_id": data_import.id,
+                "client_account_id": data_import.client_account_id,
+                "after": after_row,
+                "limit": self._chunk_size,
+            },
         ).all()
 
     @staticmethod

@@ -2,6 +2,12 @@
 
 Rows are matched to assets by normalised hostname, then serial number, then IP address, within
 the client account: importing the same export twice updates the inventory instead of doubling it.
+
+Most rows of an export name an asset no other row and no existing asset names: PostgreSQL
+creates those assets straight from the cleaned records (whose keys the cleansing computed). The
+rows that share a key with another row or with an existing asset are matched and merged in
+Python, in row order. Both kinds of row go range by range: a cancel is honoured between ranges.
+Rows of the first kind touch nothing the others can find, so the split changes no outcome.
 """
 
 from __future__ import annotations
@@ -14,9 +20,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, or_, select, text
 
-from importer.discovery.classify import classify_asset
-from importer.discovery.normalize import normalize_hostname_key
-from importer.models import Asset, AssetSource, CleanedRecord, DataImport
+from importer.models import Asset, AssetSource, DataImport
 from importer.services.phases.jsonb import to_json
 from importer.services.phases.tech_debt import end_of_support_table
 from importer.services.sql import in_array
@@ -25,7 +29,6 @@ from importer.services.transactions import ImportTransactionManager
 
 # The asset's own columns, taken from its clean fields; everything else stays in attributes.
 COLUMNS = ("os_family", "os_name", "os_version", "environment", "cpu_cores", "memory_gb")
-MAX_KEY_LENGTH = 200
 IDENTITY = ("hostname_key", "serial_number", "primary_ip", "name")
 # Set by the tech_debt_assessment phase; the inventory writes them as of today (so that the
 # phase's join finds nothing to rewrite), but they are not what an import changes in an asset.
@@ -42,11 +45,110 @@ COMPARED = (
     "attributes",
 )
 WRITTEN = (*COMPARED, *EOS, "last_import_id")
+KNOWN_COLUMNS = [c for c in Asset.__table__.columns if c.key not in ("created_at", "updated_at")]
+
+# Key values that more than one row of the import carries: their rows go through Python.
+SHARED_TABLE = text(
+    """
+    CREATE TEMP TABLE IF NOT EXISTS inventory_shared (kind "char", value text,
+        PRIMARY KEY (kind, value)) ON COMMIT DROP
+    """
+)
+FILL_SHARED = text(
+    """
+    INSERT INTO inventory_shared (kind, value)
+    SELECT 'k', hostname_key FROM cleaned_records
+    WHERE import_id = :import_id AND hostname_key IS NOT NULL
+    GROUP BY hostname_key HAVING count(*) > 1
+    UNION ALL
+    SELECT 's', serial_number FROM cleaned_records
+    WHERE import_id = :import_id AND serial_number IS NOT NULL
+    GROUP BY serial_number HAVING count(*) > 1
+    UNION ALL
+    SELECT 'i', primary_ip FROM cleaned_records
+    WHERE import_id = :import_id AND primary_ip IS NOT NULL
+    GROUP BY primary_ip HAVING count(*) > 1
+    """
+)
+OS_PAIRS = text(
+    """
+    SELECT DISTINCT data ->> 'os_family', data ->> 'os_version' FROM cleaned_records
+    WHERE import_id = :import_id
+      AND data ->> 'os_family' IS NOT NULL AND data ->> 'os_version' IS NOT NULL
+    """
+)
+LAST_ROW = text("SELECT max(row_number) FROM cleaned_records WHERE import_id = :import_id")
+# A row is matched in Python when one of its keys is shared within the import or names an
+# asset the account has.
+MATCHED_ELSEWHERE = """
+    EXISTS (SELECT 1 FROM inventory_shared s WHERE s.kind = 'k' AND s.value = c.hostname_key)
+    OR EXISTS (SELECT 1 FROM inventory_shared s WHERE s.kind = 's' AND s.value = c.serial_number)
+    OR EXISTS (SELECT 1 FROM inventory_shared s WHERE s.kind = 'i' AND s.value = c.primary_ip)
+    OR EXISTS (SELECT 1 FROM assets a
+               WHERE a.client_account_id = :account AND a.hostname_key = c.hostname_key)
+    OR EXISTS (SELECT 1 FROM assets a
+               WHERE a.client_account_id = :account AND a.serial_number = c.serial_number)
+    OR EXISTS (SELECT 1 FROM assets a
+               WHERE a.client_account_id = :account AND a.primary_ip = c.primary_ip)
+"""
+RANGE = """
+    c.import_id = :import_id AND c.client_account_id = :account
+    AND c.row_number > :after AND c.row_number <= :upto
+"""
+MATCHED_ROWS = text(
+    f"""
+    SELECT c.row_number, c.data, c.hostname_key, c.serial_number, c.primary_ip, c.asset_type
+    FROM cleaned_records c
+    WHERE {RANGE} AND ({MATCHED_ELSEWHERE})
+    ORDER BY c.row_number
+    """
+)
+# The columns as AssetInventoryPhase._fields makes them: a name is the first non-empty of three
+# fields; a core count only when it fits the 32-bit column; absent values are no attributes.
+CREATE_UNMATCHED = text(
+    f"""
+    WITH unmatched AS (
+        SELECT gen_random_uuid() AS id, c.row_number, c.hostname_key, c.serial_number,
+               c.primary_ip, c.asset_type, c.data
+        FROM cleaned_records c
+        WHERE {RANGE} AND NOT ({MATCHED_ELSEWHERE})
+    ), created AS (
+        INSERT INTO assets (id, client_account_id, first_import_id, {", ".join(WRITTEN)})
+        SELECT u.id, :account, :import_id, u.hostname_key, u.serial_number, u.primary_ip,
+            coalesce(nullif(u.data ->> 'hostname', ''), nullif(u.data ->> 'name', ''),
+                     nullif(u.data ->> 'fqdn', '')),
+            u.asset_type, u.data ->> 'os_family', u.data ->> 'os_name', u.data ->> 'os_version',
+            u.data ->> 'environment',
+            CASE WHEN jsonb_typeof(u.data -> 'cpu_cores') = 'number'
+                      AND u.data ->> 'cpu_cores' ~ '^[0-9]{{1,10}}$'
+                      AND (u.data ->> 'cpu_cores')::bigint < 2147483648
+                 THEN (u.data ->> 'cpu_cores')::integer END,
+            CASE WHEN jsonb_typeof(u.data -> 'memory_gb') = 'number'
+                 THEN (u.data ->> 'memory_gb')::double precision END,
+            CASE WHEN jsonb_typeof(u.data -> 'is_virtual') = 'boolean'
+                 THEN (u.data -> 'is_virtual')::boolean END,
+            jsonb_strip_nulls(u.data),
+            coalesce(v.severity, 'unknown'), v.eos, v.source, :import_id
+        FROM unmatched u
+        LEFT JOIN unnest(
+            CAST(:families AS text[]), CAST(:versions AS text[]), CAST(:severities AS text[]),
+            CAST(:dates AS date[]), CAST(:sources AS text[])
+        ) AS v (family, version, severity, eos, source)
+            ON v.family = u.data ->> 'os_family' AND v.version = u.data ->> 'os_version'
+        RETURNING asset_type
+    ), sourced AS (
+        INSERT INTO asset_sources (import_id, row_number, asset_id, client_account_id)
+        SELECT :import_id, row_number, id, :account FROM unmatched
+    )
+    SELECT asset_type, count(*) FROM created GROUP BY asset_type
+    """
+)
+
 COPY_ASSETS = (
     f"COPY assets (id, client_account_id, first_import_id, {', '.join(WRITTEN)}) FROM STDIN"
 )
 COPY_SOURCES = "COPY asset_sources (import_id, row_number, asset_id, client_account_id) FROM STDIN"
-# Changed assets go through a temporary table: one UPDATE per chunk instead of one per asset.
+# Changed assets go through a temporary table: one UPDATE per range instead of one per asset.
 CHANGES_TABLE = text(
     f"""
     CREATE TEMP TABLE IF NOT EXISTS asset_changes ON COMMIT DROP AS
@@ -54,33 +156,10 @@ CHANGES_TABLE = text(
     """
 )
 COPY_CHANGES = f"COPY asset_changes (id, {', '.join(WRITTEN)}) FROM STDIN"
-APPLY_CHANGES = text(
-    f"""
+APPLY_CHANGES = f"""
     UPDATE assets a SET {", ".join(f"{c} = x.{c}" for c in WRITTEN)}, updated_at = now()
     FROM asset_changes x WHERE a.id = x.id
-    """
-)
-KNOWN_COLUMNS = [c for c in Asset.__table__.columns if c.key not in ("created_at", "updated_at")]
-
-
-def identity(import_type: str, data: dict[str, Any]) -> tuple[str | None, str | None, str | None]:
-    """(hostname key, serial number, primary IP) of a cleaned row."""
-    if import_type == "servers":
-        key = normalize_hostname_key(data.get("hostname") or data.get("fqdn"))
-    else:
-        # Applications and databases are named, not hosted: their own namespace of keys.
-        name = normalize_hostname_key(data.get("name"))
-        host = normalize_hostname_key(data.get("host"))
-        prefix = "app" if import_type == "applications" else "db"
-        key = None if name is None else f"{prefix}:{name}" + (f"@{host}" if host else "")
-    ips = data.get("ip_address")
-    ip = ips[0] if isinstance(ips, list) and ips else ips
-    serial = str(data["serial_number"]) if data.get("serial_number") else None
-    # Keys are indexed: a value no serial number or IP address is that long identifies nothing.
-    if serial is not None and len(serial) > MAX_KEY_LENGTH:
-        serial = None
-    ip = str(ip) if ip and len(str(ip)) <= MAX_KEY_LENGTH else None
-    return key, serial, ip
+"""
 
 
 @dataclass
@@ -109,6 +188,20 @@ class Known:
         )
 
 
+@dataclass
+class _Tally:
+    """What one run of the phase found (the phase object serves every import of the process)."""
+
+    counts: dict[str, Counter] = field(
+        default_factory=lambda: {"created": Counter(), "updated": Counter(), "unchanged": Counter()}
+    )
+    merged_rows: int = 0
+    # Assets that existed before this import: a fingerprint of what they were, and of what
+    # this import leaves them (fingerprints, not copies: a million assets must fit).
+    before: dict[uuid.UUID, int] = field(default_factory=dict)
+    after: dict[uuid.UUID, tuple[int, str]] = field(default_factory=dict)
+
+
 class AssetInventoryPhase:
     def __init__(self, chunk_size: int) -> None:
         self._chunk_size = chunk_size
@@ -125,66 +218,79 @@ class AssetInventoryPhase:
             )
         )
         session.execute(delete(AssetSource).where(AssetSource.import_id == data_import.id))
-        session.execute(CHANGES_TABLE)
-        conn = ImportTransactionManager.driver_connection(session)
-        writer = _Writer(conn, data_import, datetime.now(UTC).date())
-        counts = {"created": Counter(), "updated": Counter(), "unchanged": Counter()}
-        merged_rows = 0
-        # Assets that existed before this import: a fingerprint of what they were, and of what
-        # this import leaves them (fingerprints, not copies: a million assets must fit).
-        before: dict[uuid.UUID, int] = {}
-        after_import: dict[uuid.UUID, tuple[int, str]] = {}
-        total = session.scalar(
-            select(func.count()).where(CleanedRecord.import_id == data_import.id)
-        )
-        done = after = 0
-        while rows := session.execute(
-            select(CleanedRecord.row_number, CleanedRecord.data)
-            .where(
-                CleanedRecord.import_id == data_import.id,
-                CleanedRecord.client_account_id == data_import.client_account_id,
-                CleanedRecord.row_number > after,
-            )
-            .order_by(CleanedRecord.row_number)
-            .limit(self._chunk_size)
-        ).all():
-            identities = [(n, data, identity(data_import.import_type, data)) for n, data in rows]
-            known = self._known(ctx, identities)
-            new, changed, sources = {}, {}, []
-            for row_number, data, (key, serial, ip) in identities:
-                asset = known.match(key, serial, ip)
-                fields = self._fields(data_import, data, key, serial, ip)
-                if asset is None:
-                    asset = {"id": uuid.uuid4(), **fields, "first_import_id": data_import.id}
-                    new[asset["id"]] = asset
-                    known.add(asset)
-                    counts["created"][asset["asset_type"]] += 1
-                elif asset["first_import_id"] == data_import.id:
-                    # Created by an earlier row of this import (this chunk's, or one before).
-                    merged_rows += 1
-                    self._merge(asset, fields)
-                    if asset["id"] not in new:
-                        changed[asset["id"]] = asset
-                else:
-                    before.setdefault(asset["id"], fingerprint(asset))
-                    self._merge(asset, fields)
-                    changed[asset["id"]] = asset
-                    after_import[asset["id"]] = (fingerprint(asset), asset["asset_type"])
-                sources.append((row_number, asset["id"]))
-            writer.write(new.values(), changed.values(), sources)
-            done += len(rows)
-            after = rows[-1][0]
-            ctx.checkpoint(done, total)
-        for asset_id, (state, asset_type) in after_import.items():
+        params = {"import_id": data_import.id, "account": data_import.client_account_id}
+        for statement in (CHANGES_TABLE, SHARED_TABLE, text("TRUNCATE inventory_shared")):
+            session.execute(statement)
+        session.execute(FILL_SHARED, params)
+        today = datetime.now(UTC).date()
+        verdicts = self._verdicts(ctx, today)
+        writer = _Writer(ImportTransactionManager.driver_connection(session), data_import, today)
+        tally = _Tally()
+        last = session.scalar(LAST_ROW, params) or 0
+        for after in range(0, last, self._chunk_size):
+            bounds = {**params, "after": after, "upto": after + self._chunk_size}
+            # Read before the unmatched rows are created: each would match its own new asset.
+            matched = session.execute(MATCHED_ROWS, bounds).all()
+            for asset_type, count in session.execute(CREATE_UNMATCHED, {**bounds, **verdicts}):
+                tally.counts["created"][asset_type] += count
+            if matched:
+                self._match_and_merge(ctx, writer, tally, matched)
+            ctx.checkpoint(min(after + self._chunk_size, last), last)
+        for asset_id, (state, asset_type) in tally.after.items():
             # Being touched by this import is not a change of what the asset is.
-            counts["unchanged" if state == before[asset_id] else "updated"][asset_type] += 1
+            same = state == tally.before[asset_id]
+            tally.counts["unchanged" if same else "updated"][asset_type] += 1
         return {
-            "assets": {name: dict(counter) for name, counter in counts.items()},
-            "rows_merged_into_an_asset_of_this_import": merged_rows,
+            "assets": {name: dict(counter) for name, counter in tally.counts.items()},
+            "rows_merged_into_an_asset_of_this_import": tally.merged_rows,
         }
 
     @staticmethod
-    def _fields(data_import: DataImport, data: dict, key, serial, ip) -> dict[str, Any]:
+    def _verdicts(ctx: WorkContext, today: date) -> dict[str, list]:
+        """End of support of each (OS family, version) of the import, as UNNEST arrays."""
+        table = end_of_support_table()
+        pairs = ctx.session.execute(OS_PAIRS, {"import_id": ctx.data_import.id}).all()
+        statuses = [table.assess(family, version, today) for family, version in pairs]
+        return {
+            "families": [family for family, _ in pairs],
+            "versions": [version for _, version in pairs],
+            "severities": [s.severity for s in statuses],
+            "dates": [s.end_of_support for s in statuses],
+            "sources": [s.source for s in statuses],
+        }
+
+    def _match_and_merge(
+        self, ctx: WorkContext, writer: _Writer, tally: _Tally, rows: list
+    ) -> None:
+        data_import = ctx.data_import
+        known = self._known(ctx, rows)
+        new, changed, sources = {}, {}, []
+        for row_number, data, key, serial, ip, asset_type in rows:
+            asset = known.match(key, serial, ip)
+            fields = self._fields(data_import, data, key, serial, ip, asset_type)
+            if asset is None:
+                asset = {"id": uuid.uuid4(), **fields, "first_import_id": data_import.id}
+                new[asset["id"]] = asset
+                known.add(asset)
+                tally.counts["created"][asset["asset_type"]] += 1
+            elif asset["first_import_id"] == data_import.id:
+                # Created by an earlier row of this import (of this range, or one before).
+                tally.merged_rows += 1
+                self._merge(asset, fields)
+                if asset["id"] not in new:
+                    changed[asset["id"]] = asset
+            else:
+                tally.before.setdefault(asset["id"], fingerprint(asset))
+                self._merge(asset, fields)
+                changed[asset["id"]] = asset
+                tally.after[asset["id"]] = (fingerprint(asset), asset["asset_type"])
+            sources.append((row_number, asset["id"]))
+        writer.write(new.values(), changed.values(), sources)
+
+    @staticmethod
+    def _fields(
+        data_import: DataImport, data: dict, key, serial, ip, asset_type: str
+    ) -> dict[str, Any]:
         attributes = {k: v for k, v in data.items() if v is not None}
         return {
             "client_account_id": data_import.client_account_id,
@@ -192,7 +298,7 @@ class AssetInventoryPhase:
             "serial_number": serial,
             "primary_ip": ip,
             "name": data.get("hostname") or data.get("name") or data.get("fqdn"),
-            "asset_type": classify_asset(data_import.import_type, data),
+            "asset_type": asset_type,
             "is_virtual": data.get("is_virtual"),
             "attributes": attributes,
             "last_import_id": data_import.id,
@@ -215,14 +321,14 @@ class AssetInventoryPhase:
         asset["attributes"] = attributes
 
     @staticmethod
-    def _known(ctx: WorkContext, identities: list) -> Known:
-        keys = {i[2][0] for i in identities if i[2][0]}
-        serials = {i[2][1] for i in identities if i[2][1]}
-        ips = {i[2][2] for i in identities if i[2][2]}
+    def _known(ctx: WorkContext, rows: list) -> Known:
+        keys = {row[2] for row in rows if row[2]}
+        serials = {row[3] for row in rows if row[3]}
+        ips = {row[4] for row in rows if row[4]}
         known = Known()
         if not (keys or serials or ips):
             return known
-        # Assets written by earlier chunks are read back from the table, as they now are.
+        # Assets written by earlier ranges are read back from the table, as they now are.
         assets = ctx.session.execute(
             select(*KNOWN_COLUMNS).where(
                 Asset.client_account_id == ctx.data_import.client_account_id,
@@ -252,7 +358,7 @@ def _frozen(value: Any) -> Any:
 
 
 class _Writer:
-    """Writes a chunk's new and changed assets and its row sources with COPY."""
+    """Writes the new and changed assets of rows matched in Python, and their sources, by COPY."""
 
     def __init__(self, conn, data_import: DataImport, today: date) -> None:
         self._conn = conn
@@ -275,7 +381,7 @@ class _Writer:
                 with cursor.copy(COPY_CHANGES) as copy:
                     for asset in changed:
                         copy.write_row((asset["id"], *self._written(asset)))
-                cursor.execute(APPLY_CHANGES.text)
+                cursor.execute(APPLY_CHANGES)
             with cursor.copy(COPY_SOURCES) as copy:
                 for row_number, asset_id in sources:
                     copy.write_row(

@@ -1,4 +1,8 @@
-"""data_cleansing: every valid row, mapped to canonical fields, with normalised values."""
+"""data_cleansing: every valid row, mapped to canonical fields, with normalised values.
+
+Each row also gets the keys and type of the asset it describes, found here where the row is at
+hand, so that the inventory can match and create assets in SQL.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,10 @@ from typing import Any
 from sqlalchemy import delete, text
 
 from importer.canonical import get_schema
-from importer.discovery.normalize import normalize_value
-from importer.discovery.os_parse import parse_os
+from importer.discovery.classify import classify_asset
+from importer.discovery.identity import identity
+from importer.discovery.normalize import Cleaned, normalize_value
+from importer.discovery.os_parse import OsInfo, parse_os
 from importer.models import CleanedRecord
 from importer.services.field_mappings import FieldMappingService
 from importer.services.phases.jsonb import to_json
@@ -17,7 +23,8 @@ from importer.services.step_runner import WorkContext
 from importer.services.transactions import ImportTransactionManager
 
 COPY_CLEANED = (
-    "COPY cleaned_records (import_id, row_number, client_account_id, data, raw) FROM STDIN"
+    "COPY cleaned_records (import_id, row_number, client_account_id, data, raw, "
+    "hostname_key, serial_number, primary_ip, asset_type) FROM STDIN"
 )
 VALID_ROWS = text(
     """
@@ -53,6 +60,7 @@ class DataCleansingPhase:
             (column, field, schema.field(field).type)
             for column, field in self._mappings.column_fields(session, data_import).items()
         ]
+        cleaner = RowCleaner(columns)
         counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         conn = ImportTransactionManager.driver_connection(session)
         total = data_import.valid_records or 0
@@ -63,7 +71,7 @@ class DataCleansingPhase:
         ).all():
             with conn.cursor() as cursor, cursor.copy(COPY_CLEANED) as copy:
                 for row_number, record in rows:
-                    data, raw = clean_row(record, columns, counts)
+                    data, raw = cleaner.clean(record, counts)
                     copy.write_row(
                         (
                             data_import.id,
@@ -71,6 +79,8 @@ class DataCleansingPhase:
                             data_import.client_account_id,
                             to_json(data),
                             to_json(raw),
+                            *identity(data_import.import_type, data),
+                            classify_asset(data_import.import_type, data),
                         )
                     )
             done += len(rows)
@@ -82,23 +92,56 @@ class DataCleansingPhase:
         }
 
 
-def clean_row(
-    record: dict[str, Any],
-    columns: list[tuple[str, str, str]],
-    counts: dict[str, dict[str, int]],
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    data: dict[str, Any] = {}
-    raw: dict[str, Any] = {}
-    for column, field, field_type in columns:
-        if column not in record:
-            continue
-        value = record[column]
-        cleaned = normalize_value(field_type, field, value)
-        data[field] = cleaned.value
-        raw[field] = value
-        counts[field][cleaned.outcome] += 1
-    if data.get("os_name") is not None or data.get("os_version") is not None:
-        info = parse_os(data.get("os_name"), data.get("os_version"))
-        data["os_family"] = info.family
-        data["os_version"] = info.version
-    return data, raw
+# A column's values are remembered until it has this many distinct ones: environments and
+# operating systems repeat over millions of rows, hostnames and addresses hardly ever do.
+MEMO_LIMIT = 4096
+
+
+class RowCleaner:
+    """Cleans rows with the import's mappings, each repeated text value of a column once."""
+
+    def __init__(self, columns: list[tuple[str, str, str]]) -> None:
+        self._columns = columns
+        self._memo: dict[str, dict[str, Cleaned] | None] = {c: {} for c, _, _ in columns}
+        self._os: dict[tuple[Any, Any], OsInfo] = {}
+
+    def clean(
+        self, record: dict[str, Any], counts: dict[str, dict[str, int]]
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        data: dict[str, Any] = {}
+        raw: dict[str, Any] = {}
+        for column, field, field_type in self._columns:
+            if column not in record:
+                continue
+            value = record[column]
+            memo = self._memo[column]
+            # Text only: 1, 1.0 and True are one key to a dict, not one value to clean.
+            if memo is not None and type(value) is str:
+                cleaned = memo.get(value)
+                if cleaned is None:
+                    cleaned = normalize_value(field_type, field, value)
+                    if len(memo) < MEMO_LIMIT:
+                        memo[value] = cleaned
+                    else:
+                        self._memo[column] = None
+            else:
+                cleaned = normalize_value(field_type, field, value)
+            data[field] = cleaned.value
+            raw[field] = value
+            counts[field][cleaned.outcome] += 1
+        name, version = data.get("os_name"), data.get("os_version")
+        if name is not None or version is not None:
+            info = self._parse_os(name, version)
+            data["os_family"] = info.family
+            data["os_version"] = info.version
+        return data, raw
+
+    def _parse_os(self, name: Any, version: Any) -> OsInfo:
+        if not (isinstance(name, str | None) and isinstance(version, str | None)):
+            return parse_os(name, version)
+        info = self._os.get((name, version))
+        if info is None:
+            info = parse_os(name, version)
+            if len(self._os) < MEMO_LIMIT:
+                self._os[name, version] = info
+        return info

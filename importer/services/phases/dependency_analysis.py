@@ -7,16 +7,15 @@ An import's rows are the latest word on their assets' dependencies: their old ed
 from __future__ import annotations
 
 import ipaddress
-import uuid
+import re
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import delete, or_, select, text
+from sqlalchemy import delete, select, text
 
 from importer.discovery.dependencies import find_cycles, parse_targets
 from importer.discovery.normalize import normalize_hostname_key
-from importer.models import Asset, AssetDependency, AssetSource
-from importer.services.sql import in_array, in_uuid_array
+from importer.models import AssetDependency, AssetSource
 from importer.services.step_runner import WorkContext
 from importer.services.transactions import ImportTransactionManager
 
@@ -26,7 +25,7 @@ LISTED = 100
 # Only the dependency fields of the rows that have one: the rest of a row is not decoded.
 TARGETS = text(
     """
-    SELECT s.row_number, s.asset_id, c.data -> 'dependencies', c.data -> 'hosts'
+    SELECT s.row_number, s.asset_id::text, c.data -> 'dependencies', c.data -> 'hosts'
     FROM asset_sources s
     JOIN cleaned_records c ON c.import_id = s.import_id AND c.row_number = s.row_number
     WHERE s.import_id = :import_id AND s.client_account_id = :account
@@ -36,18 +35,41 @@ TARGETS = text(
     """
 )
 LAST_ROW = text("SELECT max(row_number) FROM asset_sources WHERE import_id = :import_id")
+# Asset ids travel as text: this phase only compares and copies them, and text is several
+# times cheaper to fetch than uuid.UUID objects.
+RESOLVE = text(
+    """
+    SELECT id::text, hostname_key, primary_ip FROM assets
+    WHERE client_account_id = :account
+      AND (hostname_key = ANY(CAST(:keys AS text[])) OR primary_ip = ANY(CAST(:ips AS text[])))
+    """
+)
+EDGES = text(
+    """
+    SELECT source_asset_id::text, target_asset_id::text FROM asset_dependencies
+    WHERE client_account_id = :account AND target_asset_id IS NOT NULL
+    """
+)
+NAMES = text("SELECT id::text, name FROM assets WHERE id = ANY(CAST(:ids AS uuid[]))")
 COPY_EDGES = (
     "COPY asset_dependencies "
     "(client_account_id, import_id, source_asset_id, target_ref, target_asset_id) FROM STDIN"
 )
 
 
+# Only text of these characters can be an IP address: others are not tried (a failed parse
+# costs an exception, and most targets are names).
+_MAYBE_IPV4 = re.compile(r"[0-9.]+")
+
+
 def target_keys(ref: str) -> tuple[str | None, str | None]:
     """(hostname key, IP) a dependency target may be known by."""
-    try:
-        return None, str(ipaddress.ip_address(ref))
-    except ValueError:
-        return normalize_hostname_key(ref), None
+    if ":" in ref or _MAYBE_IPV4.fullmatch(ref):
+        try:
+            return None, str(ipaddress.ip_address(ref))
+        except ValueError:
+            pass
+    return normalize_hostname_key(ref), None
 
 
 class DependencyAnalysisPhase:
@@ -58,7 +80,7 @@ class DependencyAnalysisPhase:
         session, data_import = ctx.session, ctx.data_import
         account = data_import.client_account_id
         params = {"import_id": data_import.id, "account": account}
-        targets: dict[uuid.UUID, dict[str, None]] = defaultdict(dict)
+        targets: dict[str, dict[str, None]] = defaultdict(dict)
         last = session.scalar(LAST_ROW, params) or 0
         # Reading is half the work: row ranges, so that a cancel is honoured between them.
         for after in range(0, last, self._chunk_size):
@@ -102,19 +124,22 @@ class DependencyAnalysisPhase:
             "cycle_examples": cycles[:LISTED],
         }
 
-    def _resolve(self, ctx: WorkContext, refs: set[str]) -> dict[str, uuid.UUID]:
+    def _resolve(self, ctx: WorkContext, refs: set[str]) -> dict[str, str]:
         keyed = {ref: target_keys(ref) for ref in refs}
         keys = {k for k, _ in keyed.values() if k}
         ips = {ip for _, ip in keyed.values() if ip}
         if not keys and not ips:
             return {}
         by_key, by_ip = {}, {}
-        for asset_id, key, ip in ctx.session.execute(
-            select(Asset.id, Asset.hostname_key, Asset.primary_ip).where(
-                Asset.client_account_id == ctx.data_import.client_account_id,
-                or_(in_array(Asset.hostname_key, keys), in_array(Asset.primary_ip, ips)),
-            )
-        ):
+        rows = ctx.session.execute(
+            RESOLVE,
+            {
+                "account": ctx.data_import.client_account_id,
+                "keys": list(keys),
+                "ips": list(ips),
+            },
+        )
+        for asset_id, key, ip in rows:
             if key:
                 by_key[key] = asset_id
             if ip:
@@ -126,23 +151,12 @@ class DependencyAnalysisPhase:
         }
 
     @staticmethod
-    def _cycles(ctx: WorkContext, touched: set[uuid.UUID]) -> list[list[str]]:
+    def _cycles(ctx: WorkContext, touched: set[str]) -> list[list[str]]:
         """Cycles of the account's dependency graph that pass through this import's assets."""
-        account = ctx.data_import.client_account_id
-        edges = ctx.session.execute(
-            select(AssetDependency.source_asset_id, AssetDependency.target_asset_id).where(
-                AssetDependency.client_account_id == account,
-                AssetDependency.target_asset_id.is_not(None),
-            )
-        ).all()
-        groups = [g for g in find_cycles((s, t) for s, t in edges) if touched.intersection(g)]
+        edges = ctx.session.execute(EDGES, {"account": ctx.data_import.client_account_id})
+        groups = [g for g in find_cycles(edges) if touched.intersection(g)]
         if not groups:
             return []
-        names = dict(
-            ctx.session.execute(
-                select(Asset.id, Asset.name).where(
-                    in_uuid_array(Asset.id, {n for g in groups[:LISTED] for n in g})
-                )
-            ).all()
-        )
-        return [[names.get(node) or str(node) for node in group] for group in groups]
+        listed = list({node for group in groups[:LISTED] for node in group})
+        names = dict(ctx.session.execute(NAMES, {"ids": listed}).all())
+        return [[names.get(node) or node for node in group] for group in groups]
