@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from flask import Blueprint, current_app, jsonify, request
 
 from importer.errors import Conflict, InvalidUpload, NotFound, UnsupportedMediaType
@@ -132,13 +134,14 @@ def get_import(import_id: str):
     """An import: status, progress, steps and its discovery flow"""
     svc = services()
     with svc.transactions.reading() as session:
-        data_import = svc.queries.get(session, parse_id(import_id), client_account_id())
-        runs = svc.queries.steps(session, data_import)
-        flow = svc.queries.flow(session, data_import)
-    try:
-        live = current_app.extensions["importer"].runtime_state.progress(data_import.id)
-    except Exception:  # Redis is only a refinement of what PostgreSQL says.
-        live = {}
+        data_import, runs, flow = svc.queries.detail(
+            session, parse_id(import_id), client_account_id()
+        )
+    live = {}
+    # Redis is only a refinement of what PostgreSQL says, and only for a running step.
+    if svc.responses.shows_live_progress(runs):
+        with contextlib.suppress(Exception):
+            live = current_app.extensions["importer"].runtime_state.progress(data_import.id)
     return jsonify(svc.responses.detail(data_import, runs, flow, live))
 
 

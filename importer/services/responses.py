@@ -159,6 +159,11 @@ class ImportResponseBuilder:
         }
 
     @staticmethod
+    def shows_live_progress(runs: list[ImportStepRun]) -> bool:
+        """Whether step_progress reads Redis's chunk progress for any of these runs."""
+        return any(run.status == StepStatus.RUNNING and run.step != Step.DISCOVERY for run in runs)
+
+    @staticmethod
     def step_progress(
         run: ImportStepRun, flow: DiscoveryFlow | None, live_progress: dict[str, int]
     ) -> int:
