@@ -5,7 +5,8 @@ COPY pyproject.toml README.md ./
 COPY importer ./importer
 COPY web ./web
 COPY migrations ./migrations
-COPY worker.py alembic.ini ./
+COPY worker.py alembic.ini gunicorn.conf.py ./
 RUN pip install --no-cache-dir -e .
 EXPOSE 8000 5555
-CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "2", "--threads", "4", "--logger-class", "importer.logging_setup.GunicornLogger", "web:create_app()"]
+ENV IMPORTER_BIND=0.0.0.0:8000
+CMD ["gunicorn", "--config", "gunicorn.conf.py", "web:create_app()"]
