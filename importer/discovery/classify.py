@@ -11,7 +11,7 @@ look-ups cost a fraction of case-insensitive regex searches.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
 from typing import Any, Literal
 
@@ -197,6 +197,9 @@ _SERVER_RULES: tuple[tuple[AssetType, _Predicate], ...] = (
 )
 
 
+_PAIR_STARTS = frozenset(
+    term.split()[0] for terms in (_NETWORK, _STORAGE, _DATABASE) for term in terms if " " in term
+)
 _HOST_FIELD = "hostname"
 _OTHER_FIELDS = ("is_virtual", "model", "manufacturer", "os_name", "description", "application")
 _NO_TRAITS = (False,) * len(_SERVER_RULES)
@@ -235,7 +238,10 @@ def _other_traits(values: tuple[Any, ...]) -> tuple[bool, ...]:
 def _host_traits(host: str) -> tuple[bool, ...]:
     """_traits of a hostname alone, for every row: the hostname's part of each rule, inlined
     (tests/test_classify.py holds it to _traits)."""
-    words = _words.__wrapped__(host)  # unique per row: caching would only evict
+    words: Iterable[str] = _WORD.findall(host.casefold())
+    # Word pairs only when one could match ("palo alto"): most hostnames have none.
+    if not _PAIR_STARTS.isdisjoint(words):
+        words = _words.__wrapped__(host)  # unique per row: caching would only evict
     return (
         _VM_HOSTNAME.search(host) is not None,
         not _NETWORK.isdisjoint(words),

@@ -1,6 +1,12 @@
-"""ValidationService: checks an import's stored records in chunks and stores the issues found."""
+"""ValidationService: checks an import's stored records in chunks and stores the issues found.
+
+Each range of rows is first sifted in SQL (importer.services.plain_rows): the rows PostgreSQL can
+vouch for have no issue, and only the others are read and checked by the RecordValidator.
+"""
 
 from __future__ import annotations
+
+from bisect import bisect_right
 
 from sqlalchemy import delete, text
 from sqlalchemy.orm import Session
@@ -8,6 +14,7 @@ from sqlalchemy.orm import Session
 from importer.canonical import get_schema
 from importer.models import DataImport, ValidationIssue
 from importer.services.field_mappings import FieldMappingService
+from importer.services.plain_rows import PlainRowFilter
 from importer.services.record_validation import RecordValidator
 from importer.services.step_runner import WorkContext
 from importer.services.transactions import ImportTransactionManager
@@ -33,13 +40,18 @@ DUPLICATE_ROWS = text(
 )
 
 
-CHUNK = text(
+# The rows of a range that PostgreSQL cannot vouch for: the validator checks them in Python.
+SUSPECT_ROWS = """
+    SELECT r.row_number, r.record, r.extra_values FROM raw_import_records r
+    WHERE r.import_id = :import_id AND r.client_account_id = :client_account_id
+      AND r.row_number > :after AND r.row_number <= :upto
+      AND ({plain}) IS NOT TRUE
+    ORDER BY r.row_number
+"""
+ROW_SPAN = text(
     """
-    SELECT row_number, record, extra_values FROM raw_import_records
+    SELECT count(*), max(row_number) FROM raw_import_records
     WHERE import_id = :import_id AND client_account_id = :client_account_id
-      AND row_number > :after
-    ORDER BY row_number
-    LIMIT :limit
     """
 )
 
@@ -52,44 +64,56 @@ class ValidationService:
     def run(self, ctx: WorkContext) -> None:
         session, data_import = ctx.session, ctx.data_import
         self._clear(session, data_import)
-        validator = self._validator(session, data_import)
+        column_fields, header = self._columns(session, data_import)
+        schema = get_schema(data_import.import_type)
+        validator = RecordValidator(schema, column_fields, header)
+        plain = PlainRowFilter(schema, column_fields, header)
+        suspect = text(SUSPECT_ROWS.format(plain=plain.condition))
         duplicates = self._duplicates(session, data_import)
+        duplicate_rows = sorted(duplicates)
         conn = ImportTransactionManager.driver_connection(session)
+        params = {"import_id": data_import.id, "client_account_id": data_import.client_account_id}
+        done, last = session.execute(ROW_SPAN, params).one()
         invalid = 0
-        done = 0
-        last_row = 0
-        while True:
-            rows = self._chunk(session, data_import, last_row)
-            if not rows:
-                break
+        for after in range(0, last or 0, self._chunk_size):
+            upto = after + self._chunk_size
+            rows = session.execute(
+                suspect, {**params, **plain.params, "after": after, "upto": upto}
+            ).all()
             issues = []
             for row_number, record, extra in rows:
                 found = validator.validate(row_number, record, extra)
                 if row_number in duplicates and not any(i.code == "blank-row" for i in found):
-                    issues.append(
-                        (
-                            row_number,
-                            "duplicate-row",
-                            None,
-                            f"Row {row_number} duplicates row {duplicates[row_number]}.",
-                            "error",
-                        )
-                    )
+                    issues.append(self._duplicate(row_number, duplicates))
                     invalid += 1
                     continue
                 issues.extend((i.row_number, i.code, i.field, i.message, i.severity) for i in found)
                 if any(i.severity == "error" for i in found):
                     invalid += 1
+            # Duplicates of plain rows are plain too, and not blank.
+            checked = {row[0] for row in rows}
+            for row_number in duplicate_rows[
+                bisect_right(duplicate_rows, after) : bisect_right(duplicate_rows, upto)
+            ]:
+                if row_number not in checked:
+                    issues.append(self._duplicate(row_number, duplicates))
+                    invalid += 1
+            issues.sort(key=lambda issue: issue[0])
             self._store(conn, data_import, issues)
-            done += len(rows)
-            last_row = rows[-1][0]
-            ctx.checkpoint(done, data_import.records_stored)
+            ctx.checkpoint(min(upto, last), last)
         data_import.valid_records = done - invalid
         data_import.invalid_records = invalid
         if data_import.valid_records == 0:
             ctx.rejection = f"No valid records: all {done} rows have errors (see /errors)."
 
-    def _validator(self, session: Session, data_import: DataImport) -> RecordValidator:
+    @staticmethod
+    def _duplicate(row_number: int, duplicates: dict[int, int]) -> tuple:
+        message = f"Row {row_number} duplicates row {duplicates[row_number]}."
+        return (row_number, "duplicate-row", None, message, "error")
+
+    def _columns(
+        self, session: Session, data_import: DataImport
+    ) -> tuple[dict[str, str], list[str]]:
         column_fields = {
             s.source_column: s.target_field
             for s in self._mappings.suggest(session, data_import)
@@ -97,7 +121,7 @@ class ValidationService:
         }
         # JSON records have no header to be short of: missing cells only make sense for CSV.
         header = data_import.columns if data_import.format == "csv" else []
-        return RecordValidator(get_schema(data_import.import_type), column_fields, header)
+        return column_fields, header
 
     @staticmethod
     def _clear(session: Session, data_import: DataImport) -> None:
@@ -115,18 +139,6 @@ class ValidationService:
             {"import_id": data_import.id, "client_account_id": data_import.client_account_id},
         )
         return {row_number: first for row_number, first in rows}
-
-    def _chunk(self, session: Session, data_import: DataImport, after_row: int) -> list:
-        # Core, not the ORM: building ORM rows cost more than checking them.
-        return session.execute(
-            CHUNK,
-            {
-                "import_id": data_import.id,
-                "client_account_id": data_import.client_account_id,
-                "after": after_row,
-                "limit": self._chunk_size,
-            },
-        ).all()
 
     @staticmethod
     def _store(conn, data_import: DataImport, issues: list[tuple]) -> None:

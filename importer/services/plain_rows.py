@@ -1,0 +1,108 @@
+"""The rows of an import that surely pass validation, told apart in SQL.
+
+Most rows of an export are unremarkable: every mapped value a plain name, number or address,
+every header cell present, nothing beyond them. PostgreSQL recognises those with a few regular
+expressions, and only the others are read into Python, where RecordValidator decides. Every test
+here is stricter than the validator's, so a row it passes is one the validator would pass with no
+issue at all; a row it leaves is merely checked the slow way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from importer.canonical import CanonicalSchema, FieldSpec
+
+# Groups without "?:": SQLAlchemy would read ":25" as a bind parameter.
+_OCTET = "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_IPV4 = rf"^({_OCTET}\.){{3}}{_OCTET}$"
+_HOSTNAME = r"^[A-Za-z0-9._-]{1,253}$"
+# A count with an optional unit ("16GB", "32 GB"); numbers also with a short decimal part.
+_INTEGER_TEXT = r"^[0-9]{1,9}( ?[A-Za-z]+)?$"
+_NUMBER_TEXT = r"^[0-9]{1,9}(\.[0-9]{1,6})?( ?[A-Za-z]+)?$"
+_INTEGER_JSON = r"^[0-9]{1,9}$"
+_NUMBER_JSON = r"^[0-9]{1,9}(\.[0-9]{1,6})?$"
+_BOOLEANS = ("yes", "no", "true", "false", "1", "0", "y", "n", "on", "off")
+# ASCII whitespace, which str.strip() removes too (SQL's \s may mean more, or less).
+_SPACES = "' ' || chr(9) || chr(10) || chr(11) || chr(12) || chr(13)"
+
+
+class PlainRowFilter:
+    """A SQL condition on ``r`` (raw_import_records) true only for rows with no issue; false or
+    NULL for the others (select those with ``IS NOT TRUE``)."""
+
+    def __init__(
+        self,
+        schema: CanonicalSchema,
+        column_fields: Mapping[str, str],
+        header: Sequence[str],
+    ) -> None:
+        self.params: dict[str, Any] = {"plain_header": list(header)}
+        checks, filled = [], []
+        for index, (column, field) in enumerate(column_fields.items()):
+            name = f"plain_c{index}"
+            self.params[name] = column
+            spec = schema.field(field)
+            value, text = f"(r.record -> :{name})", f"(r.record ->> :{name})"
+            checks.append(_column(spec, value, text))
+            # Some value with a letter or digit: the row is not blank.
+            filled.append(
+                f"(jsonb_typeof({value}) = 'number' OR coalesce({text}, '') ~ '[A-Za-z0-9]')"
+            )
+        if not checks:
+            self.condition = "FALSE"
+            return
+        self.condition = " AND ".join(
+            [
+                "r.extra_values IS NULL",
+                "r.record ?& CAST(:plain_header AS text[])",
+                f"({' OR '.join(filled)})",
+                *checks,
+            ]
+        )
+
+
+def _column(spec: FieldSpec, value: str, text: str) -> str:
+    kind = f"jsonb_typeof({value})"
+    blank = (
+        f"({value} IS NULL OR {kind} = 'null'"
+        f" OR ({kind} = 'string' AND btrim({text}, {_SPACES}) = ''))"
+    )
+    check = _check(spec, kind, text)
+    if spec.required:
+        return f"(NOT {blank} AND {check})"
+    return f"({blank} OR {check})"
+
+
+def _check(spec: FieldSpec, kind: str, text: str) -> str:
+    # Whitespace SQL does not see (no-break spaces) makes a value blank to the validator: a
+    # required value must show a letter or digit.
+    filled = f" AND {text} ~ '[A-Za-z0-9]'" if spec.required else ""
+    if spec.type in ("string", "list"):
+        return f"({kind} = 'number' OR ({kind} = 'string'{filled}))"
+    if spec.type == "hostname":
+        return f"({kind} = 'string' AND {text} ~ '{_HOSTNAME}')"
+    if spec.type == "ip":
+        return f"({kind} = 'string' AND {text} ~ '{_IPV4}')"
+    if spec.type == "boolean":
+        words = ", ".join(f"'{word}'" for word in _BOOLEANS)
+        return (
+            f"({kind} = 'boolean' OR ({kind} = 'number' AND {text} IN ('0', '1'))"
+            f" OR ({kind} = 'string' AND lower({text}) IN ({words})))"
+        )
+    if spec.type in ("integer", "number"):
+        integral = spec.type == "integer"
+        as_text = _INTEGER_TEXT if integral else _NUMBER_TEXT
+        as_json = _INTEGER_JSON if integral else _NUMBER_JSON
+        shape = (
+            f"(({kind} = 'string' AND {text} ~ '{as_text}')"
+            f" OR ({kind} = 'number' AND {text} ~ '{as_json}'))"
+        )
+        if spec.minimum is None:
+            return shape
+        # Only evaluated once the shape holds, so the cast cannot fail.
+        at_least = f"substring({text} from '^[0-9.]+')::numeric >= {float(spec.minimum)!r}"
+        return f"(CASE WHEN {shape} THEN {at_least} ELSE FALSE END)"
+    # Dates have too many spellings to judge in SQL.
+    return "FALSE"
