@@ -88,7 +88,7 @@ def plain(resources, sieve: PlainRowFilter, record: dict, extra) -> bool | None:
         return conn.scalar(
             text(
                 f"SELECT {sieve.condition} FROM (VALUES (CAST(:record AS jsonb), "
-                "CAST(:extra AS jsonb))) AS r (record, extra_values)"
+                "CAST(:extra AS jsonb))) AS r (record, extra_values) " + sieve.lateral
             ),
             {
                 **sieve.params,

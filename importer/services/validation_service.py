@@ -42,7 +42,7 @@ DUPLICATE_ROWS = text(
 
 # The rows of a range that PostgreSQL cannot vouch for: the validator checks them in Python.
 SUSPECT_ROWS = """
-    SELECT r.row_number, r.record, r.extra_values FROM raw_import_records r
+    SELECT r.row_number, r.record, r.extra_values FROM raw_import_records r {lateral}
     WHERE r.import_id = :import_id AND r.client_account_id = :client_account_id
       AND r.row_number > :after AND r.row_number <= :upto
       AND ({plain}) IS NOT TRUE
@@ -68,7 +68,7 @@ class ValidationService:
         schema = get_schema(data_import.import_type)
         validator = RecordValidator(schema, column_fields, header)
         plain = PlainRowFilter(schema, column_fields, header)
-        suspect = text(SUSPECT_ROWS.format(plain=plain.condition))
+        suspect = text(SUSPECT_ROWS.format(lateral=plain.lateral, plain=plain.condition))
         duplicates = self._duplicates(session, data_import)
         duplicate_rows = sorted(duplicates)
         conn = ImportTransactionManager.driver_connection(session)
