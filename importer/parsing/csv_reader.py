@@ -135,31 +135,46 @@ class _CsvRows:
         return columns
 
     def records(self, columns: list[str]) -> Iterator[ParsedRecord]:
+        # The loop runs once per row of the file: it is kept to what each row needs.
         width = len(columns)
         max_columns = self._limits.max_columns
+        max_rows = self._limits.max_rows
         unchecked_chars = self._unchecked_chars
+        reader = self._reader
         row_number = 0
         # Blank lines only become (blank) rows once a non-blank row follows them, so
         # that the blank lines many tools leave at the end of a file are dropped.
         held_blank_lines = 0
-        while (cells := self._next_row()) is not None:
-            if not cells:
-                held_blank_lines += 1
-                continue
-            for _ in range(held_blank_lines):
-                row_number = self._count_row(row_number)
-                yield ParsedRecord(row_number, {}, None)
-            held_blank_lines = 0
-            row_number = self._count_row(row_number)
-            cell_count = len(cells)
-            if cell_count > max_columns:
-                raise self._too_many_columns(
-                    cell_count, {"row": row_number, "line": self._row_line}
-                )
-            if max(map(len, cells)) > unchecked_chars:
-                self._check_field_sizes(cells, columns, {"row": row_number, "line": self._row_line})
-            extra = cells[width:] if cell_count > width else None
-            yield ParsedRecord(row_number, dict(zip(columns, cells, strict=False)), extra)
+        self._row_line = self._lines_read() + 1
+        try:
+            for cells in reader:
+                if self._cut_outside_quotes:
+                    cells = self._joined(cells)
+                if not cells:
+                    held_blank_lines += 1
+                else:
+                    for _ in range(held_blank_lines):
+                        if row_number >= max_rows:
+                            raise self._too_many_rows()
+                        row_number += 1
+                        yield ParsedRecord(row_number, {}, None)
+                    held_blank_lines = 0
+                    if row_number >= max_rows:
+                        raise self._too_many_rows()
+                    row_number += 1
+                    cell_count = len(cells)
+                    if cell_count > max_columns:
+                        raise self._too_many_columns(
+                            cell_count, {"row": row_number, "line": self._row_line}
+                        )
+                    if max(map(len, cells)) > unchecked_chars:
+                        location = {"row": row_number, "line": self._row_line}
+                        self._check_field_sizes(cells, columns, location)
+                    extra = cells[width:] if cell_count > width else None
+                    yield ParsedRecord(row_number, dict(zip(columns, cells, strict=False)), extra)
+                self._row_line = reader.line_num - self._pieces_sent + 1
+        except csv.Error as error:
+            raise self._csv_error(error) from None
         if row_number == 0:
             raise InvalidUpload("the file has a header but no data rows", code="no-records")
 
@@ -226,14 +241,19 @@ class _CsvRows:
         self._row_line = self._lines_read() + 1
         try:
             cells = next(self._reader, None)
-            while self._cut_outside_quotes and len(cells) <= self._limits.max_columns:
-                # The row ended at a cut between fields: the rest of the line continues
-                # its last field, which the cut left empty.
-                self._cut_outside_quotes = False
-                rest = next(self._reader, None)
-                cells[-1:] = rest or [""]
+            if cells is not None and self._cut_outside_quotes:
+                cells = self._joined(cells)
         except csv.Error as error:
             raise self._csv_error(error) from None
+        return cells
+
+    def _joined(self, cells: list[str]) -> list[str]:
+        while self._cut_outside_quotes and len(cells) <= self._limits.max_columns:
+            # The row ended at a cut between fields: the rest of the line continues
+            # its last field, which the cut left empty.
+            self._cut_outside_quotes = False
+            rest = next(self._reader, None)
+            cells[-1:] = rest or [""]
         return cells
 
     def _csv_error(self, error: csv.Error) -> InvalidUpload:
@@ -253,14 +273,12 @@ class _CsvRows:
             details={"line": self._lines_read()},
         )
 
-    def _count_row(self, row_number: int) -> int:
-        if row_number >= self._limits.max_rows:
-            raise InvalidUpload(
-                f"the file has more than {self._limits.max_rows} rows",
-                code="too-many-rows",
-                details={"limit": self._limits.max_rows},
-            )
-        return row_number + 1
+    def _too_many_rows(self) -> InvalidUpload:
+        return InvalidUpload(
+            f"the file has more than {self._limits.max_rows} rows",
+            code="too-many-rows",
+            details={"limit": self._limits.max_rows},
+        )
 
     def _check_field_sizes(
         self, cells: list[str], columns: list[str] | None, location: dict[str, int]
