@@ -79,11 +79,13 @@ OS_PAIRS = text(
 )
 LAST_ROW = text("SELECT max(row_number) FROM cleaned_records WHERE import_id = :import_id")
 # A row is matched in Python when one of its keys is shared within the import or names an
-# asset the account has.
-MATCHED_ELSEWHERE = """
+# asset the account had before (an account without assets spares PostgreSQL those look-ups).
+SHARED_KEY = """
     EXISTS (SELECT 1 FROM inventory_shared s WHERE s.kind = 'k' AND s.value = c.hostname_key)
     OR EXISTS (SELECT 1 FROM inventory_shared s WHERE s.kind = 's' AND s.value = c.serial_number)
     OR EXISTS (SELECT 1 FROM inventory_shared s WHERE s.kind = 'i' AND s.value = c.primary_ip)
+"""
+KNOWN_KEY = """
     OR EXISTS (SELECT 1 FROM assets a
                WHERE a.client_account_id = :account AND a.hostname_key = c.hostname_key)
     OR EXISTS (SELECT 1 FROM assets a
@@ -91,27 +93,25 @@ MATCHED_ELSEWHERE = """
     OR EXISTS (SELECT 1 FROM assets a
                WHERE a.client_account_id = :account AND a.primary_ip = c.primary_ip)
 """
+ANY_ASSET = text("SELECT EXISTS (SELECT 1 FROM assets WHERE client_account_id = :account)")
 RANGE = """
     c.import_id = :import_id AND c.client_account_id = :account
     AND c.row_number > :after AND c.row_number <= :upto
 """
-MATCHED_ROWS = text(
-    f"""
+MATCHED_ROWS = """
     SELECT c.row_number, c.data, c.hostname_key, c.serial_number, c.primary_ip, c.asset_type
     FROM cleaned_records c
-    WHERE {RANGE} AND ({MATCHED_ELSEWHERE})
+    WHERE {range} AND ({matched})
     ORDER BY c.row_number
-    """
-)
+"""
 # The columns as AssetInventoryPhase._fields makes them: a name is the first non-empty of three
 # fields; a core count only when it fits the 32-bit column; absent values are no attributes.
-CREATE_UNMATCHED = text(
-    f"""
+CREATE_UNMATCHED = f"""
     WITH unmatched AS (
         SELECT gen_random_uuid() AS id, c.row_number, c.hostname_key, c.serial_number,
                c.primary_ip, c.asset_type, c.data
         FROM cleaned_records c
-        WHERE {RANGE} AND NOT ({MATCHED_ELSEWHERE})
+        WHERE {{range}} AND NOT ({{matched}})
     ), created AS (
         INSERT INTO assets (id, client_account_id, first_import_id, {", ".join(WRITTEN)})
         SELECT u.id, :account, :import_id, u.hostname_key, u.serial_number, u.primary_ip,
@@ -120,7 +120,8 @@ CREATE_UNMATCHED = text(
             u.asset_type, u.data ->> 'os_family', u.data ->> 'os_name', u.data ->> 'os_version',
             u.data ->> 'environment',
             CASE WHEN jsonb_typeof(u.data -> 'cpu_cores') = 'number'
-                      AND u.data ->> 'cpu_cores' ~ '^[0-9]{{1,10}}$'
+                      AND u.data ->> 'cpu_cores' ~ '^[0-9]+$'
+                      AND length(u.data ->> 'cpu_cores') <= 10
                       AND (u.data ->> 'cpu_cores')::bigint < 2147483648
                  THEN (u.data ->> 'cpu_cores')::integer END,
             CASE WHEN jsonb_typeof(u.data -> 'memory_gb') = 'number'
@@ -141,8 +142,17 @@ CREATE_UNMATCHED = text(
         SELECT :import_id, row_number, id, :account FROM unmatched
     )
     SELECT asset_type, count(*) FROM created GROUP BY asset_type
-    """
-)
+"""
+
+
+def range_statements(known_assets: bool) -> tuple:
+    """(rows matched in Python, creation of the others) for one range of rows."""
+    matched = SHARED_KEY + (KNOWN_KEY if known_assets else "")
+    return (
+        text(MATCHED_ROWS.format(range=RANGE, matched=matched)),
+        text(CREATE_UNMATCHED.format(range=RANGE, matched=matched)),
+    )
+
 
 COPY_ASSETS = (
     f"COPY assets (id, client_account_id, first_import_id, {', '.join(WRITTEN)}) FROM STDIN"
@@ -225,13 +235,14 @@ class AssetInventoryPhase:
         today = datetime.now(UTC).date()
         verdicts = self._verdicts(ctx, today)
         writer = _Writer(ImportTransactionManager.driver_connection(session), data_import, today)
+        matched_rows, create_unmatched = range_statements(session.scalar(ANY_ASSET, params))
         tally = _Tally()
         last = session.scalar(LAST_ROW, params) or 0
         for after in range(0, last, self._chunk_size):
             bounds = {**params, "after": after, "upto": after + self._chunk_size}
             # Read before the unmatched rows are created: each would match its own new asset.
-            matched = session.execute(MATCHED_ROWS, bounds).all()
-            for asset_type, count in session.execute(CREATE_UNMATCHED, {**bounds, **verdicts}):
+            matched = session.execute(matched_rows, bounds).all()
+            for asset_type, count in session.execute(create_unmatched, {**bounds, **verdicts}):
                 tally.counts["created"][asset_type] += count
             if matched:
                 self._match_and_merge(ctx, writer, tally, matched)

@@ -1,0 +1,122 @@
+"""The inventory's split between SQL (rows no other row or asset shares a key with) and Python
+(the rest, in row order) gives the assets a row-by-row pass gives, across ranges of rows."""
+
+from __future__ import annotations
+
+import csv
+import io
+import random
+import uuid
+
+import pytest
+from sqlalchemy import text
+
+from tests.helpers import wait_for_final
+
+pytestmark = pytest.mark.usefixtures("celery_worker")
+
+HEADER = ["Host Name", "IP Addr", "Serial No", "RAM (GB)"]
+
+
+def upload(client, auth, rows: list[list[str]], engagement: str) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(HEADER)
+    writer.writerows(rows)
+    response = client.post(
+        "/api/v1/imports",
+        data={
+            "file": (io.BytesIO(buffer.getvalue().encode()), "inventory.csv"),
+            "engagement": engagement,
+        },
+        headers=auth,
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 202, response.get_json()
+    import_id = response.get_json()["id"]
+    final = wait_for_final(client, import_id, auth, timeout=120)
+    assert final["status"] == "completed", final
+    return import_id
+
+
+def expected_groups(imports: list[list[list[str]]]) -> list[list[int]]:
+    """Row by row, as the inventory is specified: hostname, then serial, then IP; the first row
+    of an asset fixes its keys. Returns, per import, the asset number of each row."""
+    by_key, by_serial, by_ip = {}, {}, {}
+    assets = 0
+    result = []
+    for rows in imports:
+        numbers = []
+        for host, ip, serial, _ in rows:
+            key = host.lower() or None
+            serial = serial or None
+            ip = ip or None
+            asset = (
+                (key and by_key.get(key))
+                or (serial and by_serial.get(serial))
+                or (ip and by_ip.get(ip))
+            )
+            if asset is None:
+                assets += 1
+                asset = assets
+                for index, value in ((by_key, key), (by_serial, serial), (by_ip, ip)):
+                    if value:
+                        index.setdefault(value, asset)
+            numbers.append(asset)
+        result.append(numbers)
+    return result
+
+
+def partition(numbers: list) -> set[frozenset[int]]:
+    groups: dict = {}
+    for row, asset in enumerate(numbers, start=1):
+        groups.setdefault(asset, set()).add(row)
+    return {frozenset(g) for g in groups.values()}
+
+
+def test_shared_keys_across_ranges_and_imports(client, auth, resources):
+    rng = random.Random(11)
+    engagement = uuid.uuid4().hex
+
+    def row(n: int) -> list[str]:
+        return [f"node-{n}", f"10.9.{n // 256}.{n % 256}", f"SN-{n}", "8"]
+
+    first = [row(n) for n in range(1, 701)]
+    second = [row(n) for n in range(2000, 3200)]
+    # Keys shared within the import, rows apart (the test settings use ranges of 500 rows)...
+    for _ in range(60):
+        a, b = rng.sample(range(len(second)), 2)
+        column = rng.choice([1, 2])
+        second[b][column] = second[a][column]
+    # ... with the first import's assets, by any key, and none at all.
+    for _ in range(60):
+        b = rng.randrange(len(second))
+        source = rng.choice(first)
+        column = rng.choice([0, 1, 2])
+        second[b][column] = source[column]
+    for _ in range(20):
+        second[rng.randrange(len(second))][1:3] = ["", ""]
+    # Keys naming two different assets: the hostname wins, then the serial number.
+    for n, (a, b, c) in enumerate([(5, 10, 15), (20, 25, 30), (35, 40, 45)]):
+        second[100 + n * 300][:3] = [first[a][0], first[c][1], first[b][2]]
+        second[150 + n * 300][:3] = [f"fresh-{n}", first[c][1], first[b][2]]
+        second[450 + n * 300][:3] = [second[10 + n * 300][0], "", second[60 + n * 300][2]]
+
+    imports = [upload(client, auth, rows, engagement) for rows in (first, second)]
+    want = expected_groups([first, second])
+    with resources.engine.connect() as conn:
+        got = [
+            dict(
+                conn.execute(
+                    text("SELECT row_number, asset_id FROM asset_sources WHERE import_id = :i"),
+                    {"i": import_id},
+                ).all()
+            )
+            for import_id in imports
+        ]
+    # The same rows share an asset, within and across the imports.
+    combined_want = want[0] + want[1]
+    combined_got = [got[0][n] for n in range(1, len(first) + 1)] + [
+        got[1][n] for n in range(1, len(second) + 1)
+    ]
+    assert partition(combined_got) == partition(combined_want)
