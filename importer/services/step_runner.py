@@ -12,6 +12,7 @@ failed unit rolls its partial writes back.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -69,6 +70,10 @@ class WorkContext:
     paused: str | None = None
     # What the unit reports about its work (a phase's summary).
     result: dict | None = None
+    # The heartbeat (a transaction of its own) is written at most this often; progress in Redis
+    # and the cancel checks happen at every checkpoint.
+    heartbeat_interval: float = 0.5
+    _last_heartbeat: float = field(default=float("-inf"), repr=False)
 
     def checkpoint(self, done: int, total: int) -> None:
         """Report progress and stop here if the import was cancelled (in Redis or PostgreSQL)."""
@@ -81,7 +86,10 @@ class WorkContext:
             cancel_flagged = False
         if cancel_flagged:
             raise ImportCancelled
-        self.heartbeat(percent)
+        now = time.monotonic()
+        if now - self._last_heartbeat >= self.heartbeat_interval:
+            self._last_heartbeat = now
+            self.heartbeat(percent)
         # PostgreSQL is the truth: a cancel must stop the work even when Redis lost the flag.
         status = self.session.scalar(
             select(DataImport.status).where(DataImport.id == self.data_import.id)

@@ -153,7 +153,7 @@ class DependencyAnalysisPhase:
     @staticmethod
     def _cycles(ctx: WorkContext, touched: set[str]) -> list[list[str]]:
         """Cycles of the account's dependency graph that pass through this import's assets."""
-        edges = ctx.session.execute(EDGES, {"account": ctx.data_import.client_account_id})
+        edges = ctx.session.execute(EDGES, {"account": ctx.data_import.client_account_id}).all()
         groups = [g for g in find_cycles(edges) if touched.intersection(g)]
         if not groups:
             return []
