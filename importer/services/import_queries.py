@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from importer.errors import NotFound
@@ -39,35 +41,24 @@ class ImportQueryService:
 
     def detail(
         self, session: Session, import_id: uuid.UUID, client_account_id: uuid.UUID
-    ) -> tuple[DataImport, list[ImportStepRun], DiscoveryFlow | None]:
-        """The import with its step runs and flow, in one statement: the GET clients poll.
+    ) -> tuple[Any, list[Any], Any | None]:
+        """The import, its step runs and its flow, as read-only views with the attributes
+        ImportResponseBuilder.detail reads: the GET clients poll, made of one statement.
 
-        One statement sees one snapshot, so it runs without a transaction: no BEGIN and
-        ROLLBACK round trips (call it first in its session).
+        One statement sees one snapshot, so it runs without a transaction (no BEGIN and
+        ROLLBACK round trips: call it first in its session), and plain columns rather than
+        ORM objects cost a third of the CPU.
         """
         session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         rows = session.execute(
-            select(DataImport, ImportStepRun, DiscoveryFlow)
-            .outerjoin(
-                ImportStepRun,
-                and_(
-                    ImportStepRun.import_id == DataImport.id,
-                    ImportStepRun.client_account_id == DataImport.client_account_id,
-                ),
-            )
-            .outerjoin(
-                DiscoveryFlow,
-                and_(
-                    DiscoveryFlow.import_id == DataImport.id,
-                    DiscoveryFlow.client_account_id == DataImport.client_account_id,
-                ),
-            )
-            .where(DataImport.id == import_id, DataImport.client_account_id == client_account_id)
+            _DETAIL, {"import_id": import_id, "client_account_id": client_account_id}
         ).all()
         if not rows:
             raise NotFound("No such import.", details={"id": str(import_id)})
-        data_import, _, flow = rows[0]
-        runs = [run for _, run, _ in rows if run is not None]
+        first = rows[0]
+        data_import = _view(_IMPORT_FIELDS, first[:_RUNS_AT])
+        flow = None if first[_FLOW_AT] is None else _view(_FLOW_FIELDS, first[_FLOW_AT:])
+        runs = [_view(_RUN_FIELDS, row[_RUNS_AT:_FLOW_AT]) for row in rows if row[_RUNS_AT]]
         return data_import, sorted(runs, key=_step_order), flow
 
     def steps(self, session: Session, data_import: DataImport) -> list[ImportStepRun]:
@@ -182,5 +173,56 @@ class ImportQueryService:
         return position[0]
 
 
-def _step_order(run: ImportStepRun) -> tuple[int, int]:
+def _step_order(run: Any) -> tuple[int, int]:
     return run.attempt, STEP_ORDER.index(run.step)
+
+
+def _view(fields: tuple[str, ...], values: Sequence[Any]) -> SimpleNamespace:
+    return SimpleNamespace(**dict(zip(fields, values, strict=True)))
+
+
+_IMPORT_FIELDS = (
+    "id", "status", "filename", "import_type", "engagement", "records_stored", "valid_records",
+    "invalid_records", "error", "created_at", "updated_at", "finished_at", "format", "encoding",
+    "delimiter", "columns",
+)  # fmt: skip
+# "step" first: it is never null, so a row without a step run has None there.
+_RUN_FIELDS = ("step", "status", "task_id", "attempt", "started_at", "finished_at", "error")
+# "id" first, likewise.
+_FLOW_FIELDS = (
+    "id", "import_id", "status", "current_phase", "progress", "error", "started_at", "finished_at",
+)  # fmt: skip
+_RUNS_AT = len(_IMPORT_FIELDS)
+_FLOW_AT = _RUNS_AT + len(_RUN_FIELDS)
+
+
+def _detail_statement():
+    imports, runs, flows = DataImport.__table__, ImportStepRun.__table__, DiscoveryFlow.__table__
+    return (
+        select(
+            *(imports.c[name] for name in _IMPORT_FIELDS),
+            *(runs.c[name].label(f"run_{name}") for name in _RUN_FIELDS),
+            *(flows.c[name].label(f"flow_{name}") for name in _FLOW_FIELDS),
+        )
+        .outerjoin(
+            runs,
+            and_(
+                runs.c.import_id == imports.c.id,
+                runs.c.client_account_id == imports.c.client_account_id,
+            ),
+        )
+        .outerjoin(
+            flows,
+            and_(
+                flows.c.import_id == imports.c.id,
+                flows.c.client_account_id == imports.c.client_account_id,
+            ),
+        )
+        .where(
+            imports.c.id == bindparam("import_id"),
+            imports.c.client_account_id == bindparam("client_account_id"),
+        )
+    )
+
+
+_DETAIL = _detail_statement()
