@@ -7,10 +7,12 @@ import csv
 import io
 import random
 import uuid
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import text
 
+from importer.models import DataImport, FlowPhase
 from tests.helpers import wait_for_final
 
 pytestmark = pytest.mark.usefixtures("celery_worker")
@@ -120,3 +122,29 @@ def test_shared_keys_across_ranges_and_imports(client, auth, resources):
         got[1][n] for n in range(1, len(second) + 1)
     ]
     assert partition(combined_got) == partition(combined_want)
+
+
+def test_rows_cleansed_without_keys_are_keyed_first(client, auth, resources):
+    """An import cleansed before the cleansing stored asset keys still de-duplicates."""
+    engagement = uuid.uuid4().hex
+    rows = [["web-1", "10.8.0.1", "SN-A", "8"], ["WEB-1.corp", "10.8.0.2", "", "16"]]
+    first = upload(client, auth, rows, engagement)
+    with resources.engine.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE cleaned_records SET hostname_key = NULL, serial_number = NULL, "
+                "primary_ip = NULL, asset_type = NULL WHERE import_id = :i"
+            ),
+            {"i": first},
+        )
+        conn.execute(text("DELETE FROM assets WHERE first_import_id = :i"), {"i": first})
+    phase = resources.services.phases[FlowPhase.ASSET_INVENTORY]
+    with resources.services.transactions.transaction() as session:
+        ctx = SimpleNamespace(
+            session=session,
+            data_import=session.get(DataImport, uuid.UUID(first)),
+            checkpoint=lambda done, total: None,
+        )
+        summary = phase.run(ctx)
+    assert summary["assets"]["created"] == {"server": 1}
+    assert summary["rows_merged_into_an_asset_of_this_import"] == 1

@@ -20,6 +20,8 @@ from typing import Any
 
 from sqlalchemy import delete, func, or_, select, text
 
+from importer.discovery.classify import classify_asset
+from importer.discovery.identity import identity
 from importer.models import Asset, AssetSource, DataImport
 from importer.services.phases.jsonb import to_json
 from importer.services.phases.tech_debt import end_of_support_table
@@ -78,6 +80,25 @@ OS_PAIRS = text(
     """
 )
 LAST_ROW = text("SELECT max(row_number) FROM cleaned_records WHERE import_id = :import_id")
+# Rows cleansed before the cleansing stored asset keys (an import in flight across an upgrade).
+UNKEYED = text(
+    """
+    SELECT row_number, data FROM cleaned_records
+    WHERE import_id = :import_id AND asset_type IS NULL
+    """
+)
+SET_KEYS = text(
+    """
+    UPDATE cleaned_records c
+    SET hostname_key = k.hostname_key, serial_number = k.serial_number,
+        primary_ip = k.primary_ip, asset_type = k.asset_type
+    FROM unnest(
+        CAST(:row_numbers AS integer[]), CAST(:keys AS text[]), CAST(:serials AS text[]),
+        CAST(:ips AS text[]), CAST(:types AS text[])
+    ) AS k (row_number, hostname_key, serial_number, primary_ip, asset_type)
+    WHERE c.import_id = :import_id AND c.row_number = k.row_number
+    """
+)
 # A row is matched in Python when one of its keys is shared within the import or names an
 # asset the account had before (an account without assets spares PostgreSQL those look-ups).
 SHARED_KEY = """
@@ -229,6 +250,7 @@ class AssetInventoryPhase:
         )
         session.execute(delete(AssetSource).where(AssetSource.import_id == data_import.id))
         params = {"import_id": data_import.id, "account": data_import.client_account_id}
+        self._key_old_rows(ctx)
         for statement in (CHANGES_TABLE, SHARED_TABLE, text("TRUNCATE inventory_shared")):
             session.execute(statement)
         session.execute(FILL_SHARED, params)
@@ -255,6 +277,25 @@ class AssetInventoryPhase:
             "assets": {name: dict(counter) for name, counter in tally.counts.items()},
             "rows_merged_into_an_asset_of_this_import": tally.merged_rows,
         }
+
+    @staticmethod
+    def _key_old_rows(ctx: WorkContext) -> None:
+        import_type = ctx.data_import.import_type
+        rows = ctx.session.execute(UNKEYED, {"import_id": ctx.data_import.id}).all()
+        if not rows:
+            return
+        keys = [identity(import_type, data) for _, data in rows]
+        ctx.session.execute(
+            SET_KEYS,
+            {
+                "import_id": ctx.data_import.id,
+                "row_numbers": [row_number for row_number, _ in rows],
+                "keys": [key for key, _, _ in keys],
+                "serials": [serial for _, serial, _ in keys],
+                "ips": [ip for _, _, ip in keys],
+                "types": [classify_asset(import_type, data) for _, data in rows],
+            },
+        )
 
     @staticmethod
     def _verdicts(ctx: WorkContext, today: date) -> dict[str, list]:
