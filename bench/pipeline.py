@@ -1,10 +1,15 @@
 """Pipeline benchmark: upload, memory, upload -> completed, tasks per import, GET p99 under load.
 
 Generates seeded messy CMDB exports (cached under bench/data/, git-ignored), starts a real gunicorn
-(`--workers 2 --threads 4 'web:create_app()'`, a fresh one per file so that VmHWM is that upload's
-peak) and a real `celery worker` (prefork, concurrency 2) against a fresh bench database and Redis
-prefix, runs the baselines in the same run, and prints ONE table: figure, ours, baseline, ratio,
-goal, met. Everything it starts is stopped and the database and Redis keys dropped, even on failure.
+(`--config gunicorn.conf.py 'web:create_app()'`, as the Procfile does, a fresh one per file so that
+VmHWM is that upload's peak) and a real `celery worker` (prefork, concurrency 2, nice 10 as in the
+Procfile) against a fresh bench database and Redis prefix, runs the baselines in the same run, and
+prints ONE table: figure, ours, baseline, ratio, goal, met. Everything it starts is stopped and the
+database and Redis keys dropped, even on failure.
+
+The GET load is `wrk -t2 -c50` when wrk is installed (apt-get install wrk), else 50 Python threads,
+which load the two cores themselves and measure their own GIL queueing too. It runs during the
+largest import and again once that import has finished (the "baseline" of its row).
 
 Baselines (all timed with nothing else running):
   * upload: `psql \\copy` of the same rows into a table shaped like raw_import_records
@@ -12,8 +17,9 @@ Baselines (all timed with nothing else running):
     the same primary key and the same two foreign keys, to one-row parent tables) in one
     transaction. The CSV is turned into COPY text lines beforehand
     (untimed: one JSON object per row, keyed by header, as the service stores them), so PostgreSQL
-    does the same work it does for us (jsonb parse, PK index, WAL) and the ratio measures what the
-    HTTP + parsing + Python path adds on top of the database's own cost.
+    does the same work it does for us (jsonb parse, PK index, foreign key checks, WAL) and the
+    ratio measures what the HTTP + parsing + Python path adds on top of the database's own cost.
+    The time into the same table without its foreign keys is printed too.
   * upload -> completed: pgloader's plain load of the same CSV into ten text columns.
 
     python bench/pipeline.py [--rows 100000,1000000] [--quick] [--profile] [--load-seconds 15]

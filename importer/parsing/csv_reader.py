@@ -115,8 +115,8 @@ class _CsvRows:
         self._row_line = 1
         self._lines_exhausted = False
         self._cut_outside_quotes = False
-        # The csv module pulls whole blocks' lines through chain() without a Python frame
-        # per line: reading line by line cost as much as the csv parsing itself.
+        # The csv module pulls whole blocks' lines through chain(), without a Python frame
+        # per line.
         self._reader = csv.reader(
             itertools.chain.from_iterable(self._line_blocks()), delimiter=delimiter, strict=True
         )
@@ -184,7 +184,7 @@ class _CsvRows:
         The csv module ends a row at the end of each string it is given, unless a quoted
         field is open. So a line longer than _PIECE_CHARS is cut right after a delimiter,
         and the piece goes alone in its block: either the cut is inside quotes, and the
-        module reads on, or between fields, and _next_row joins the two rows up. A stretch
+        module reads on, or between fields, and _joined puts the two rows together. A stretch
         without delimiters longer than any allowed field is rejected at once.
         """
         read = self._text.read
