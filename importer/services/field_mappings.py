@@ -207,6 +207,9 @@ class FieldMappingService:
             .where(
                 RawImportRecord.import_id == data_import.id,
                 RawImportRecord.client_account_id == data_import.client_account_id,
+                # Rows are numbered from 1: the bound spares PostgreSQL, which has no statistics
+                # on a table just loaded, from sorting every row of the import for the first few.
+                RawImportRecord.row_number <= SAMPLE_ROWS,
             )
             .order_by(RawImportRecord.row_number)
             .limit(SAMPLE_ROWS)
