@@ -12,6 +12,7 @@ Rows of the first kind touch nothing the others can find, so the split changes n
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -125,11 +126,19 @@ MATCHED_ROWS = """
     WHERE {range} AND ({matched})
     ORDER BY c.row_number
 """
+# Asset ids that grow with time (the millisecond first, then 74 random bits): the assets of an
+# import are then neighbours in the primary key and in every index and join on asset ids, where
+# random UUIDs scatter a million inserts and look-ups over indexes larger than the cache.
+ORDERED_ID = """(
+    overlay(lpad(to_hex((extract(epoch FROM clock_timestamp()) * 1000)::bigint), 12, '0')
+            PLACING '-' FROM 9 FOR 0)
+    || substr(gen_random_uuid()::text, 14)
+)::uuid"""
 # The columns as AssetInventoryPhase._fields makes them: a name is the first non-empty of three
 # fields; a core count only when it fits the 32-bit column; absent values are no attributes.
 CREATE_UNMATCHED = f"""
     WITH unmatched AS (
-        SELECT gen_random_uuid() AS id, c.row_number, c.hostname_key, c.serial_number,
+        SELECT {ORDERED_ID} AS id, c.row_number, c.hostname_key, c.serial_number,
                c.primary_ip, c.asset_type, c.data
         FROM cleaned_records c
         WHERE {{range}} AND NOT ({{matched}})
@@ -321,7 +330,7 @@ class AssetInventoryPhase:
             asset = known.match(key, serial, ip)
             fields = self._fields(data_import, data, key, serial, ip, asset_type)
             if asset is None:
-                asset = {"id": uuid.uuid4(), **fields, "first_import_id": data_import.id}
+                asset = {"id": ordered_id(), **fields, "first_import_id": data_import.id}
                 new[asset["id"]] = asset
                 known.add(asset)
                 tally.counts["created"][asset["asset_type"]] += 1
@@ -394,6 +403,12 @@ class AssetInventoryPhase:
         for asset in assets:
             known.add(dict(asset))
         return known
+
+
+def ordered_id() -> uuid.UUID:
+    """An asset id as ORDERED_ID makes them in SQL."""
+    milliseconds = time.time_ns() // 1_000_000
+    return uuid.UUID(bytes=milliseconds.to_bytes(6, "big") + uuid.uuid4().bytes[6:])
 
 
 def fingerprint(asset: dict) -> int:
