@@ -82,6 +82,14 @@ OS_PAIRS = text(
 )
 LAST_ROW = text("SELECT max(row_number) FROM cleaned_records WHERE import_id = :import_id")
 # Rows cleansed before the cleansing stored asset keys (an import in flight across an upgrade).
+# One transaction cleanses an import, so its first row tells for all.
+UNKEYED_FIRST = text(
+    """
+    SELECT asset_type IS NULL FROM cleaned_records
+    WHERE import_id = :import_id
+      AND row_number = (SELECT min(row_number) FROM cleaned_records WHERE import_id = :import_id)
+    """
+)
 UNKEYED = text(
     """
     SELECT row_number, data FROM cleaned_records
@@ -290,9 +298,9 @@ class AssetInventoryPhase:
     @staticmethod
     def _key_old_rows(ctx: WorkContext) -> None:
         import_type = ctx.data_import.import_type
-        rows = ctx.session.execute(UNKEYED, {"import_id": ctx.data_import.id}).all()
-        if not rows:
+        if not ctx.session.scalar(UNKEYED_FIRST, {"import_id": ctx.data_import.id}):
             return
+        rows = ctx.session.execute(UNKEYED, {"import_id": ctx.data_import.id}).all()
         keys = [identity(import_type, data) for _, data in rows]
         ctx.session.execute(
             SET_KEYS,
