@@ -148,3 +148,49 @@ def test_rows_cleansed_without_keys_are_keyed_first(client, auth, resources):
         summary = phase.run(ctx)
     assert summary["assets"]["created"] == {"server": 1}
     assert summary["rows_merged_into_an_asset_of_this_import"] == 1
+
+
+@pytest.mark.parametrize(
+    ("import_type", "records", "names", "asset_type"),
+    [
+        (
+            "applications",
+            [
+                {"name": "CRM", "hosts": "web-01;web-02", "environment": "PROD"},
+                {"name": "Billing", "environment": "dev"},
+                {"name": "crm", "hosts": "web-03"},
+            ],
+            {"CRM", "Billing"},
+            "application",
+        ),
+        (
+            "databases",
+            [
+                {"name": "orders", "host": "db-01", "port": 5432, "size_gb": 12.5},
+                {"name": "orders", "host": "db-02", "port": "5432"},
+                {"name": "users", "host": "db-01", "engine": "PostgreSQL"},
+            ],
+            {"orders", "users"},
+            "database",
+        ),
+    ],
+)
+def test_named_assets_are_created_and_found_again(
+    client, auth, import_type, records, names, asset_type
+):
+    body = {"records": records, "import_type": import_type, "engagement": uuid.uuid4().hex}
+    counts = []
+    for _ in range(2):
+        response = client.post("/api/v1/imports", json=body, headers=auth)
+        assert response.status_code == 202, response.get_json()
+        final = wait_for_final(client, response.get_json()["id"], auth)
+        assert final["status"] == "completed", final
+        flow = client.get(f"/api/v1/flows/{final['flow']['id']}", headers=auth).get_json()
+        counts.append(flow["summary"]["assets"])
+    items = client.get("/api/v1/assets?limit=100", headers=auth).get_json()["items"]
+    keys = {(a["name"], a.get("asset_type")) for a in items}
+    assert {name for name, _ in keys} >= names
+    assert all(kind == asset_type for _, kind in keys)
+    # The second import finds every asset of the first: nothing created, nothing changed.
+    assert counts[1]["created"] == {}
+    assert sum(counts[1]["unchanged"].values()) == sum(counts[0]["created"].values())
