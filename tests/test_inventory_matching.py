@@ -194,3 +194,21 @@ def test_named_assets_are_created_and_found_again(
     # The second import finds every asset of the first: nothing created, nothing changed.
     assert counts[1]["created"] == {}
     assert sum(counts[1]["unchanged"].values()) == sum(counts[0]["created"].values())
+
+
+def test_a_cycle_through_another_imports_edges_is_found(client, auth):
+    engagement = uuid.uuid4().hex
+
+    def flow_summary(records: list[dict]) -> dict:
+        body = {"records": records, "import_type": "servers", "engagement": engagement}
+        response = client.post("/api/v1/imports", json=body, headers=auth)
+        final = wait_for_final(client, response.get_json()["id"], auth)
+        assert final["status"] == "completed", final
+        return client.get(f"/api/v1/flows/{final['flow']['id']}", headers=auth).get_json()
+
+    first = flow_summary([{"hostname": "loop-a", "dependencies": "loop-b"}, {"hostname": "loop-b"}])
+    assert first["summary"]["dependencies"]["cycles"] == 0
+    second = flow_summary([{"hostname": "loop-b", "dependencies": "loop-a"}])
+    deps = second["summary"]["dependencies"]
+    assert deps["cycles"] == 1
+    assert sorted(deps["cycle_examples"][0]) == ["loop-a", "loop-b"]

@@ -44,10 +44,12 @@ RESOLVE = text(
       AND (hostname_key = ANY(CAST(:keys AS text[])) OR primary_ip = ANY(CAST(:ips AS text[])))
     """
 )
-EDGES = text(
+# The account's other resolved edges: this import's are at hand already.
+OTHER_EDGES = text(
     """
     SELECT source_asset_id::text, target_asset_id::text FROM asset_dependencies
     WHERE client_account_id = :account AND target_asset_id IS NOT NULL
+      AND import_id <> :import_id
     """
 )
 NAMES = text("SELECT id::text, name FROM assets WHERE id = ANY(CAST(:ids AS uuid[]))")
@@ -111,7 +113,8 @@ class DependencyAnalysisPhase:
                 for source, ref, target in edges[start : start + self._chunk_size]:
                     copy.write_row((account, data_import.id, source, ref, target))
             ctx.checkpoint(last + (start + self._chunk_size) * last // len(edges), 2 * last)
-        cycles = self._cycles(ctx, set(sources))
+        resolved_edges = [(source, target) for source, _, target in edges if target is not None]
+        cycles = self._cycles(ctx, set(sources), resolved_edges)
         ctx.checkpoint(1, 1)
         resolved = sum(1 for _, _, target in edges if target is not None)
         unresolved = dict.fromkeys(ref for _, ref, target in edges if target is None)
@@ -151,9 +154,12 @@ class DependencyAnalysisPhase:
         }
 
     @staticmethod
-    def _cycles(ctx: WorkContext, touched: set[str]) -> list[list[str]]:
+    def _cycles(
+        ctx: WorkContext, touched: set[str], own_edges: list[tuple[str, str]]
+    ) -> list[list[str]]:
         """Cycles of the account's dependency graph that pass through this import's assets."""
-        edges = ctx.session.execute(EDGES, {"account": ctx.data_import.client_account_id}).all()
+        params = {"account": ctx.data_import.client_account_id, "import_id": ctx.data_import.id}
+        edges = own_edges + ctx.session.execute(OTHER_EDGES, params).all()
         groups = [g for g in find_cycles(edges) if touched.intersection(g)]
         if not groups:
             return []
