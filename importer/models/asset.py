@@ -16,6 +16,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    Uuid,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -94,9 +95,10 @@ class AssetSource(Base):
     )
     row_number: Mapped[int] = mapped_column(Integer, primary_key=True)
     asset_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"))
-    client_account_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("client_accounts.id", ondelete="CASCADE")
-    )
+    # The import's and the asset's account, copied from them; no foreign key of its own (it
+    # would be checked for every row of every import, and the import's and the asset's already
+    # tie the row to the account and delete it with it).
+    client_account_id: Mapped[uuid.UUID] = mapped_column(Uuid)
 
 
 class AssetDependency(Base):
@@ -110,9 +112,8 @@ class AssetDependency(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    client_account_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("client_accounts.id", ondelete="CASCADE")
-    )
+    # Copied from the source asset; no foreign key of its own (see AssetSource).
+    client_account_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     import_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("data_imports.id", ondelete="CASCADE"))
     source_asset_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"))
     target_ref: Mapped[str] = mapped_column(Text)

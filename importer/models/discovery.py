@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    Uuid,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -125,9 +126,9 @@ class CleanedRecord(Base):
         ForeignKey("data_imports.id", ondelete="CASCADE"), primary_key=True
     )
     row_number: Mapped[int] = mapped_column(Integer, primary_key=True)
-    client_account_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("client_accounts.id", ondelete="CASCADE")
-    )
+    # The import's account, copied from it; no foreign key of its own (it would be checked for
+    # every row, and the import's already ties the row to the account and deletes it with it).
+    client_account_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     # canonical field -> clean value, and canonical field -> the raw value it came from
     data: Mapped[dict[str, Any]] = mapped_column(JSONB)
     raw: Mapped[dict[str, Any]] = mapped_column(JSONB)
