@@ -26,30 +26,22 @@ OS_PAIRS = text(
     GROUP BY a.os_family, a.os_version
     """
 )
-# The assets described by one range of the import's rows; an asset of several rows may come
-# twice, and the second time finds nothing to change.
+# The assets described by one range of the import's rows, against the verdict on each (family,
+# version) pair of the import, None included. An asset of several rows may come twice, and the
+# second time finds nothing to change; only assets whose flags change are written.
 APPLY = text(
     """
-    WITH assessed AS (
-        SELECT a.id, coalesce(v.severity, 'unknown') AS severity, v.eos, v.source
-        FROM assets a
-        LEFT JOIN unnest(
-            CAST(:families AS text[]), CAST(:versions AS text[]), CAST(:severities AS text[]),
-            CAST(:dates AS date[]), CAST(:sources AS text[])
-        ) AS v (family, version, severity, eos, source)
-            ON v.family = a.os_family AND v.version = a.os_version
-        WHERE a.client_account_id = :account
-          AND a.id IN (
-              SELECT asset_id FROM asset_sources
-              WHERE import_id = :import_id AND row_number > :after AND row_number <= :upto
-          )
-    )
     UPDATE assets a
-    SET eos_severity = x.severity, end_of_support = x.eos, eos_source = x.source
-    FROM assessed x
-    WHERE a.id = x.id
+    SET eos_severity = v.severity, end_of_support = v.eos, eos_source = v.source
+    FROM asset_sources s, unnest(
+        CAST(:families AS text[]), CAST(:versions AS text[]), CAST(:severities AS text[]),
+        CAST(:dates AS date[]), CAST(:sources AS text[])
+    ) AS v (family, version, severity, eos, source)
+    WHERE a.client_account_id = :account AND a.id = s.asset_id
+      AND s.import_id = :import_id AND s.row_number > :after AND s.row_number <= :upto
+      AND a.os_family IS NOT DISTINCT FROM v.family AND a.os_version IS NOT DISTINCT FROM v.version
       AND (a.eos_severity, a.end_of_support, a.eos_source)
-          IS DISTINCT FROM (x.severity, x.eos, x.source)
+          IS DISTINCT FROM (v.severity, v.eos, v.source)
     """
 )
 LAST_ROW = text("SELECT max(row_number) FROM asset_sources WHERE import_id = :import_id")
@@ -78,8 +70,7 @@ class TechDebtPhase:
             severities[status.severity] += count
             if status.severity in ("critical", "high", "medium"):
                 by_os[f"{family} {version}"] += count
-            if family is not None and version is not None:
-                verdicts.append((family, version, status))
+            verdicts.append((family, version, status))
         verdict_params = {
             "families": [f for f, _, _ in verdicts],
             "versions": [v for _, v, _ in verdicts],
