@@ -6,7 +6,9 @@ import io
 import json
 
 import pytest
+from sqlalchemy import delete, func, select
 
+from importer.models import ClientAccount, RawImportRecord
 from importer.services.storage import copy_json
 
 TRICKY_VALUES = [
@@ -76,3 +78,20 @@ def test_copy_json_is_json_with_only_backslashes_escaped(value):
     assert b"\t" not in text and b"\n" not in text and b"\r" not in text
     # Undoing COPY's text escaping (backslashes only here) gives the JSON back.
     assert json.loads(text.replace(b"\\\\", b"\\")) == value
+
+
+def test_an_accounts_raw_records_go_with_it(client, make_account, resources):
+    # raw_import_records has no foreign key of its own to client_accounts (migration 0004):
+    # its import's key deletes it with the account.
+    account_id, headers = make_account()
+    response = upload_file(client, headers, b"host,ip\na,1\nb,2\n", "gone.csv")
+    assert response.status_code == 202, response.get_json()
+    with resources.session_factory() as session:
+        assert session.scalar(count_raw_records(account_id)) == 2
+        session.execute(delete(ClientAccount).where(ClientAccount.id == account_id))
+        session.commit()
+        assert session.scalar(count_raw_records(account_id)) == 0
+
+
+def count_raw_records(account_id):
+    return select(func.count()).where(RawImportRecord.client_account_id == account_id)

@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    Uuid,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -96,9 +97,8 @@ class RawImportRecord(Base):
         ForeignKey("data_imports.id", ondelete="CASCADE"), primary_key=True
     )
     row_number: Mapped[int] = mapped_column(Integer, primary_key=True)
-    client_account_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("client_accounts.id", ondelete="CASCADE")
-    )
+    # The import's account: its import's foreign key ties the row to it (migration 0004).
+    client_account_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     record: Mapped[dict[str, Any]] = mapped_column(JSONB)
     # CSV cells beyond the header, kept so that nothing uploaded is lost.
     extra_values: Mapped[list[str] | None] = mapped_column(JSONB)
