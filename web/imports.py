@@ -6,8 +6,8 @@ import contextlib
 
 from flask import Blueprint, current_app, jsonify, request
 
-from importer.errors import Conflict, InvalidUpload, NotFound, UnsupportedMediaType
-from importer.models import ImportStatus, MappingStatus
+from importer.errors import InvalidUpload, NotFound, UnsupportedMediaType
+from importer.models import MappingStatus
 from importer.services.field_mappings import MappingChange
 from importer.services.import_validator import ImportOptions
 from importer.services.pagination import parse_limit
@@ -18,15 +18,6 @@ from web.ids import parse_id, reject_nul_in_query, services
 from web.openapi import document
 
 bp = Blueprint("imports", __name__, url_prefix="/api/v1/imports")
-# While a step or phase reads the mappings, they stay as they are.
-EDITABLE_MAPPING_STATUSES = frozenset(
-    {
-        ImportStatus.WAITING_FOR_APPROVAL,
-        ImportStatus.COMPLETED,
-        ImportStatus.FAILED,
-        ImportStatus.CANCELLED,
-    }
-)
 bp.before_request(authenticate)
 bp.before_request(reject_nul_in_query)
 
@@ -215,13 +206,7 @@ def update_mappings(import_id: str):
         )
         if data_import is None:
             raise NotFound("No such import.", details={"id": import_id})
-        if data_import.status not in EDITABLE_MAPPING_STATUSES:
-            raise Conflict(
-                f"Mappings of an import that is {data_import.status} cannot be edited now.",
-                code="mappings-locked",
-                details={"status": data_import.status},
-            )
-        svc.mappings.apply_changes(session, data_import, changes)
+        svc.mappings.review(session, data_import, changes)
         items = [svc.responses.mapping(m) for m in svc.queries.mappings(session, data_import)]
     return jsonify({"import_type": data_import.import_type, "items": items})
 

@@ -16,10 +16,11 @@ from sqlalchemy.orm import Session
 
 from importer.canonical import get_schema
 from importer.discovery.value_detection import detect_field
-from importer.errors import InvalidUpload
+from importer.errors import Conflict, InvalidUpload
 from importer.models import (
     DataImport,
     ImportFieldMapping,
+    ImportStatus,
     LearnedMapping,
     MappingStatus,
     RawImportRecord,
@@ -39,6 +40,17 @@ class MappingChange:
     source_column: str
     target_field: str | None
     status: MappingStatus
+
+
+# While a step or phase reads the mappings, they stay as they are.
+EDITABLE_MAPPING_STATUSES = frozenset(
+    {
+        ImportStatus.WAITING_FOR_APPROVAL,
+        ImportStatus.COMPLETED,
+        ImportStatus.FAILED,
+        ImportStatus.CANCELLED,
+    }
+)
 
 
 class FieldMappingService:
@@ -82,6 +94,18 @@ class FieldMappingService:
             for position, suggestion in enumerate(self.suggest(session, data_import))
         )
         session.flush()
+
+    def review(
+        self, session: Session, data_import: DataImport, changes: Sequence[MappingChange]
+    ) -> None:
+        """A person's changes, on an import locked by the caller, while no step reads them."""
+        if data_import.status not in EDITABLE_MAPPING_STATUSES:
+            raise Conflict(
+                f"Mappings of an import that is {data_import.status} cannot be edited now.",
+                code="mappings-locked",
+                details={"status": data_import.status},
+            )
+        self.apply_changes(session, data_import, changes)
 
     def apply_changes(
         self, session: Session, data_import: DataImport, changes: Sequence[MappingChange]
@@ -202,18 +226,7 @@ class FieldMappingService:
     def _by_values(
         self, session: Session, data_import: DataImport, suggestions: list[MappingSuggestion]
     ) -> list[MappingSuggestion]:
-        records = session.scalars(
-            select(RawImportRecord.record)
-            .where(
-                RawImportRecord.import_id == data_import.id,
-                RawImportRecord.client_account_id == data_import.client_account_id,
-                # Rows are numbered from 1: the bound spares PostgreSQL, which has no statistics
-                # on a table just loaded, from sorting every row of the import for the first few.
-                RawImportRecord.row_number <= SAMPLE_ROWS,
-            )
-            .order_by(RawImportRecord.row_number)
-            .limit(SAMPLE_ROWS)
-        ).all()
+        records = first_records(session, data_import, SAMPLE_ROWS)
         result = list(suggestions)
         for index, suggestion in enumerate(suggestions):
             detected = detect_field([r.get(suggestion.source_column) for r in records])
@@ -235,3 +248,19 @@ class FieldMappingService:
                 suggestion, target_field=field, confidence=round(share, 3), match_type="value"
             )
         return result
+
+
+def first_records(session: Session, data_import: DataImport, count: int) -> list[dict]:
+    """The import's first ``count`` raw records, in file order."""
+    return session.scalars(
+        select(RawImportRecord.record)
+        .where(
+            RawImportRecord.import_id == data_import.id,
+            RawImportRecord.client_account_id == data_import.client_account_id,
+            # Rows are numbered from 1: the bound spares PostgreSQL, which has no statistics
+            # on a table just loaded, from sorting every row of the import for the first few.
+            RawImportRecord.row_number <= count,
+        )
+        .order_by(RawImportRecord.row_number)
+        .limit(count)
+    ).all()

@@ -17,11 +17,11 @@ from importer.models import (
     Step,
     StepStatus,
 )
-from importer.services.field_mappings import MappingChange
+from importer.services.field_mappings import EDITABLE_MAPPING_STATUSES, MappingChange
 from importer.services.import_control import CANCELLABLE, RETRYABLE, STATUS_OF_STEP
 from web.dashboard.blueprint import bp, live_progress, queries, services, signed_in
 from web.ids import parse_id
-from web.imports import EDITABLE_MAPPING_STATUSES, read_mapping_changes
+from web.imports import read_mapping_changes
 
 ISSUES_SHOWN = 200
 STEP_OF_STATUS = {status: step for step, status in STATUS_OF_STEP.items()}
@@ -123,10 +123,8 @@ def save_mappings(
         data_import = svc.transactions.lock_import(session, import_id, account)
         if data_import is None:
             raise NotFound("No such import.", details={"id": str(import_id)})
-        if data_import.status not in EDITABLE_MAPPING_STATUSES:
-            raise Conflict(f"they cannot change while the import is {data_import.status}.")
         changes = read_mapping_changes({"mappings": entries})
-        svc.mappings.apply_changes(session, data_import, changes)
+        svc.mappings.review(session, data_import, changes)
         return changes, svc.queries.flow(session, data_import)
 
 

@@ -15,9 +15,9 @@ from importer.models import (
     DataImport,
     DiscoveryFlow,
     ImportStepRun,
-    RawImportRecord,
     ValidationIssue,
 )
+from importer.services.field_mappings import first_records
 
 # Rows the sample values of each column come from, and how many are shown.
 SAMPLE_ROWS = 50
@@ -100,15 +100,7 @@ class DashboardQueries:
     def samples(self, session: Session, data_import: DataImport) -> dict[str, list[str]]:
         """A few distinct non-blank values of each source column, from the first rows."""
         found: dict[str, list[str]] = defaultdict(list)
-        records = session.scalars(
-            select(RawImportRecord.record)
-            .where(
-                RawImportRecord.import_id == data_import.id,
-                RawImportRecord.client_account_id == data_import.client_account_id,
-            )
-            .order_by(RawImportRecord.row_number)
-            .limit(SAMPLE_ROWS)
-        )
+        records = first_records(session, data_import, SAMPLE_ROWS)
         for record in records:
             for column, value in (record or {}).items():
                 text = "" if value is None else str(value).strip()
