@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import time
 
 FINAL_STATUSES = {"completed", "failed", "cancelled"}
@@ -28,3 +30,12 @@ def wait_for(predicate, timeout: float = 30, interval: float = 0.05, describe=No
             return value
         time.sleep(interval)
     raise AssertionError(f"condition not met in time: {describe() if describe else ''}")
+
+
+def csv_bytes(header: list[str], rows: list[list[str]]) -> bytes:
+    """A small CSV file: its header, then its rows."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buffer.getvalue().encode()

@@ -4,7 +4,6 @@ the inventory's charts. (The browser's side is in tests/browser/.)"""
 
 from __future__ import annotations
 
-import csv
 import html
 import io
 import re
@@ -16,7 +15,7 @@ from flask.sessions import SecureCookieSessionInterface
 
 from importer.celery_app import create_celery
 from importer.resources import Resources
-from tests.helpers import wait_for_final
+from tests.helpers import csv_bytes, wait_for_final
 from web import create_app
 from web.dashboard.security import WeakSecretKey
 
@@ -93,14 +92,6 @@ def dashboard_upload(client, token, content=CSV, filename="servers.csv", **field
         headers={"X-CSRFToken": token, "Accept": "application/json"},
         content_type="multipart/form-data",
     )
-
-
-def csv_bytes(header: list[str], rows: list[list[str]]) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(header)
-    writer.writerows(rows)
-    return buffer.getvalue().encode()
 
 
 def test_signed_out_pages_lead_to_sign_in(browser):

@@ -3,13 +3,12 @@ dependencies and end-of-support flags, through the API and a real worker."""
 
 from __future__ import annotations
 
-import csv
 import io
 import uuid
 
 import pytest
 
-from tests.helpers import wait_for_final
+from tests.helpers import csv_bytes, wait_for_final
 
 pytestmark = pytest.mark.usefixtures("celery_worker")
 
@@ -25,14 +24,6 @@ ROWS = [
     ["app-01-nic2", "10.0.0.3", "", "", "Development", "", ""],
     ["lb-01", "10.0.0.4", "SN-4", "Solaris 11", "test", "4", ""],
 ]
-
-
-def csv_bytes(header: list[str], rows: list[list[str]]) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(header)
-    writer.writerows(rows)
-    return buffer.getvalue().encode()
 
 
 def upload(client, auth, content: bytes, engagement: str | None = None) -> str:

@@ -78,12 +78,7 @@ class ApiKeyService:
     def identify(self, key: str) -> KeyHolder | None:
         """The key's id and its account, when the key is valid, unrevoked and unexpired."""
         digest = hash_key(key)
-        with self._tx.reading() as session:
-            found = session.execute(
-                select(ApiKey, ClientAccount.name)
-                .join(ClientAccount, ClientAccount.id == ApiKey.client_account_id)
-                .where(ApiKey.key_hash == digest)
-            ).one_or_none()
+        found = self._find(ApiKey.key_hash == digest)
         # The lookup is by hash; the comparison of hashes is constant-time all the same.
         if found is None or not hmac.compare_digest(found[0].key_hash, digest):
             return None
@@ -92,13 +87,17 @@ class ApiKeyService:
     def holder(self, key_id: uuid.UUID) -> KeyHolder | None:
         """The same check by the key's id, for a session that keeps the id but never the key:
         a key revoked or expired since sign-in ends the session at its next request."""
+        found = self._find(ApiKey.id == key_id)
+        return None if found is None else self._holder(*found)
+
+    def _find(self, condition):
+        """(key, account name) of the one key that meets ``condition``, or None."""
         with self._tx.reading() as session:
-            found = session.execute(
+            return session.execute(
                 select(ApiKey, ClientAccount.name)
                 .join(ClientAccount, ClientAccount.id == ApiKey.client_account_id)
-                .where(ApiKey.id == key_id)
+                .where(condition)
             ).one_or_none()
-        return None if found is None else self._holder(*found)
 
     @staticmethod
     def _holder(key: ApiKey, account_name: str) -> KeyHolder | None:
