@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import orjson
 import psycopg
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from importer import json_codec
 from importer.errors import InvalidUpload
 from importer.models import DataImport
 from importer.parsing import RecordSource
@@ -30,15 +29,9 @@ _NULL = b"\\N"
 
 def copy_json(value: Any) -> bytes:
     """``value`` as JSON text, escaped for a field of COPY's text format."""
-    try:
-        text = orjson.dumps(value)
-    except TypeError:  # orjson.JSONEncodeError is one
-        # What orjson refuses: integers beyond 64 bits, lone surrogates (escaped here, so that
-        # PostgreSQL refuses them as unstorable), keys that are not strings.
-        text = json.dumps(value).encode("ascii")
     # JSON text holds no raw control characters (tab, newline, CR are escaped), so in COPY's
     # text format only its backslashes need escaping.
-    return text.replace(b"\\", b"\\\\")
+    return json_codec.dumps(value).replace(b"\\", b"\\\\")
 
 
 class ImportStorageManager:

@@ -21,10 +21,10 @@ from typing import Any
 
 from sqlalchemy import delete, func, or_, select, text
 
+from importer import json_codec
 from importer.discovery.classify import classify_asset
 from importer.discovery.identity import identity
 from importer.models import Asset, AssetSource, DataImport
-from importer.services.phases.jsonb import to_json
 from importer.services.phases.tech_debt import end_of_support_table
 from importer.services.sql import in_array
 from importer.services.step_runner import WorkContext
@@ -467,7 +467,7 @@ class _Writer:
         status = self._eos.assess(asset["os_family"], asset["os_version"], self._today)
         return (
             *(asset[name] for name in COMPARED[:-1]),
-            to_json(asset["attributes"]),
+            json_codec.dumps(asset["attributes"]).decode(),
             status.severity,
             status.end_of_support,
             status.source,

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import delete, text
 
+from importer import json_codec
 from importer.canonical import get_schema
 from importer.discovery.classify import classify_asset
 from importer.discovery.identity import identity
@@ -18,7 +19,6 @@ from importer.discovery.normalize import Cleaned, normalize_value
 from importer.discovery.os_parse import OsInfo, parse_os
 from importer.models import CleanedRecord
 from importer.services.field_mappings import FieldMappingService
-from importer.services.phases.jsonb import to_json
 from importer.services.step_runner import WorkContext
 from importer.services.transactions import ImportTransactionManager
 
@@ -87,8 +87,8 @@ class DataCleansingPhase:
                             data_import.id,
                             row_number,
                             data_import.client_account_id,
-                            to_json(data),
-                            to_json(raw),
+                            json_codec.dumps(data).decode(),
+                            json_codec.dumps(raw).decode(),
                             *identity(data_import.import_type, data),
                             classify_asset(data_import.import_type, data),
                         )

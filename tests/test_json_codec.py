@@ -1,4 +1,4 @@
-"""jsonb decoding: orjson's speed without its rounding of integers beyond 64 bits."""
+"""jsonb in and out: orjson's speed without its limits on integers beyond 64 bits."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from importer.db import json_loads
+from importer.json_codec import dumps
+from importer.json_codec import loads as json_loads
 
 
 @pytest.mark.parametrize(
@@ -32,3 +33,12 @@ def test_integers_keep_every_digit() -> None:
 
 def test_numbers_beyond_a_double_read_as_json_reads_them() -> None:
     assert json_loads(b"[1e400]") == [float("inf")]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [{"a": 1, "b": [True, None, "é"]}, {"big": 2**70, "neg": -(2**80)}, [1.5, "x\ty\n"]],
+)
+def test_dumps_round_trips_what_orjson_cannot_hold_too(value):
+    assert json.loads(dumps(value)) == value
+    assert json_loads(dumps(value)) == value
