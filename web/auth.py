@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import threading
 import time
 import uuid
@@ -10,6 +9,7 @@ import uuid
 from flask import current_app, g, request
 
 from importer.errors import Unauthorized
+from importer.services.api_keys import hash_key
 
 # How long a key found valid is believed without asking PostgreSQL again: a revoked or expired
 # key is refused by every API process within this many seconds.
@@ -61,7 +61,7 @@ def authenticate() -> None:
     if scheme.lower() != "bearer" or not key:
         raise Unauthorized("An API key is required: Authorization: Bearer <key>.")
     cache = key_cache()
-    digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+    digest = hash_key(key)
     account_id = cache.get(digest)
     if account_id is None:
         services = current_app.extensions["importer"].services

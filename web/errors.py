@@ -17,6 +17,11 @@ def error_response(status: int, code: str, message: str, details: dict | None = 
     return jsonify(body), status
 
 
+def http_error_code(exc: HTTPException) -> str:
+    """A stable code from Werkzeug's error name: "Method Not Allowed" -> "method-not-allowed"."""
+    return (exc.name or "error").lower().replace(" ", "-")
+
+
 def register(app: Flask) -> None:
     @app.errorhandler(ImporterError)
     def importer_error(exc: ImporterError):
@@ -37,8 +42,7 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
-        code = (exc.name or "error").lower().replace(" ", "-")
-        return error_response(exc.code or 500, code, exc.description or exc.name)
+        return error_response(exc.code or 500, http_error_code(exc), exc.description or exc.name)
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):

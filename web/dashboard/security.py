@@ -16,6 +16,7 @@ from werkzeug.exceptions import HTTPException
 from importer.config import Settings
 from importer.errors import ImporterError
 from web.dashboard.blueprint import bp
+from web.errors import error_response, http_error_code
 
 log = logging.getLogger(__name__)
 csrf = CSRFProtect()
@@ -55,7 +56,7 @@ def wants_json() -> bool:
 
 def error_page(status: int, code: str, message: str):
     if wants_json():
-        return jsonify({"error": {"code": code, "message": message, "details": {}}}), status
+        return error_response(status, code, message)
     return render_template("dashboard/error.html", status=status, message=message), status
 
 
@@ -75,8 +76,7 @@ def importer_error(exc: ImporterError):
 
 @bp.errorhandler(HTTPException)
 def http_error(exc: HTTPException):
-    code = (exc.name or "error").lower().replace(" ", "-")
-    return error_page(exc.code or 500, code, exc.description or exc.name)
+    return error_page(exc.code or 500, http_error_code(exc), exc.description or exc.name)
 
 
 @bp.errorhandler(Exception)
