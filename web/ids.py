@@ -1,7 +1,8 @@
-"""Helpers every API blueprint shares: the services, and ids from the URL."""
+"""Helpers every blueprint shares: the services, ids from the URL, live progress."""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 
 from flask import current_app, request
@@ -13,6 +14,15 @@ from importer.services.pagination import InvalidQuery
 
 def services() -> Services:
     return current_app.extensions["importer"].services
+
+
+def live_progress(import_id: uuid.UUID, runs) -> dict[str, int]:
+    """Redis's chunk progress, read only while a step that shows it runs. It refines what
+    PostgreSQL says; with Redis down, PostgreSQL's coarser progress is still right."""
+    if services().responses.shows_live_progress(runs):
+        with contextlib.suppress(Exception):
+            return current_app.extensions["importer"].runtime_state.progress(import_id)
+    return {}
 
 
 def parse_id(raw: str, kind: str = "import") -> uuid.UUID:

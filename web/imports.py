@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 
 from importer.errors import InvalidUpload, NotFound, UnsupportedMediaType
 from importer.models import MappingStatus
@@ -14,7 +12,7 @@ from importer.services.pagination import parse_limit
 from importer.uploads import FileUpload, RecordsUpload, Upload
 from web import schemas
 from web.auth import authenticate, client_account_id
-from web.ids import parse_id, reject_nul_in_query, services
+from web.ids import live_progress, parse_id, reject_nul_in_query, services
 from web.openapi import document
 
 bp = Blueprint("imports", __name__, url_prefix="/api/v1/imports")
@@ -128,11 +126,7 @@ def get_import(import_id: str):
         data_import, runs, flow = svc.queries.detail(
             session, parse_id(import_id), client_account_id()
         )
-    live = {}
-    # Redis is only a refinement of what PostgreSQL says, and only for a running step.
-    if svc.responses.shows_live_progress(runs):
-        with contextlib.suppress(Exception):
-            live = current_app.extensions["importer"].runtime_state.progress(data_import.id)
+    live = live_progress(data_import.id, runs)
     return jsonify(svc.responses.detail(data_import, runs, flow, live))
 
 

@@ -59,7 +59,7 @@ class ImportQueryService:
         data_import = _view(_IMPORT_FIELDS, first[:_RUNS_AT])
         flow = None if first[_FLOW_AT] is None else _view(_FLOW_FIELDS, first[_FLOW_AT:])
         runs = [_view(_RUN_FIELDS, row[_RUNS_AT:_FLOW_AT]) for row in rows if row[_RUNS_AT]]
-        return data_import, sorted(runs, key=_step_order), flow
+        return data_import, sorted(runs, key=step_order), flow
 
     def steps(self, session: Session, data_import: DataImport) -> list[ImportStepRun]:
         runs = session.scalars(
@@ -68,7 +68,7 @@ class ImportQueryService:
                 ImportStepRun.client_account_id == data_import.client_account_id,
             )
         ).all()
-        return sorted(runs, key=_step_order)
+        return sorted(runs, key=step_order)
 
     def flow(self, session: Session, data_import: DataImport) -> DiscoveryFlow | None:
         return session.scalars(
@@ -173,7 +173,8 @@ class ImportQueryService:
         return position[0]
 
 
-def _step_order(run: Any) -> tuple[int, int]:
+def step_order(run: Any) -> tuple[int, int]:
+    """Runs in the order they ran: attempt by attempt, each in the pipeline's order."""
     return run.attempt, STEP_ORDER.index(run.step)
 
 

@@ -19,8 +19,8 @@ from importer.models import (
 )
 from importer.services.field_mappings import EDITABLE_MAPPING_STATUSES, MappingChange
 from importer.services.import_control import CANCELLABLE, RETRYABLE, STATUS_OF_STEP
-from web.dashboard.blueprint import bp, live_progress, queries, services, signed_in
-from web.ids import parse_id
+from web.dashboard.blueprint import bp, queries, signed_in
+from web.ids import live_progress, parse_id, services
 from web.imports import read_mapping_changes
 
 ISSUES_SHOWN = 200
@@ -38,7 +38,7 @@ def import_page(import_id: str):
         runs = svc.queries.steps(session, data_import)
         flow = svc.queries.flow(session, data_import)
         phases = [] if flow is None else svc.inventory.flow(session, flow.id, account)[1]
-        live = {} if data_import.is_final else live_progress(data_import.id)
+        live = live_progress(data_import.id, runs)
         detail = svc.responses.detail(data_import, runs, flow, live)
         validation = next((run for run in reversed(runs) if run.step == Step.VALIDATE), None)
         validated = validation is not None and validation.status == StepStatus.SUCCEEDED

@@ -9,7 +9,8 @@ from importer.errors import InvalidUpload
 from importer.models import FINAL_IMPORT_STATUSES
 from importer.services.import_validator import ImportOptions
 from importer.uploads import FileUpload
-from web.dashboard.blueprint import bp, live_progress, queries, services, signed_in
+from web.dashboard.blueprint import bp, queries, signed_in
+from web.ids import live_progress, services
 
 LIST_LIMIT = 50
 
@@ -28,7 +29,7 @@ def imports():
                     data_import,
                     runs.get(data_import.id, []),
                     flows.get(data_import.id),
-                    {} if data_import.is_final else live_progress(data_import.id),
+                    live_progress(data_import.id, runs.get(data_import.id, [])),
                 ),
             }
             for data_import in page

@@ -6,8 +6,9 @@ from __future__ import annotations
 from flask import render_template
 
 from importer.models.asset import SEVERITIES
-from web.dashboard.blueprint import bp, queries, services, signed_in
+from web.dashboard.blueprint import bp, queries, signed_in
 from web.dashboard.charts import bar_chart
+from web.ids import services
 
 CHARTS = (
     ("asset-type", "Assets by type", "asset_type"),

@@ -10,7 +10,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from importer.models import (
-    STEP_ORDER,
     Asset,
     DataImport,
     DiscoveryFlow,
@@ -18,6 +17,7 @@ from importer.models import (
     ValidationIssue,
 )
 from importer.services.field_mappings import first_records
+from importer.services.import_queries import step_order
 
 # Rows the sample values of each column come from, and how many are shown.
 SAMPLE_ROWS = 50
@@ -47,7 +47,7 @@ class DashboardQueries:
         ):
             runs[run.import_id].append(run)
         for found in runs.values():
-            found.sort(key=lambda run: (run.attempt, STEP_ORDER.index(run.step)))
+            found.sort(key=step_order)
         flows = {
             flow.import_id: flow
             for flow in session.scalars(

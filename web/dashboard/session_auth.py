@@ -18,9 +18,9 @@ from flask import (
     url_for,
 )
 
-from web.dashboard.blueprint import bp, services
+from web.dashboard.blueprint import bp
 from web.dashboard.security import csrf, wants_json
-from web.ids import reject_nul_in_query
+from web.ids import reject_nul_in_query, services
 
 OPEN_ENDPOINTS = frozenset({"dashboard.sign_in"})
 
