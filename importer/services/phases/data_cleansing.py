@@ -23,7 +23,7 @@ from importer.services.step_runner import WorkContext
 from importer.services.transactions import ImportTransactionManager
 
 COPY_CLEANED = (
-    "COPY cleaned_records (import_id, row_number, client_account_id, data, raw, "
+    "COPY cleaned_records (import_id, row_number, client_account_id, data, "
     "hostname_key, serial_number, primary_ip, asset_type) FROM STDIN"
 )
 # A range of row numbers, not "the next N rows": just after the upload the table has no
@@ -81,14 +81,13 @@ class DataCleansingPhase:
                 continue
             with conn.cursor() as cursor, cursor.copy(COPY_CLEANED) as copy:
                 for row_number, record in rows:
-                    data, raw = cleaner.clean(record, counts)
+                    data = cleaner.clean(record, counts)
                     copy.write_row(
                         (
                             data_import.id,
                             row_number,
                             data_import.client_account_id,
                             json_codec.dumps(data).decode(),
-                            json_codec.dumps(raw).decode(),
                             *identity(data_import.import_type, data),
                             classify_asset(data_import.import_type, data),
                         )
@@ -114,11 +113,8 @@ class RowCleaner:
         self._memo: dict[str, dict[str, Cleaned] | None] = {c: {} for c, _, _ in columns}
         self._os: dict[tuple[Any, Any], OsInfo] = {}
 
-    def clean(
-        self, record: dict[str, Any], counts: dict[str, dict[str, int]]
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
+    def clean(self, record: dict[str, Any], counts: dict[str, dict[str, int]]) -> dict[str, Any]:
         data: dict[str, Any] = {}
-        raw: dict[str, Any] = {}
         for column, field, field_type in self._columns:
             if column not in record:
                 continue
@@ -136,14 +132,13 @@ class RowCleaner:
             else:
                 cleaned = normalize_value(field_type, field, value)
             data[field] = cleaned.value
-            raw[field] = value
             counts[field][cleaned.outcome] += 1
         name, version = data.get("os_name"), data.get("os_version")
         if name is not None or version is not None:
             info = self._parse_os(name, version)
             data["os_family"] = info.family
             data["os_version"] = info.version
-        return data, raw
+        return data
 
     def _parse_os(self, name: Any, version: Any) -> OsInfo:
         if not (isinstance(name, str | None) and isinstance(version, str | None)):
