@@ -212,23 +212,3 @@ def test_a_cycle_through_another_imports_edges_is_found(client, auth):
     deps = second["summary"]["dependencies"]
     assert deps["cycles"] == 1
     assert sorted(deps["cycle_examples"][0]) == ["loop-a", "loop-b"]
-
-
-def test_deleting_an_account_deletes_its_rows_everywhere(client, make_account, resources):
-    """The row tables keep their account without a foreign key of their own: the import's and
-    the asset's delete them."""
-    account_id, headers = make_account()
-    body = {
-        "records": [{"hostname": "gone-1", "dependencies": "gone-2"}, {"hostname": "gone-2"}],
-        "engagement": uuid.uuid4().hex,
-    }
-    response = client.post("/api/v1/imports", json=body, headers=headers)
-    assert wait_for_final(client, response.get_json()["id"], headers)["status"] == "completed"
-    tables = ("cleaned_records", "asset_sources", "asset_dependencies", "assets")
-    count = " + ".join(
-        f"(SELECT count(*) FROM {table} WHERE client_account_id = :a)" for table in tables
-    )
-    with resources.engine.begin() as conn:
-        assert conn.scalar(text(f"SELECT {count}"), {"a": account_id}) > 0
-        conn.execute(text("DELETE FROM client_accounts WHERE id = :a"), {"a": account_id})
-        assert conn.scalar(text(f"SELECT {count}"), {"a": account_id}) == 0

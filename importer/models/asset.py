@@ -74,27 +74,27 @@ class Asset(Base):
     eos_severity: Mapped[str] = mapped_column(String(10), default="unknown")
     end_of_support: Mapped[date | None] = mapped_column(Date)
     eos_source: Mapped[str | None] = mapped_column(Text)
-    first_import_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("data_imports.id", ondelete="SET NULL"), nullable=True
-    )
-    last_import_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("data_imports.id", ondelete="SET NULL"), nullable=True
-    )
+    # Import ids without foreign keys: deleting an import clears them by trigger (migration
+    # 0006), instead of each asset written checking its import.
+    first_import_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    last_import_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
     created_at: Mapped[datetime] = created_at()
     updated_at: Mapped[datetime] = updated_at()
 
 
 class AssetSource(Base):
-    """Which cleaned row of which import described an asset."""
+    """Which cleaned row of which import described an asset.
+
+    Its ids carry no foreign keys: deleting the import or the asset deletes the row by trigger
+    (migration 0006), and a million rows are not each checked against them.
+    """
 
     __tablename__ = "asset_sources"
     __table_args__ = (Index("ix_asset_sources_asset", "asset_id"),)
 
-    import_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("data_imports.id", ondelete="CASCADE"), primary_key=True
-    )
+    import_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     row_number: Mapped[int] = mapped_column(Integer, primary_key=True)
-    asset_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"))
+    asset_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     # The import's and the asset's account, copied from them; no foreign key of its own (it
     # would be checked for every row of every import, and the import's and the asset's already
     # tie the row to the account and delete it with it).
@@ -102,7 +102,11 @@ class AssetSource(Base):
 
 
 class AssetDependency(Base):
-    """An edge from an asset to what it depends on; unresolved targets are kept, not dropped."""
+    """An edge from an asset to what it depends on; unresolved targets are kept, not dropped.
+
+    Like AssetSource, its ids carry no foreign keys: deleting the import, the source or the
+    target deletes the edge by trigger (migration 0006).
+    """
 
     __tablename__ = "asset_dependencies"
     __table_args__ = (
@@ -114,12 +118,10 @@ class AssetDependency(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     # Copied from the source asset; no foreign key of its own (see AssetSource).
     client_account_id: Mapped[uuid.UUID] = mapped_column(Uuid)
-    import_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("data_imports.id", ondelete="CASCADE"))
-    source_asset_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"))
+    import_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    source_asset_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     target_ref: Mapped[str] = mapped_column(Text)
-    target_asset_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("assets.id", ondelete="CASCADE")
-    )
+    target_asset_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
 
 
 class LearnedMapping(Base):

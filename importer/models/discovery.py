@@ -118,20 +118,23 @@ class DiscoveryPhaseRun(Base):
 
 
 class CleanedRecord(Base):
-    """A valid raw row with the mappings applied and its values normalised, raw kept beside."""
+    """A valid raw row with the mappings applied and its values normalised.
+
+    The raw values stay in raw_import_records, as uploaded; the mappings say which column each
+    field came from.
+    """
 
     __tablename__ = "cleaned_records"
 
-    import_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("data_imports.id", ondelete="CASCADE"), primary_key=True
-    )
+    # The import's id without a foreign key: deleting the import deletes the row by trigger
+    # (migration 0006), and a million rows are not each checked against it.
+    import_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     row_number: Mapped[int] = mapped_column(Integer, primary_key=True)
     # The import's account, copied from it; no foreign key of its own (it would be checked for
     # every row, and the import's already ties the row to the account and deletes it with it).
     client_account_id: Mapped[uuid.UUID] = mapped_column(Uuid)
-    # canonical field -> clean value, and canonical field -> the raw value it came from
+    # canonical field -> clean value
     data: Mapped[dict[str, Any]] = mapped_column(JSONB)
-    raw: Mapped[dict[str, Any]] = mapped_column(JSONB)
     # The asset the row describes, as the cleansing found it (importer.discovery.identity and
     # classify): the inventory matches and creates assets from these in SQL.
     hostname_key: Mapped[str | None] = mapped_column(Text)

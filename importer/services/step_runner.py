@@ -209,7 +209,9 @@ class StepRunner:
             # The outcome is decided under the import's lock: a cancel either came first (and
             # this transaction rolls back) or comes after the unit's result is committed.
             data_import = self._tx.lock_import(session, import_id, client_account_id)
-            if data_import.status == ImportStatus.CANCELLED:
+            # An import deleted meanwhile is gone with its rows (migration 0006's triggers): the
+            # rows written here for it must not outlive it.
+            if data_import is None or data_import.status == ImportStatus.CANCELLED:
                 raise ImportCancelled
             if ctx.rejection is not None:
                 unit.fail(session, data_import, ctx.rejection)
