@@ -43,52 +43,54 @@ KEYS = (
     ("assets", "last_import_id", "data_imports", "SET NULL"),
 )
 
-# Statement-level with transition tables: deleting an account's thousand imports is one DELETE
-# per child table, not a thousand.
-IMPORT_ROWS_FOLLOW = """
-CREATE FUNCTION import_rows_follow() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    DELETE FROM cleaned_records c USING deleted_imports d WHERE c.import_id = d.id;
-    DELETE FROM asset_sources s USING deleted_imports d WHERE s.import_id = d.id;
-    DELETE FROM asset_dependencies e USING deleted_imports d WHERE e.import_id = d.id;
-    UPDATE assets a SET first_import_id = NULL
-    FROM deleted_imports d WHERE a.first_import_id = d.id;
-    UPDATE assets a SET last_import_id = NULL
-    FROM deleted_imports d WHERE a.last_import_id = d.id;
-    RETURN NULL;
-END
-$$;
-CREATE TRIGGER import_rows_follow AFTER DELETE ON data_imports
-    REFERENCING OLD TABLE AS deleted_imports
-    FOR EACH STATEMENT EXECUTE FUNCTION import_rows_follow();
-"""
-ASSET_ROWS_FOLLOW = """
-CREATE FUNCTION asset_rows_follow() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    DELETE FROM asset_sources s USING deleted_assets d WHERE s.asset_id = d.id;
-    DELETE FROM asset_dependencies e USING deleted_assets d WHERE e.source_asset_id = d.id;
-    DELETE FROM asset_dependencies e USING deleted_assets d WHERE e.target_asset_id = d.id;
-    RETURN NULL;
-END
-$$;
-CREATE TRIGGER asset_rows_follow AFTER DELETE ON assets
-    REFERENCING OLD TABLE AS deleted_assets
-    FOR EACH STATEMENT EXECUTE FUNCTION asset_rows_follow();
-"""
+# (trigger, table, its transition table, what the trigger does). Statement-level with transition
+# tables: deleting an account's thousand imports is one statement per child table, not a thousand.
+TRIGGERS = (
+    (
+        "import_rows_follow",
+        "data_imports",
+        "deleted_imports",
+        """
+        DELETE FROM cleaned_records c USING deleted_imports d WHERE c.import_id = d.id;
+        DELETE FROM asset_sources s USING deleted_imports d WHERE s.import_id = d.id;
+        DELETE FROM asset_dependencies e USING deleted_imports d WHERE e.import_id = d.id;
+        UPDATE assets a SET first_import_id = NULL
+        FROM deleted_imports d WHERE a.first_import_id = d.id;
+        UPDATE assets a SET last_import_id = NULL
+        FROM deleted_imports d WHERE a.last_import_id = d.id;
+        """,
+    ),
+    (
+        "asset_rows_follow",
+        "assets",
+        "deleted_assets",
+        """
+        DELETE FROM asset_sources s USING deleted_assets d WHERE s.asset_id = d.id;
+        DELETE FROM asset_dependencies e USING deleted_assets d WHERE e.source_asset_id = d.id;
+        DELETE FROM asset_dependencies e USING deleted_assets d WHERE e.target_asset_id = d.id;
+        """,
+    ),
+)
 
 
 def upgrade() -> None:
     for table, column, parent, _ in KEYS:
         op.drop_constraint(f"fk_{table}_{column}_{parent}", table, type_="foreignkey")
-    op.execute(IMPORT_ROWS_FOLLOW)
-    op.execute(ASSET_ROWS_FOLLOW)
+    for name, table, deleted, body in TRIGGERS:
+        op.execute(
+            f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ "
+            f"BEGIN {body} RETURN NULL; END $$"
+        )
+        op.execute(
+            f"CREATE TRIGGER {name} AFTER DELETE ON {table} REFERENCING OLD TABLE AS {deleted} "
+            f"FOR EACH STATEMENT EXECUTE FUNCTION {name}()"
+        )
 
 
 def downgrade() -> None:
-    op.execute("DROP TRIGGER asset_rows_follow ON assets")
-    op.execute("DROP FUNCTION asset_rows_follow()")
-    op.execute("DROP TRIGGER import_rows_follow ON data_imports")
-    op.execute("DROP FUNCTION import_rows_follow()")
+    for name, table, _, _ in TRIGGERS:
+        op.execute(f"DROP TRIGGER {name} ON {table}")
+        op.execute(f"DROP FUNCTION {name}()")
     for table, column, parent, on_delete in KEYS:
         op.create_foreign_key(
             f"fk_{table}_{column}_{parent}", table, parent, [column], ["id"], ondelete=on_delete
