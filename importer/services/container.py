@@ -21,9 +21,11 @@ from importer.services.phases.dependency_analysis import DependencyAnalysisPhase
 from importer.services.phases.field_mapping import FieldMappingPhase
 from importer.services.phases.tech_debt import TechDebtPhase
 from importer.services.pipeline_steps import DiscoveryStep, MappingsStep, ValidateStep
+from importer.services.range_reader import RangeReader
 from importer.services.responses import ImportResponseBuilder
 from importer.services.step_runner import StepRunner
 from importer.services.storage import ImportStorageManager
+from importer.services.table_statistics import TableStatistics
 from importer.services.transactions import ImportTransactionManager
 from importer.services.validation_service import ValidationService
 from importer.services.watchdog import StaleStepReaper
@@ -39,7 +41,9 @@ class Services:
         self.storage = ImportStorageManager()
         self.responses = ImportResponseBuilder()
         self.mappings = FieldMappingService()
-        self.validation = ValidationService(self.mappings, settings.chunk_size)
+        reader = RangeReader(resources.engine)
+        statistics = TableStatistics(resources.engine)
+        self.validation = ValidationService(self.mappings, settings.chunk_size, reader)
         self.queries = ImportQueryService()
         self.inventory = InventoryQueryService()
         self.api_keys = ApiKeyService(self.transactions)
@@ -47,10 +51,14 @@ class Services:
         self.field_mapping_phase = FieldMappingPhase(settings.mapping_confidence_threshold)
         self.phases = {
             FlowPhase.FIELD_MAPPING: self.field_mapping_phase,
-            FlowPhase.DATA_CLEANSING: DataCleansingPhase(self.mappings, settings.chunk_size),
-            FlowPhase.ASSET_INVENTORY: AssetInventoryPhase(settings.chunk_size),
-            FlowPhase.DEPENDENCY_ANALYSIS: DependencyAnalysisPhase(settings.chunk_size),
-            FlowPhase.TECH_DEBT_ASSESSMENT: TechDebtPhase(settings.chunk_size),
+            FlowPhase.DATA_CLEANSING: DataCleansingPhase(
+                self.mappings, settings.chunk_size, reader
+            ),
+            FlowPhase.ASSET_INVENTORY: AssetInventoryPhase(settings.chunk_size, statistics),
+            FlowPhase.DEPENDENCY_ANALYSIS: DependencyAnalysisPhase(
+                settings.chunk_size, reader, statistics
+            ),
+            FlowPhase.TECH_DEBT_ASSESSMENT: TechDebtPhase(settings.chunk_size, statistics),
         }
         self.control = ImportControlService(
             self.transactions,

@@ -15,6 +15,7 @@ from importer.canonical import get_schema
 from importer.models import DataImport, ValidationIssue
 from importer.services.field_mappings import FieldMappingService
 from importer.services.plain_rows import PlainRowFilter
+from importer.services.range_reader import RangeReader
 from importer.services.record_validation import RecordValidator
 from importer.services.step_runner import WorkContext
 from importer.services.transactions import ImportTransactionManager
@@ -57,9 +58,15 @@ ROW_SPAN = text(
 
 
 class ValidationService:
-    def __init__(self, mappings: FieldMappingService, chunk_size: int) -> None:
+    def __init__(
+        self,
+        mappings: FieldMappingService,
+        chunk_size: int,
+        reader: RangeReader,
+    ) -> None:
         self._mappings = mappings
         self._chunk_size = chunk_size
+        self._reader = reader
 
     def run(self, ctx: WorkContext) -> None:
         session, data_import = ctx.session, ctx.data_import
@@ -75,11 +82,9 @@ class ValidationService:
         params = {"import_id": data_import.id, "client_account_id": data_import.client_account_id}
         done, last = session.execute(ROW_SPAN, params).one()
         invalid = 0
-        for after in range(0, last or 0, self._chunk_size):
-            upto = after + self._chunk_size
-            rows = session.execute(
-                suspect, {**params, **plain.params, "after": after, "upto": upto}
-            ).all()
+        for after, upto, rows in self._reader.ranges(
+            suspect, {**params, **plain.params}, last or 0, self._chunk_size
+        ):
             issues = []
             for row_number, record, extra in rows:
                 found = validator.validate(row_number, record, extra)

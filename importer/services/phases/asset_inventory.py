@@ -28,6 +28,7 @@ from importer.models import Asset, AssetSource, DataImport
 from importer.services.phases.tech_debt import end_of_support_table
 from importer.services.sql import in_array
 from importer.services.step_runner import WorkContext
+from importer.services.table_statistics import TableStatistics
 from importer.services.transactions import ImportTransactionManager
 
 # The asset's own columns, taken from its clean fields; everything else stays in attributes.
@@ -251,11 +252,13 @@ class _Tally:
 
 
 class AssetInventoryPhase:
-    def __init__(self, chunk_size: int) -> None:
+    def __init__(self, chunk_size: int, statistics: TableStatistics) -> None:
         self._chunk_size = chunk_size
+        self._statistics = statistics
 
     def run(self, ctx: WorkContext) -> dict[str, Any]:
         session, data_import = ctx.session, ctx.data_import
+        self._statistics.refresh("cleaned_records")
         # One inventory writer per client account at a time: two imports naming the same host
         # would otherwise both create it.
         session.execute(

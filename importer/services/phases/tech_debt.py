@@ -16,6 +16,7 @@ from sqlalchemy import text
 
 from importer.discovery.end_of_support import EndOfSupportTable
 from importer.services.step_runner import WorkContext
+from importer.services.table_statistics import TableStatistics
 
 # The import's assets, by their (OS family, version): what the assessment is made of.
 OS_PAIRS = text(
@@ -53,11 +54,15 @@ def end_of_support_table() -> EndOfSupportTable:
 
 
 class TechDebtPhase:
-    def __init__(self, chunk_size: int) -> None:
+    def __init__(self, chunk_size: int, statistics: TableStatistics) -> None:
         self._chunk_size = chunk_size
+        self._statistics = statistics
 
     def run(self, ctx: WorkContext) -> dict[str, Any]:
         session, data_import = ctx.session, ctx.data_import
+        # A no-op when the dependency analysis has just refreshed them.
+        for table in ("asset_sources", "assets"):
+            self._statistics.refresh(table)
         table = end_of_support_table()
         today = datetime.now(UTC).date()
         params = {"account": data_import.client_account_id, "import_id": data_import.id}
