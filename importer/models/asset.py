@@ -54,9 +54,9 @@ class Asset(Base):
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
-    client_account_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("client_accounts.id", ondelete="CASCADE")
-    )
+    # No foreign key: deleting the account deletes its assets by trigger (migration 0006),
+    # instead of each asset written checking its account.
+    client_account_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     hostname_key: Mapped[str | None] = mapped_column(Text)
     serial_number: Mapped[str | None] = mapped_column(Text)
     primary_ip: Mapped[str | None] = mapped_column(Text)

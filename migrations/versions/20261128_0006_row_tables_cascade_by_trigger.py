@@ -1,18 +1,19 @@
-"""the flow's row tables follow their import and asset by trigger, not by per-row foreign keys
+"""the flow's row tables follow their import, asset and account by trigger, not per-row keys
 
 Revision ID: 0006
 Revises: 0005
 Create Date: 2026-11-28 13:20:00
 
-cleaned_records, asset_sources, asset_dependencies and the assets' first/last import ids are
-written a million rows at a time. PostgreSQL checked each of their foreign keys once per row
+cleaned_records, asset_sources, asset_dependencies and the assets (their account and first/last
+import ids) are written a million rows at a time. PostgreSQL checked each of their foreign keys once per row
 written, locking the parent row each time: a million edges took 15.8 s with their three keys and
 4.4 s without (one run on the 2-core box; the two keys to assets were 8.7 s of it).
 
 What the keys did on delete is kept, once per DELETE statement rather than once per row
 written: an AFTER DELETE trigger on data_imports deletes its rows and clears the assets' import
 ids (ON DELETE CASCADE / SET NULL before), one on assets deletes the asset's sources and the edges
-from or to it. Deleting an account still reaches all of them: it deletes its imports and assets.
+from or to it, one on client_accounts deletes the account's assets. Deleting an account still
+reaches all of them: it deletes its imports (by their foreign key) and its assets.
 
 What no trigger replaces: PostgreSQL no longer refuses a row whose import or asset does not exist.
 The flow writes these rows in a unit's work transaction, which locks the import's row before it
@@ -41,6 +42,7 @@ KEYS = (
     ("asset_dependencies", "target_asset_id", "assets", "CASCADE"),
     ("assets", "first_import_id", "data_imports", "SET NULL"),
     ("assets", "last_import_id", "data_imports", "SET NULL"),
+    ("assets", "client_account_id", "client_accounts", "CASCADE"),
 )
 
 # (trigger, table, its transition table, what the trigger does). Statement-level with transition
@@ -69,6 +71,12 @@ TRIGGERS = (
         DELETE FROM asset_dependencies e USING deleted_assets d WHERE e.source_asset_id = d.id;
         DELETE FROM asset_dependencies e USING deleted_assets d WHERE e.target_asset_id = d.id;
         """,
+    ),
+    (
+        "account_assets_follow",
+        "client_accounts",
+        "deleted_accounts",
+        "DELETE FROM assets a USING deleted_accounts d WHERE a.client_account_id = d.id;",
     ),
 )
 
