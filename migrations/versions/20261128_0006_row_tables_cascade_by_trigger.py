@@ -5,15 +5,16 @@ Revises: 0005
 Create Date: 2026-11-28 13:20:00
 
 cleaned_records, asset_sources, asset_dependencies and the assets (their account and first/last
-import ids) are written a million rows at a time. PostgreSQL checked each of their foreign keys once per row
-written, locking the parent row each time: a million edges took 15.8 s with their three keys and
-4.4 s without (one run on the 2-core box; the two keys to assets were 8.7 s of it).
+import ids) are written a million rows at a time. PostgreSQL checked each of their foreign keys
+once per row written, locking the parent row each time: a million edges took 15.8 s with their
+three keys and 4.4 s without (one run on the 2-core box; the two keys to assets were 8.7 s of it).
 
 What the keys did on delete is kept, once per DELETE statement rather than once per row
-written: an AFTER DELETE trigger on data_imports deletes its rows and clears the assets' import
-ids (ON DELETE CASCADE / SET NULL before), one on assets deletes the asset's sources and the edges
-from or to it, one on client_accounts deletes the account's assets. Deleting an account still
-reaches all of them: it deletes its imports (by their foreign key) and its assets.
+written: an AFTER DELETE trigger ``rows_follow`` on each parent (data_imports, assets,
+client_accounts) deletes the rows that referenced the deleted ones, or clears their ids where the
+key was ON DELETE SET NULL (the assets' import ids). Deleting an account still reaches all of
+them: it deletes its imports (by their own foreign key) and its assets (by trigger), and theirs
+follow.
 
 What no trigger replaces: PostgreSQL no longer refuses a row whose import or asset does not exist.
 The flow writes these rows in a unit's work transaction, which locks the import's row before it
@@ -45,60 +46,45 @@ KEYS = (
     ("assets", "client_account_id", "client_accounts", "CASCADE"),
 )
 
-# (trigger, table, its transition table, what the trigger does). Statement-level with transition
-# tables: deleting an account's thousand imports is one statement per child table, not a thousand.
-TRIGGERS = (
-    (
-        "import_rows_follow",
-        "data_imports",
-        "deleted_imports",
-        """
-        DELETE FROM cleaned_records c USING deleted_imports d WHERE c.import_id = d.id;
-        DELETE FROM asset_sources s USING deleted_imports d WHERE s.import_id = d.id;
-        DELETE FROM asset_dependencies e USING deleted_imports d WHERE e.import_id = d.id;
-        UPDATE assets a SET first_import_id = NULL
-        FROM deleted_imports d WHERE a.first_import_id = d.id;
-        UPDATE assets a SET last_import_id = NULL
-        FROM deleted_imports d WHERE a.last_import_id = d.id;
-        """,
-    ),
-    (
-        "asset_rows_follow",
-        "assets",
-        "deleted_assets",
-        """
-        DELETE FROM asset_sources s USING deleted_assets d WHERE s.asset_id = d.id;
-        DELETE FROM asset_dependencies e USING deleted_assets d WHERE e.source_asset_id = d.id;
-        DELETE FROM asset_dependencies e USING deleted_assets d WHERE e.target_asset_id = d.id;
-        """,
-    ),
-    (
-        "account_assets_follow",
-        "client_accounts",
-        "deleted_accounts",
-        "DELETE FROM assets a USING deleted_accounts d WHERE a.client_account_id = d.id;",
-    ),
-)
+
+def parents() -> list[str]:
+    return list(dict.fromkeys(parent for _, _, parent, _ in KEYS))
+
+
+def follow(parent: str) -> str:
+    """What deleting rows of ``parent`` does to the tables whose key is replaced: as the key did.
+
+    Statement-level, with the deleted rows as a transition table: deleting an account's thousand
+    imports is one statement per child table, not a thousand.
+    """
+    statements = [
+        f"DELETE FROM {table} c USING deleted d WHERE c.{column} = d.id;"
+        if on_delete == "CASCADE"
+        else f"UPDATE {table} c SET {column} = NULL FROM deleted d WHERE c.{column} = d.id;"
+        for table, column, of, on_delete in KEYS
+        if of == parent
+    ]
+    return " ".join(statements)
 
 
 def upgrade() -> None:
     for table, column, parent, _ in KEYS:
         op.drop_constraint(f"fk_{table}_{column}_{parent}", table, type_="foreignkey")
-    for name, table, deleted, body in TRIGGERS:
+    for parent in parents():
         op.execute(
-            f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ "
-            f"BEGIN {body} RETURN NULL; END $$"
+            f"CREATE FUNCTION {parent}_rows_follow() RETURNS trigger LANGUAGE plpgsql AS $$ "
+            f"BEGIN {follow(parent)} RETURN NULL; END $$"
         )
         op.execute(
-            f"CREATE TRIGGER {name} AFTER DELETE ON {table} REFERENCING OLD TABLE AS {deleted} "
-            f"FOR EACH STATEMENT EXECUTE FUNCTION {name}()"
+            f"CREATE TRIGGER rows_follow AFTER DELETE ON {parent} REFERENCING OLD TABLE AS deleted "
+            f"FOR EACH STATEMENT EXECUTE FUNCTION {parent}_rows_follow()"
         )
 
 
 def downgrade() -> None:
-    for name, table, _, _ in TRIGGERS:
-        op.execute(f"DROP TRIGGER {name} ON {table}")
-        op.execute(f"DROP FUNCTION {name}()")
+    for parent in parents():
+        op.execute(f"DROP TRIGGER rows_follow ON {parent}")
+        op.execute(f"DROP FUNCTION {parent}_rows_follow()")
     for table, column, parent, on_delete in KEYS:
         op.create_foreign_key(
             f"fk_{table}_{column}_{parent}", table, parent, [column], ["id"], ondelete=on_delete
