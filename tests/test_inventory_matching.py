@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import text
 
 from importer.models import DataImport, FlowPhase
+from importer.services.phases import asset_inventory as inventory
 from tests.helpers import wait_for_final
 
 pytestmark = pytest.mark.usefixtures("celery_worker")
@@ -212,3 +213,62 @@ def test_a_cycle_through_another_imports_edges_is_found(client, auth):
     deps = second["summary"]["dependencies"]
     assert deps["cycles"] == 1
     assert sorted(deps["cycle_examples"][0]) == ["loop-a", "loop-b"]
+
+
+def test_known_keys_are_probed_per_row_not_hashed_per_range(client, auth, resources):
+    """A range's look-ups of the account's assets stay index probes whatever the statistics say.
+    Taken while the account was small, they made PostgreSQL hash the account's assets, which it
+    then read in full for every range of a large import."""
+    import_id = upload(client, auth, [["probe-0", "10.7.0.1", "SN-P0", "8"]], uuid.uuid4().hex)
+    no_verdicts = dict.fromkeys(("families", "versions", "severities", "dates", "sources"), [])
+    with resources.engine.connect() as conn:
+        account = conn.scalar(
+            text("SELECT client_account_id FROM data_imports WHERE id = :i"), {"i": import_id}
+        )
+        params = {"import_id": import_id, "account": account}
+        conn.execute(text("ANALYZE assets"))
+        # Then, unseen by the statistics, a large import's rows and the assets it creates.
+        conn.execute(
+            text(
+                "INSERT INTO assets (id, client_account_id, hostname_key, serial_number, "
+                "primary_ip, asset_type, attributes, eos_severity) "
+                "SELECT gen_random_uuid(), :account, 'bulk-' || g, 'SN-B' || g, "
+                "'10.6.' || g / 256 || '.' || g % 256, 'server', '{}', 'unknown' "
+                "FROM generate_series(1, 20000) g"
+            ),
+            params,
+        )
+        conn.execute(
+            text(
+                "INSERT INTO cleaned_records (import_id, row_number, client_account_id, data, "
+                "hostname_key, serial_number, primary_ip, asset_type) "
+                "SELECT :import_id, g, :account, '{}', 'row-' || g, 'SN-R' || g, "
+                "'10.5.' || g / 256 || '.' || g % 256, 'server' "
+                "FROM generate_series(2, 5001) g"
+            ),
+            params,
+        )
+        conn.execute(text("ANALYZE cleaned_records"))
+        for statement in (inventory.SHARED_TABLE, inventory.FILL_SHARED):
+            conn.execute(statement, params)
+        plan = conn.execute(
+            text(f"EXPLAIN {inventory.creation(known_assets=True).text}"),
+            {**params, **no_verdicts, "after": 0, "upto": 5000},
+        ).scalars()
+        assert hashed_subplans_over(list(plan), "assets") == []
+        conn.rollback()
+
+
+def hashed_subplans_over(plan: list[str], table: str) -> list[str]:
+    """The plan's hashed subplans that scan ``table``."""
+    sections: dict[str, str] = {}
+    name = None
+    for line in plan:
+        if line.strip().startswith("SubPlan "):
+            name = line.strip()
+            sections[name] = ""
+        elif name is not None:
+            sections[name] += line
+    whole = "\n".join(plan)
+    scanning = [name for name, body in sections.items() if f" on {table} " in body]
+    return [name for name in scanning if f"hashed {name}" in whole]
