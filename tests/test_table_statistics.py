@@ -59,3 +59,25 @@ def test_a_table_another_analyze_holds_is_left_to_it(probe):
         assert time.monotonic() - started < 5
         holder.rollback()
     assert known_pages(probe) == 0
+
+
+def test_within_a_transaction_its_own_rows_are_counted(probe, resources):
+    grow(probe, 1_000)
+    with resources.session_factory() as session:
+        session.execute(text(f"INSERT INTO {TABLE} SELECT g, 'y' FROM generate_series(1, 50000) g"))
+        assert TableStatistics(probe).refresh_within(session, TABLE) is True
+        known = TableStatistics(probe).known_rows(session, TABLE)
+        assert known > 40_000
+        session.rollback()
+
+
+def test_within_a_transaction_a_held_table_is_skipped_and_the_transaction_goes_on(probe, resources):
+    with probe.connect() as holder, resources.session_factory() as session:
+        holder.execute(text(f"LOCK TABLE {TABLE} IN SHARE UPDATE EXCLUSIVE MODE"))
+        session.execute(text(f"INSERT INTO {TABLE} VALUES (1, 'z')"))
+        started = time.monotonic()
+        assert TableStatistics(probe).refresh_within(session, TABLE) is False
+        assert time.monotonic() - started < 5
+        assert session.scalar(text(f"SELECT count(*) FROM {TABLE}")) == 1
+        session.rollback()
+        holder.rollback()

@@ -14,6 +14,7 @@ import logging
 from psycopg.errors import LockNotAvailable
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +24,9 @@ log = logging.getLogger(__name__)
 STALE_GROWTH = 1.1
 # Below this growth (8 MB), planning errors cost less than the ANALYZE itself.
 MIN_NEW_PAGES = 1000
+KNOWN_ROWS = text(
+    "SELECT greatest(reltuples, 0) FROM pg_class WHERE oid = CAST(:table AS regclass)"
+)
 PAGES = text(
     """
     SELECT relpages, pg_relation_size(oid) / current_setting('block_size')::integer
@@ -34,6 +38,10 @@ PAGES = text(
 class TableStatistics:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+
+    def known_rows(self, session: Session, table: str) -> float:
+        """How many rows the statistics of ``table`` count."""
+        return session.scalar(KNOWN_ROWS, {"table": table})
 
     def refresh(self, table: str) -> bool:
         """ANALYZE ``table`` if it has outgrown its statistics; True if it did.
@@ -55,4 +63,24 @@ class TableStatistics:
                     raise
                 log.info("ANALYZE %s skipped: another ANALYZE holds the table", table)
                 return False
+        return True
+
+    def refresh_within(self, session: Session, table: str) -> bool:
+        """ANALYZE ``table`` in the caller's transaction, whose own uncommitted rows it then counts.
+
+        For a transaction that writes more rows into a table than its statistics know of, and
+        plans later statements by them. Its lock is held to the transaction's end: other
+        ANALYZEs of the table (autovacuum's, another import's) wait for that or skip it. If one
+        holds the table, this goes on at once without it.
+        """
+        try:
+            with session.begin_nested():
+                # ANALYZE's own lock, taken without waiting: no timeout to set and restore.
+                session.execute(text(f"LOCK TABLE {table} IN SHARE UPDATE EXCLUSIVE MODE NOWAIT"))
+                session.execute(text(f"ANALYZE {table}"))
+        except OperationalError as exc:
+            if not isinstance(exc.orig, LockNotAvailable):
+                raise
+            log.info("ANALYZE %s skipped: another ANALYZE holds the table", table)
+            return False
         return True
