@@ -10,6 +10,7 @@ any table size.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from psycopg.errors import LockNotAvailable
 from sqlalchemy import Engine, text
@@ -56,14 +57,7 @@ class TableStatistics:
             if pages - known < MIN_NEW_PAGES or pages < STALE_GROWTH * known:
                 return False
             conn.execute(text("SET lock_timeout = '1s'"))
-            try:
-                conn.execute(text(f"ANALYZE {table}"))
-            except OperationalError as exc:
-                if not isinstance(exc.orig, LockNotAvailable):
-                    raise
-                log.info("ANALYZE %s skipped: another ANALYZE holds the table", table)
-                return False
-        return True
+            return _unless_held(table, lambda: conn.execute(text(f"ANALYZE {table}")))
 
     def refresh_within(self, session: Session, table: str) -> bool:
         """ANALYZE ``table`` in the caller's transaction, whose own uncommitted rows it then counts.
@@ -73,14 +67,23 @@ class TableStatistics:
         ANALYZEs of the table (autovacuum's, another import's) wait for that or skip it. If one
         holds the table, this goes on at once without it.
         """
-        try:
+
+        def analyze() -> None:
             with session.begin_nested():
                 # ANALYZE's own lock, taken without waiting: no timeout to set and restore.
                 session.execute(text(f"LOCK TABLE {table} IN SHARE UPDATE EXCLUSIVE MODE NOWAIT"))
                 session.execute(text(f"ANALYZE {table}"))
-        except OperationalError as exc:
-            if not isinstance(exc.orig, LockNotAvailable):
-                raise
-            log.info("ANALYZE %s skipped: another ANALYZE holds the table", table)
-            return False
-        return True
+
+        return _unless_held(table, analyze)
+
+
+def _unless_held(table: str, analyze: Callable[[], object]) -> bool:
+    """Run ``analyze``; False, and no harm done, when another ANALYZE holds the table."""
+    try:
+        analyze()
+    except OperationalError as exc:
+        if not isinstance(exc.orig, LockNotAvailable):
+            raise
+        log.info("ANALYZE %s skipped: another ANALYZE holds the table", table)
+        return False
+    return True
