@@ -132,10 +132,12 @@ KNOWN_KEY = """
     OR coalesce((SELECT true FROM assets a WHERE a.client_account_id = :account
                  AND a.primary_ip = c.primary_ip LIMIT 1), false)
 """
-# The account's assets with any of a range's keys: one index probe a key (OFFSET 0 keeps each
-# probe apart). As "account = :a AND (key = ANY(..) OR ..)", with statistics taken before the
-# account had assets, PostgreSQL read all of the account's assets and filtered them, for each
-# range (1M rows into a new account: 1.3 s a range by the middle of the import, 191 s in all).
+# The account's assets with any of a range's keys: one look-up a key (OFFSET 0 keeps each apart,
+# an equality on both columns of the key's index). As "account = :a AND (key = ANY(..) OR ..)",
+# with statistics taken before the account had assets, PostgreSQL read all of the account's
+# assets and filtered them, for each range (1M rows into a new account: 1.3 s a range by the
+# middle of the import, 191 s in all). Which index a look-up takes still follows the account's
+# statistics, which the phase refreshes in its transaction once it has created many assets.
 KNOWN_BY_KEYS = text(
     " UNION ALL ".join(
         f"""
