@@ -1,3 +1,4 @@
+import random
 from typing import Any
 
 import pytest
@@ -88,3 +89,31 @@ def test_long_chain_needs_no_recursion() -> None:
     cycle = find_cycles([*chain, (nodes, 0)])
     assert len(cycle) == 1
     assert cycle[0] == list(range(nodes + 1))
+
+
+def _cycles_by_reachability(edges: list[tuple[int, int]]) -> list[list[int]]:
+    """The definition, spelled out: nodes that reach each other, or a node that reaches itself."""
+    order = list(dict.fromkeys(node for edge in edges for node in edge))
+    reach = {node: {t for s, t in edges if s == node} for node in order}
+    changed = True
+    while changed:
+        changed = False
+        for node in order:
+            more = set().union(*(reach[n] for n in reach[node])) - reach[node]
+            if more:
+                reach[node] |= more
+                changed = True
+    groups: dict[frozenset, list[int]] = {}
+    for node in order:
+        if node in reach[node]:
+            group = frozenset(n for n in order if n in reach[node] and node in reach[n])
+            groups.setdefault(group, []).append(node)
+    return list(groups.values())
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_matches_the_definition_on_random_graphs(seed: int) -> None:
+    rng = random.Random(seed)
+    nodes = rng.randrange(1, 12)
+    edges = [(rng.randrange(nodes), rng.randrange(nodes)) for _ in range(rng.randrange(25))]
+    assert find_cycles(edges) == _cycles_by_reachability(edges)

