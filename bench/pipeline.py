@@ -21,6 +21,8 @@ Baselines (all timed with nothing else running):
     ratio measures what the HTTP + parsing + Python path adds on top of the database's own cost.
     The time into the same table without its foreign keys is printed too.
   * upload -> completed: pgloader's plain load of the same CSV into ten text columns.
+  * the write floor (printed below the table, for the largest import): psql \\copy of the rows the
+    flow wrote for that import, table by table, into fresh copies with the same indexes.
 
     python bench/pipeline.py [--rows 100000,1000000] [--quick] [--profile] [--load-seconds 15]
 """
@@ -426,6 +428,48 @@ def baseline_copy(db_url: str, copy_path: Path, *, foreign_keys: bool = True) ->
     return seconds
 
 
+# What the flow writes for an import, table by table (the assets: those it last wrote).
+FLOW_TABLES = (
+    ("raw_import_records", "import_id"),
+    ("import_validation_issues", "import_id"),
+    ("cleaned_records", "import_id"),
+    ("assets", "last_import_id"),
+    ("asset_sources", "import_id"),
+    ("asset_dependencies", "import_id"),
+)
+
+
+def write_floor(db_url: str, import_id: str, out_dir: Path) -> dict[str, float]:
+    """psql \copy of the rows the flow wrote for the import, each table into a fresh copy of it.
+
+    The copies have the table's indexes, defaults and constraints (LIKE ... INCLUDING ALL), and
+    are created and loaded in one transaction that is rolled back. This is the database's own
+    cost of storing the import's results with one writer at a time, as the flow's transactions
+    store them: what no code of ours can go below without writing less or writing in parallel.
+    """
+    seconds = {}
+    for table, column in FLOW_TABLES:
+        path = out_dir / f"floor_{table}.tsv"
+        psql(
+            db_url,
+            f"\\copy (SELECT * FROM {table} WHERE {column} = '{import_id}') TO '{path}'",
+        )
+        psql(db_url, "CHECKPOINT")
+        started = time.perf_counter()
+        subprocess.run(
+            [
+                "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", db_url,
+                "-c", f"BEGIN; CREATE TABLE bench_floor (LIKE {table} INCLUDING ALL)",
+                "-c", f"\\copy bench_floor FROM '{path}'",
+                "-c", "ROLLBACK",
+            ],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        seconds[table] = time.perf_counter() - started
+        path.unlink()
+    return seconds
+
+
 def baseline_pgloader(db_url: str, csv_path: Path, log_dir: Path) -> float | None:
     if not shutil.which("pgloader"):
         print(
@@ -524,7 +568,7 @@ def run_import(ctx: dict, rows: int, path: Path, *, load_seconds: int, profile: 
         if response.status_code != 202:
             raise RuntimeError(f"upload answered {response.status_code}: {response.text[:500]}")
         body = response.json()
-        import_id = body["id"]
+        import_id = result["import_id"] = body["id"]
         result["stored"] = body.get("records_stored")
 
         spy = None
@@ -720,6 +764,15 @@ def report(results: list[dict], baselines: dict, chunk_size: int) -> None:
         print(f"stored {rows:,}: records_stored={r['stored']} validation={r.get('validation')}")
         if rows not in full:
             continue
+        floor = baselines.get(("floor", rows))
+        if floor:
+            total = sum(floor.values())
+            print(
+                f"write floor {rows:,}: psql \\copy of the rows the flow wrote, each table into"
+                " a fresh copy with its indexes, one at a time: "
+                + ", ".join(f"{table} {seconds:.1f}s" for table, seconds in floor.items())
+                + f"; {total:.1f} s in all, upload -> completed is {r['pipeline_s'] / total:.2f}x"
+            )
         timings = [f"{n} {seconds_between(a, b):.1f}s" for n, a, b, _ in r["steps"]]
         timings += [f"{n} {seconds_between(a, b):.1f}s" for n, a, b, _ in r["phases"]]
         print(f"step/phase durations {rows:,}: upload {r['upload_s']:.1f}s, " + ", ".join(timings))
@@ -843,6 +896,8 @@ def main() -> None:
                 flush=True,
             )
             results.append(result)
+            if largest and not args.no_baselines and result.get("status") == "completed":
+                baselines[("floor", rows)] = write_floor(db_url, result["import_id"], logs)
         report(results, baselines, settings.chunk_size)
         if postmaster_start(db_url) != pg_started:
             print(
