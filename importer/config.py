@@ -33,6 +33,9 @@ class Settings(BaseSettings):
 
     # Rows read, checked and written per unit of work; cancel is honoured between chunks.
     chunk_size: int = Field(default=5_000, gt=0)
+    # Python processes the cleansing phase starts to clean a share of a large import's rows
+    # beside it (one per spare core is the most that helps); 0 cleans in the worker alone.
+    cleansing_helpers: int = Field(default=1, ge=0)
     # How long an unacknowledged task waits before a Redis broker hands it to another worker: it
     # must exceed the longest step (a redelivered copy of a live step is dropped, not run twice).
     broker_visibility_timeout: int = Field(default=3600, gt=0)

@@ -7,6 +7,7 @@ from datetime import timedelta
 from importer.models import FlowPhase
 from importer.services.api_keys import ApiKeyService
 from importer.services.background import BackgroundExecutionService
+from importer.services.cleansing_helpers import CleansingHelpers
 from importer.services.discovery_flow import PhaseUnit
 from importer.services.field_mappings import FieldMappingService
 from importer.services.flow_trigger import FlowTriggerService
@@ -52,7 +53,10 @@ class Services:
         self.phases = {
             FlowPhase.FIELD_MAPPING: self.field_mapping_phase,
             FlowPhase.DATA_CLEANSING: DataCleansingPhase(
-                self.mappings, settings.chunk_size, reader
+                self.mappings,
+                settings.chunk_size,
+                reader,
+                CleansingHelpers(settings.database_url, settings.cleansing_helpers),
             ),
             FlowPhase.ASSET_INVENTORY: AssetInventoryPhase(settings.chunk_size, statistics),
             FlowPhase.DEPENDENCY_ANALYSIS: DependencyAnalysisPhase(

@@ -6,9 +6,12 @@ hand, so that the inventory can match and create assets in SQL.
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
+from psycopg import Copy
 from sqlalchemy import delete, text
 
 from importer import json_codec
@@ -22,6 +25,9 @@ from importer.services.field_mappings import FieldMappingService
 from importer.services.range_reader import RangeReader
 from importer.services.step_runner import WorkContext
 from importer.services.transactions import ImportTransactionManager
+
+if TYPE_CHECKING:
+    from importer.services.cleansing_helpers import CleanedRange, CleansingHelpers
 
 COPY_CLEANED = (
     "COPY cleaned_records (import_id, row_number, client_account_id, data, "
@@ -54,10 +60,17 @@ LAST_ROW = text(
 
 
 class DataCleansingPhase:
-    def __init__(self, mappings: FieldMappingService, chunk_size: int, reader: RangeReader) -> None:
+    def __init__(
+        self,
+        mappings: FieldMappingService,
+        chunk_size: int,
+        reader: RangeReader,
+        helpers: CleansingHelpers,
+    ) -> None:
         self._mappings = mappings
         self._chunk_size = chunk_size
         self._reader = reader
+        self._helpers = helpers
 
     def run(self, ctx: WorkContext) -> dict[str, Any]:
         session, data_import = ctx.session, ctx.data_import
@@ -72,38 +85,120 @@ class DataCleansingPhase:
             (column, field, schema.field(field).type)
             for column, field in self._mappings.column_fields(session, data_import).items()
         ]
-        cleaner = RowCleaner(columns)
+        job = CleansingJob(
+            data_import.import_type, data_import.id, data_import.client_account_id, columns
+        )
+        writer = CleanRowWriter(job)
         counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         conn = ImportTransactionManager.driver_connection(session)
         done = 0
-        params = {"import_id": data_import.id, "client_account_id": data_import.client_account_id}
+        params = job.params
         last = session.scalar(LAST_ROW, params) or 0
-        # Read once, not a million times through the ORM's attributes; the ids as text, which
-        # COPY takes as it is instead of dumping the same UUIDs again for every row.
-        import_type = data_import.import_type
-        import_id, account = str(data_import.id), str(data_import.client_account_id)
-        for _, upto, rows in self._reader.ranges(VALID_ROWS, params, last, self._chunk_size):
-            if not rows:
-                continue
-            with conn.cursor() as cursor, cursor.copy(COPY_CLEANED) as copy:
-                for row_number, record in rows:
-                    data = cleaner.clean(record, counts)
-                    copy.write_row(
-                        (
-                            import_id,
-                            row_number,
-                            account,
-                            json_codec.dumps(data).decode(),
-                            *identity(import_type, data),
-                            classify_asset(import_type, data),
-                        )
-                    )
-            done += len(rows)
-            ctx.checkpoint(min(upto, last), last)
+
+        def waiting() -> None:  # for a helper's range: a cancel is still honoured meanwhile
+            ctx.checkpoint(done, last)
+
+        helpers = self._helpers.start(job, last, self._chunk_size)
+        own = self._reader.ranges(
+            VALID_ROWS, params, last, self._chunk_size, share=(0, helpers.shares)
+        )
+        try:
+            for index, after in enumerate(range(0, last, self._chunk_size)):
+                upto = after + self._chunk_size
+                helper = helpers.owner(index)
+                if helper is None:
+                    _, _, rows = next(own)
+                    done += self._store(conn, writer, rows, counts)
+                elif (cleaned := helper.take(after, waiting)) is not None:
+                    done += self._store_cleaned(conn, cleaned, counts)
+                else:  # its helper failed: the phase cleans the range itself
+                    bounds = {**params, "after": after, "upto": upto}
+                    rows = session.execute(VALID_ROWS, bounds).all()
+                    done += self._store(conn, writer, rows, counts)
+                ctx.checkpoint(min(upto, last), last)
+        finally:
+            own.close()
+            helpers.close()
         return {
             "records_cleaned": done,
             "fields": {field: dict(outcomes) for field, outcomes in sorted(counts.items())},
         }
+
+    @staticmethod
+    def _store(conn, writer: CleanRowWriter, rows, counts: dict[str, dict[str, int]]) -> int:
+        if rows:
+            with conn.cursor() as cursor, cursor.copy(COPY_CLEANED) as copy:
+                writer.write(copy, rows, counts)
+        return len(rows)
+
+    @staticmethod
+    def _store_cleaned(conn, cleaned: CleanedRange, counts: dict[str, dict[str, int]]) -> int:
+        if cleaned.rows:
+            with conn.cursor() as cursor, cursor.copy(COPY_CLEANED) as copy:
+                copy.write(cleaned.copy_data)
+            add_counts(counts, cleaned.counts)
+        return cleaned.rows
+
+
+@dataclass(frozen=True)
+class CleansingJob:
+    """What cleaning an import's rows takes: all a helper process is told (as JSON)."""
+
+    import_type: str
+    import_id: uuid.UUID
+    account: uuid.UUID
+    columns: list[tuple[str, str, str]]
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {"import_id": self.import_id, "client_account_id": self.account}
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "import_type": self.import_type,
+            "import_id": str(self.import_id),
+            "account": str(self.account),
+            "columns": self.columns,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CleansingJob:
+        return cls(
+            data["import_type"],
+            uuid.UUID(data["import_id"]),
+            uuid.UUID(data["account"]),
+            [tuple(column) for column in data["columns"]],
+        )
+
+
+class CleanRowWriter:
+    """Cleans raw rows into a COPY of COPY_CLEANED: the phase's and its helpers' one way."""
+
+    def __init__(self, job: CleansingJob) -> None:
+        self._cleaner = RowCleaner(job.columns)
+        self._import_type = job.import_type
+        # As text, which COPY takes as it is, rather than dumping the same UUIDs for every row.
+        self._import_id, self._account = str(job.import_id), str(job.account)
+
+    def write(self, copy: Copy, rows, counts: dict[str, dict[str, int]]) -> None:
+        for row_number, record in rows:
+            data = self._cleaner.clean(record, counts)
+            copy.write_row(
+                (
+                    self._import_id,
+                    row_number,
+                    self._account,
+                    json_codec.dumps(data).decode(),
+                    *identity(self._import_type, data),
+                    classify_asset(self._import_type, data),
+                )
+            )
+
+
+def add_counts(counts: dict[str, dict[str, int]], more: dict[str, dict[str, int]]) -> None:
+    for field, outcomes in more.items():
+        for outcome, count in outcomes.items():
+            counts[field][outcome] += count
 
 
 # A column's values are remembered until it has this many distinct ones: environments and
