@@ -6,10 +6,6 @@ import re
 from collections.abc import Hashable, Iterable
 from typing import Any
 
-import numpy as np
-from scipy.sparse import csr_array
-from scipy.sparse.csgraph import connected_components
-
 _SEPARATORS = re.compile(r"[;,\s]+")
 
 
@@ -40,6 +36,12 @@ def find_cycles(edges: Iterable[tuple[Hashable, Hashable]]) -> list[list[Hashabl
     The components are scipy's (compiled): a million edges took 6 s in a Python Tarjan, most
     of what is left is numbering the nodes.
     """
+    # Imported here: the API's processes, which import this module and never look for cycles,
+    # would each carry some 20 MB more.
+    import numpy as np
+    from scipy.sparse import csr_array
+    from scipy.sparse.csgraph import connected_components
+
     position: dict[Hashable, int] = {}
     numbered = [position.setdefault(node, len(position)) for edge in edges for node in edge]
     if not numbered:
