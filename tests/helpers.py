@@ -22,6 +22,22 @@ def wait_for_final(
     raise AssertionError(f"import {import_id} did not finish: {body}")
 
 
+def import_completed(
+    client, headers: dict, body: bytes, filename: str, engagement: str, timeout: float = 90
+) -> dict:
+    """The import of ``body``, uploaded and run to completion by the worker."""
+    response = client.post(
+        "/api/v1/imports",
+        data={"file": (io.BytesIO(body), filename), "engagement": engagement},
+        headers=headers,
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 202, response.get_json()
+    final = wait_for_final(client, response.get_json()["id"], headers, timeout)
+    assert final["status"] == "completed", final
+    return final
+
+
 def wait_for(predicate, timeout: float = 30, interval: float = 0.05, describe=None):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -3,7 +3,6 @@ stores, leave their ranges to the phase when they fail, and stop with the phase.
 
 from __future__ import annotations
 
-import io
 import subprocess
 import sys
 import uuid
@@ -24,7 +23,7 @@ from importer.services.cleansing_helpers import (
 from importer.services.phases.data_cleansing import DataCleansingPhase
 from importer.services.range_reader import RangeReader
 from importer.services.step_runner import ImportCancelled
-from tests.helpers import wait_for_final
+from tests.helpers import import_completed
 
 pytestmark = pytest.mark.usefixtures("celery_worker")
 
@@ -58,18 +57,8 @@ def large_import(resources, app) -> uuid.UUID:
     body, _ = messy_csv_bytes(chunk_size * (MIN_RANGES + 3) + 17, seed=11)
     issued = resources.services.api_keys.create(f"helpers-{uuid.uuid4().hex[:8]}")
     auth = {"Authorization": f"Bearer {issued.key}"}
-    client = app.test_client()
-    response = client.post(
-        "/api/v1/imports",
-        data={"file": (io.BytesIO(body), "cmdb.csv"), "engagement": "helpers"},
-        headers=auth,
-        content_type="multipart/form-data",
-    )
-    assert response.status_code == 202, response.get_json()
-    import_id = response.get_json()["id"]
-    final = wait_for_final(client, import_id, auth, timeout=180)
-    assert final["status"] == "completed", final
-    return uuid.UUID(import_id)
+    final = import_completed(app.test_client(), auth, body, "cmdb.csv", "helpers", timeout=180)
+    return uuid.UUID(final["id"])
 
 
 def cleanse(resources, import_id: uuid.UUID, helpers: CleansingHelpers, checkpoint=None):

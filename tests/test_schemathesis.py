@@ -7,7 +7,6 @@ the generated query strings and bodies reach past the 404.
 
 from __future__ import annotations
 
-import io
 import uuid
 from collections import Counter
 
@@ -18,7 +17,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
-from tests.helpers import wait_for_final
+from tests.helpers import import_completed
 
 MAX_EXAMPLES = 25
 CSV = (
@@ -37,15 +36,7 @@ def api_key(resources) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def real_ids(app, api_key, celery_worker) -> dict[str, str]:
     client = app.test_client()
-    response = client.post(
-        "/api/v1/imports",
-        data={"file": (io.BytesIO(CSV), "seed.csv"), "engagement": "seed"},
-        headers=api_key,
-        content_type="multipart/form-data",
-    )
-    assert response.status_code == 202, response.get_json()
-    final = wait_for_final(client, response.get_json()["id"], api_key)
-    assert final["status"] == "completed", final
+    final = import_completed(client, api_key, CSV, "seed.csv", "seed")
     assets = client.get("/api/v1/assets", headers=api_key).get_json()["items"]
     return {"import_id": final["id"], "flow_id": final["flow"]["id"], "asset_id": assets[0]["id"]}
 
