@@ -177,3 +177,21 @@ def test_raw_records_are_stored_before_the_answer(client, auth, resources):
         )
     assert stored == 50 == accepted["records_stored"]
     wait_for_final(client, accepted["id"], auth)
+
+
+def test_duplicates_are_rows_equal_in_every_cell_extra_cells_too(client, auth):
+    content = (
+        b"Host Name,IP Addr\n"
+        b"web-1,10.0.0.1\n"
+        b"web-1,10.0.0.1\n"
+        b"web-1,10.0.0.1,spare\n"
+        b"web-1,10.0.0.1,spare\n"
+        b"web-1,10.0.0.1,other\n"
+        b"web-2,10.0.0.1\n"
+    )
+    response = upload_file(client, auth, content, "dups.csv")
+    assert response.status_code == 202, response.get_json()
+    final = wait_for_final(client, response.get_json()["id"], auth)
+    issues = all_pages(client, f"/api/v1/imports/{final['id']}/errors", auth)
+    duplicates = [(i["row_number"], i["message"]) for i in issues if i["code"] == "duplicate-row"]
+    assert duplicates == [(2, "Row 2 duplicates row 1."), (4, "Row 4 duplicates row 3.")]
