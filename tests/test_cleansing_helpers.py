@@ -38,8 +38,8 @@ STORED = text(
 class Recorded(CleansingHelpers):
     """Helpers as the worker starts them, each run kept to look at; ``then`` acts on it."""
 
-    def __init__(self, resources, count: int, then=lambda run: None) -> None:
-        super().__init__(resources.settings.database_url, count)
+    def __init__(self, resources, count: int, then=lambda run: None, **options) -> None:
+        super().__init__(resources.settings.database_url, count, **options)
         self.runs: list[HelperRun] = []
         self._then = then
 
@@ -111,6 +111,25 @@ def test_a_helper_that_dies_leaves_its_ranges_to_the_phase(resources, large_impo
     assert dying.runs[0].shares == 2
 
 
+@pytest.mark.parametrize(
+    ("command", "shares"),
+    [
+        (["/nonexistent/python"], 1),  # no process at all
+        ([sys.executable, "-c", "import sys; sys.exit(3)"], 2),  # gone before its order
+        # Sends nothing, for longer than the test may take: only giving it up ends the wait.
+        ([sys.executable, "-c", "import time; time.sleep(3600)"], 2),
+    ],
+)
+def test_helpers_that_cannot_work_leave_their_ranges_to_the_phase(
+    resources, large_import, command, shares
+):
+    helpers = Recorded(resources, 1, command=command, stall_after=1)
+    expected = cleanse(resources, large_import, Recorded(resources, 0))
+    assert cleanse(resources, large_import, helpers) == expected
+    assert helpers.runs[0].shares == shares
+    assert all(h.process.poll() is not None for h in helpers.runs[0].helpers)
+
+
 def test_a_cancel_stops_the_helpers(resources, large_import):
     helpers = Recorded(resources, 1)
 
@@ -136,7 +155,7 @@ def test_a_helper_that_sends_what_was_not_asked_gives_no_range(sent: bytes):
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
     )
-    helper = Helper(process)
+    helper = Helper(process, stall_after=30)
     assert helper.take(0, waiting=lambda: None) is None
     helper.close()
     assert process.poll() is not None

@@ -8,9 +8,10 @@ in its own transaction, in row order: what is stored, and when it becomes visibl
 phase alone would store. A cancel, a failure or a rollback of the phase is the same as ever;
 the helpers are stopped with it.
 
-A helper that fails, or sends what was not asked of it, leaves its ranges to the phase, which
-cleans them itself: a helper costs time when it goes wrong, never the import. A helper exits
-when the phase closes its stdin, or when the phase's process dies (its end of the pipe closes).
+A helper that cannot start, fails, stalls or sends what was not asked of it leaves its ranges to
+the phase, which cleans them itself: a helper costs time when it goes wrong, never the import.
+A helper exits when the phase closes its stdin, or when the phase's process dies (its end of
+the pipe closes).
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ FRAME = struct.Struct(">qIII")
 AHEAD = 2
 # How often the phase, waiting for a helper's range, checks for a cancel.
 WAIT_STEP = 0.5
+# A helper that sends nothing for this long is given up: a range takes it well under a second.
+STALL_AFTER = 120
 # How long a helper may take to exit once told to, before it is killed.
 EXIT_WAIT = 5
 # A helper takes a second or so to start: smaller imports are cleaned by the phase alone.
@@ -61,8 +64,9 @@ class CleanedRange:
 class Helper:
     """One helper process, and the thread that reads its ranges as they come."""
 
-    def __init__(self, process: subprocess.Popen) -> None:
+    def __init__(self, process: subprocess.Popen, stall_after: float) -> None:
         self.process = process
+        self._stall_after = stall_after
         self._ranges: queue.Queue[CleanedRange | None] = queue.Queue(maxsize=AHEAD)
         self._failed = False
         self._reader = threading.Thread(target=self._read, name="cleansing-helper", daemon=True)
@@ -70,22 +74,27 @@ class Helper:
 
     def take(self, after: int, waiting: Callable[[], None]) -> CleanedRange | None:
         """The range starting after ``after``; None when the helper cannot give it."""
+        waited = 0.0
         while not self._failed:
             try:
                 cleaned = self._ranges.get(timeout=WAIT_STEP)
             except queue.Empty:
                 waiting()
+                waited += WAIT_STEP
+                if waited >= self._stall_after:
+                    self._fail(f"sent nothing for {waited:.0f} s")
                 continue
             if cleaned is not None and cleaned.after == after:
                 return cleaned
-            log.warning(
-                "cleansing helper %s %s; the phase cleans its ranges itself",
-                self.process.pid,
-                "stopped early" if cleaned is None else f"sent {cleaned.after}, not {after}",
-            )
-            self._failed = True
-            self.process.kill()
+            self._fail("stopped early" if cleaned is None else f"sent {cleaned.after}, not {after}")
         return None
+
+    def _fail(self, why: str) -> None:
+        log.warning(
+            "cleansing helper %s %s; the phase cleans its ranges itself", self.process.pid, why
+        )
+        self._failed = True
+        self.process.kill()
 
     def close(self) -> None:
         # Its stdin closed, a helper exits at once, whatever it was doing.
@@ -139,24 +148,35 @@ class HelperRun:
 
 
 class CleansingHelpers:
-    def __init__(self, database_url: str, count: int) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        count: int,
+        command: list[str] | None = None,
+        stall_after: float = STALL_AFTER,
+    ) -> None:
         self._database_url = database_url
         self._count = count
+        self._command = command or [sys.executable, "-m", __name__]
+        self._stall_after = stall_after
 
     def start(self, job: CleansingJob, last: int, chunk_size: int) -> HelperRun:
         """Helpers for this run, or none when the import is too small to be worth a process."""
         ranges = -(-last // chunk_size)
         if self._count <= 0 or ranges < MIN_RANGES:
             return HelperRun([])
-        shares = self._count + 1
+        processes = []
+        for _ in range(self._count):
+            try:
+                processes.append(
+                    subprocess.Popen(self._command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+                )
+            except OSError:  # no process to be had: the phase does with fewer
+                log.warning("could not start a cleansing helper", exc_info=True)
+        shares = len(processes) + 1
         helpers = []
-        for share in range(1, shares):
-            process = subprocess.Popen(
-                [sys.executable, "-m", __name__],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                close_fds=True,
-            )
+        for share, process in enumerate(processes, start=1):
+            helpers.append(Helper(process, self._stall_after))
             order = {
                 "database_url": self._database_url,
                 "job": job.to_json(),
@@ -164,10 +184,11 @@ class CleansingHelpers:
                 "chunk_size": chunk_size,
                 "share": [share, shares],
             }
-            # On stdin, not in argv: the database URL may hold a password.
-            process.stdin.write(orjson.dumps(order) + b"\n")
-            process.stdin.flush()
-            helpers.append(Helper(process))
+            # On stdin, not in argv: the database URL may hold a password. A helper that died
+            # before reading it is found out by its reader, and its ranges left to the phase.
+            with contextlib.suppress(OSError):
+                process.stdin.write(orjson.dumps(order) + b"\n")
+                process.stdin.flush()
         return HelperRun(helpers)
 
 
