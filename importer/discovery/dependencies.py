@@ -11,8 +11,6 @@ _SEPARATORS = re.compile(r"[;,\s]+")
 
 def parse_targets(raw: Any) -> list[str]:
     """Target names from "db-01; cache-01", a JSON list, or a single value, in order, once each."""
-    if type(raw) is str:  # nearly every value: one split, no checks
-        return list(dict.fromkeys(filter(None, _SEPARATORS.split(raw))))
     items = raw if isinstance(raw, list) else [raw]
     targets: dict[str, None] = {}
     for item in items:
