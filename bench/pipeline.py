@@ -370,10 +370,12 @@ def postmaster_start(db_url: str) -> str:
     ).stdout.strip()
 
 
-def psql(db_url: str, command: str) -> float:
+def psql(db_url: str, *commands: str) -> float:
+    """Seconds psql takes to run ``commands`` in order, in one session."""
     started = time.perf_counter()
     subprocess.run(
-        ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", db_url, "-c", command],
+        ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", db_url]
+        + [arg for command in commands for arg in ("-c", command)],
         check=True,
         capture_output=True,
     )
@@ -455,17 +457,12 @@ def write_floor(db_url: str, import_id: str, out_dir: Path) -> dict[str, float]:
             f"\\copy (SELECT * FROM {table} WHERE {column} = '{import_id}') TO '{path}'",
         )
         psql(db_url, "CHECKPOINT")
-        started = time.perf_counter()
-        subprocess.run(
-            [
-                "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", db_url,
-                "-c", f"BEGIN; CREATE TABLE bench_floor (LIKE {table} INCLUDING ALL)",
-                "-c", f"\\copy bench_floor FROM '{path}'",
-                "-c", "ROLLBACK",
-            ],
-            check=True, capture_output=True,
-        )  # fmt: skip
-        seconds[table] = time.perf_counter() - started
+        seconds[table] = psql(
+            db_url,
+            f"BEGIN; CREATE TABLE bench_floor (LIKE {table} INCLUDING ALL)",
+            f"\\copy bench_floor FROM '{path}'",
+            "ROLLBACK",
+        )
         path.unlink()
     return seconds
 
