@@ -48,8 +48,20 @@ class Asset(Base):
             unique=True,
             postgresql_where=text("hostname_key IS NOT NULL"),
         ),
-        Index("ix_assets_serial", "client_account_id", "serial_number"),
-        Index("ix_assets_ip", "client_account_id", "primary_ip"),
+        # Partial, like the hostname's: each key index serves look-ups by its own key only,
+        # whatever the statistics say of the account (migration 0007).
+        Index(
+            "ix_assets_serial",
+            "client_account_id",
+            "serial_number",
+            postgresql_where=text("serial_number IS NOT NULL"),
+        ),
+        Index(
+            "ix_assets_ip",
+            "client_account_id",
+            "primary_ip",
+            postgresql_where=text("primary_ip IS NOT NULL"),
+        ),
         Index("ix_assets_account_type", "client_account_id", "asset_type", "id"),
     )
 
