@@ -67,6 +67,7 @@ def main() -> None:
     )
     env = {**os.environ, **settings_env(settings), "PATH": f"{BIN}:{os.environ['PATH']}"}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    DATA.mkdir(parents=True, exist_ok=True)
     logs = Path(tempfile.mkdtemp(prefix=f"bench-history-{run}-", dir=DATA))
     migrate.create_database_if_missing(settings.database_url)
     migrate.upgrade(settings.database_url)
