@@ -25,19 +25,27 @@ from importer.services.table_statistics import TableStatistics
 IMPORT_ASSETS = """
     (SELECT DISTINCT asset_id FROM asset_sources WHERE import_id = :import_id {range}) s
     CROSS JOIN LATERAL (
-        SELECT id, os_family, os_version, eos_severity, end_of_support, eos_source FROM assets
-        WHERE id = s.asset_id AND client_account_id = :account OFFSET 0
+        SELECT id, client_account_id, os_family, os_version, eos_severity, end_of_support,
+            eos_source
+        FROM assets WHERE id = s.asset_id OFFSET 0
     ) a
 """
+# The account is checked outside the probe (OFFSET 0 keeps it out): inside, any index starting
+# with the account costs as little as the primary key to a planner that thinks the new account
+# has one asset, and such a probe reads all of the account's assets (20k rows after 200k of
+# another account's: 27.7 s).
+OF_ACCOUNT = "WHERE a.client_account_id = :account"
 OS_PAIRS = text(
     f"SELECT a.os_family, a.os_version, count(*) FROM {IMPORT_ASSETS.format(range='')} "
-    "GROUP BY a.os_family, a.os_version"
+    f"{OF_ACCOUNT} GROUP BY a.os_family, a.os_version"
 )
 # One range's assets with their flags as they are. An asset of several rows may come in several
 # ranges, and the second time finds nothing to change.
 RANGE_ASSETS = text(
     "SELECT a.id, a.os_family, a.os_version, a.eos_severity, a.end_of_support, a.eos_source "
-    "FROM " + IMPORT_ASSETS.format(range="AND row_number > :after AND row_number <= :upto")
+    "FROM "
+    + IMPORT_ASSETS.format(range="AND row_number > :after AND row_number <= :upto")
+    + OF_ACCOUNT
 )
 # Only the assets whose flags change, by their ids: as many look-ups as the array has ids.
 APPLY = text(
