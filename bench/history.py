@@ -26,16 +26,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from pipeline import (  # noqa: E402
     BIN,
     DATA,
+    bench_settings,
     csv_file,
     psql,
     run_import,
     seconds_between,
     settings_env,
     start_worker,
+    tear_down,
 )
 
 from importer import migrate  # noqa: E402
-from importer.config import Settings  # noqa: E402
 from importer.resources import Resources  # noqa: E402
 
 PHASE_GOAL = 1.5
@@ -56,15 +57,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=60_000, help="the new account's import")
     args = parser.parse_args()
     run = uuid.uuid4().hex[:8]
-    base = Settings(_env_file=None)
-    settings = base.model_copy(
-        update={
-            "database_url": base.database_url.rsplit("/", 1)[0] + f"/importer_bench_{run}",
-            "redis_prefix": f"importer-bench-{run}",
-            "task_queue": f"importer-bench-{run}",
-            "upload_rate_limit": "10000/minute",
-        }
-    )
+    settings = bench_settings(run)
     env = {**os.environ, **settings_env(settings), "PATH": f"{BIN}:{os.environ['PATH']}"}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     DATA.mkdir(parents=True, exist_ok=True)
@@ -112,13 +105,7 @@ def main() -> None:
             print(f"{figure:32} {seconds:9.2f} {' '.join(cells)}  <= {goal}x")
         print(f"\nlogs: {logs}")
     finally:
-        for proc in reversed(procs):
-            proc.stop()
-        stale = list(resources.redis.scan_iter(match=f"*importer-bench-{run}*"))
-        if stale:
-            resources.redis.delete(*stale)
-        resources.engine.dispose()
-        migrate.drop_database(settings.database_url)
+        tear_down(procs, resources, run)
 
 
 if __name__ == "__main__":

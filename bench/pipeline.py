@@ -782,6 +782,31 @@ def report(results: list[dict], baselines: dict, chunk_size: int) -> None:
 # ----------------------------------------------------------------------------- main
 
 
+def bench_settings(run: str) -> Settings:
+    """The environment's settings, with a database, Redis prefix and queue of the run's own."""
+    base = Settings(_env_file=None)
+    return base.model_copy(
+        update={
+            "database_url": base.database_url.rsplit("/", 1)[0] + f"/importer_bench_{run}",
+            "redis_prefix": f"importer-bench-{run}",
+            "task_queue": f"importer-bench-{run}",
+            "max_upload_bytes": 4 * 1024 * MB,
+            "upload_rate_limit": "10000/minute",
+        }
+    )
+
+
+def tear_down(procs: list[Proc], resources: Resources, run: str) -> None:
+    """Stop the run's processes, and drop its Redis keys and database."""
+    for proc in reversed(procs):
+        proc.stop()
+    stale = list(resources.redis.scan_iter(match=f"*importer-bench-{run}*"))
+    if stale:
+        resources.redis.delete(*stale)
+    resources.engine.dispose()
+    migrate.drop_database(resources.settings.database_url)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -816,16 +841,7 @@ def main() -> None:
         )
 
     run = uuid.uuid4().hex[:8]
-    base = Settings(_env_file=None)
-    settings = base.model_copy(
-        update={
-            "database_url": base.database_url.rsplit("/", 1)[0] + f"/importer_bench_{run}",
-            "redis_prefix": f"importer-bench-{run}",
-            "task_queue": f"importer-bench-{run}",
-            "max_upload_bytes": 4 * 1024 * MB,
-            "upload_rate_limit": "10000/minute",
-        }
-    )
+    settings = bench_settings(run)
     env = {**os.environ, **settings_env(settings), "PATH": f"{BIN}:{os.environ['PATH']}"}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     db_url = settings.psycopg_url
@@ -903,13 +919,7 @@ def main() -> None:
             )
         print(f"\nlogs: {logs}")
     finally:
-        for proc in reversed(procs):
-            proc.stop()
-        stale = list(resources.redis.scan_iter(match=f"*importer-bench-{run}*"))
-        if stale:
-            resources.redis.delete(*stale)
-        resources.engine.dispose()
-        migrate.drop_database(settings.database_url)
+        tear_down(procs, resources, run)
 
 
 if __name__ == "__main__":
