@@ -30,7 +30,8 @@ HISTORY_COPIES = 60
 WORK_PER_ROW = 20
 # The smallest plans (a status read, a look-up by id) are a few rows whatever the import.
 WORK_FLOOR = 200
-ROW_TABLES = ("raw_import_records", "cleaned_records", "asset_sources")
+# Tables whose rows belong to an import and name no asset: copied as they are, to new owners.
+IMPORT_ROWS = ("raw_import_records", "cleaned_records", "import_validation_issues")
 ANALYZED = (
     "data_imports",
     "raw_import_records",
@@ -74,16 +75,21 @@ def clone_into_other_accounts(engine, template_import: str, copies: int) -> None
             )
         )
         imports = columns_of(conn, "data_imports")
+        import_copy = {
+            "id": "c.import",
+            "client_account_id": "c.account",
+            "idempotency_key": "NULL",
+        }
         conn.execute(
             text(
                 f"INSERT INTO data_imports ({', '.join(imports)}) "
-                f"SELECT {select_list(imports, {'id': 'c.import', 'client_account_id': 'c.account', 'idempotency_key': 'NULL'}, 't')} "  # noqa: E501
+                f"SELECT {select_list(imports, import_copy, 't')} "
                 "FROM copies c, data_imports t WHERE t.id = :template"
             ),
             {"template": template_import},
         )
         owner = {"import_id": "c.import", "client_account_id": "c.account"}
-        for table in (*ROW_TABLES[:2], "import_validation_issues"):
+        for table in IMPORT_ROWS:
             cols = [c for c in columns_of(conn, table) if c != "id"]
             conn.execute(
                 text(
@@ -102,10 +108,16 @@ def clone_into_other_accounts(engine, template_import: str, copies: int) -> None
             {"template": template_import},
         )
         assets = columns_of(conn, "assets")
+        asset_copy = {
+            "id": "m.new",
+            "client_account_id": "c.account",
+            "first_import_id": "c.import",
+            "last_import_id": "c.import",
+        }
         conn.execute(
             text(
                 f"INSERT INTO assets ({', '.join(assets)}) "
-                f"SELECT {select_list(assets, {'id': 'm.new', 'client_account_id': 'c.account', 'first_import_id': 'c.import', 'last_import_id': 'c.import'}, 't')} "  # noqa: E501
+                f"SELECT {select_list(assets, asset_copy, 't')} "
                 "FROM asset_copies m JOIN copies c USING (k) JOIN assets t ON t.id = m.old"
             )
         )
