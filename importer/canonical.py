@@ -20,6 +20,8 @@ class FieldSpec:
     required: bool = False
     minimum: float | None = None
     synonyms: tuple[str, ...] = ()
+    # The unit a size is stored in: other units are converted (importer.discovery.units).
+    unit: str | None = None
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,7 @@ _SERVERS = CanonicalSchema(
                 "machine name",
                 "system name",
                 "vm name",
+                "vm",
                 "netbios name",
                 "short name",
                 "display name",
@@ -229,6 +232,7 @@ _SERVERS = CanonicalSchema(
             "memory_gb",
             "number",
             minimum=0,
+            unit="GiB",
             synonyms=(
                 "ram",
                 "ram gb",
@@ -245,6 +249,7 @@ _SERVERS = CanonicalSchema(
             "disk_gb",
             "number",
             minimum=0,
+            unit="GiB",
             synonyms=(
                 "disk",
                 "disk size",
@@ -263,6 +268,54 @@ _SERVERS = CanonicalSchema(
             "serial_number",
             "string",
             synonyms=("serial", "serial no", "serial num", "serial nbr", "sn", "service tag"),
+        ),
+        # Strong keys: the machine's own UUID (BIOS/SMBIOS or the VM's), and the id of the record in
+        # the tool it was exported from (ServiceNow sys_id, AWS ExternalId, a vCenter MoRef).
+        FieldSpec(
+            "uuid",
+            "string",
+            synonyms=(
+                "vm uuid",
+                "bios uuid",
+                "smbios uuid",
+                "system uuid",
+                "hardware uuid",
+                "instance uuid",
+                "machine uuid",
+            ),
+        ),
+        FieldSpec(
+            "source_id",
+            "string",
+            synonyms=(
+                "sys id",
+                "external id",
+                "source record id",
+                "record id",
+                "ci id",
+                "moref",
+                "mo ref",
+                "vm moref",
+                "object id",
+            ),
+        ),
+        FieldSpec(
+            "virtual_host",
+            "string",
+            synonyms=(
+                "esxi host",
+                "hypervisor",
+                "hypervisor host",
+                "vm host",
+                "physical host",
+                "host server",
+            ),
+        ),
+        FieldSpec("cluster", "string", synonyms=("cluster name", "host cluster", "vm cluster")),
+        FieldSpec(
+            "is_template",
+            "boolean",
+            synonyms=("template", "vm template", "is vm template"),
         ),
         FieldSpec(
             "asset_tag",
@@ -320,7 +373,6 @@ _SERVERS = CanonicalSchema(
             synonyms=(
                 "virtual",
                 "is vm",
-                "vm",
                 "virtual machine",
                 "virtualized",
                 "is virtualized",

@@ -34,6 +34,11 @@ def test_server_fields_and_types() -> None:
         "memory_gb",
         "disk_gb",
         "serial_number",
+        "uuid",
+        "source_id",
+        "virtual_host",
+        "cluster",
+        "is_template",
         "asset_tag",
         "manufacturer",
         "model",
@@ -58,6 +63,7 @@ def test_server_fields_and_types() -> None:
     assert types["install_date"] == types["last_seen"] == "date"
     for name in ("cpu_cores", "memory_gb", "disk_gb"):
         assert schema.field(name).minimum == 0
+    assert schema.field("memory_gb").unit == schema.field("disk_gb").unit == "GiB"
 
 
 def test_application_and_database_fields() -> None:

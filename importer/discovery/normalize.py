@@ -27,6 +27,7 @@ from typing import Any, Literal
 
 from dateutil import parser as date_parser
 
+from importer.discovery import units
 from importer.services.record_validation import is_blank
 
 Outcome = Literal["changed", "kept", "rejected"]
@@ -86,19 +87,6 @@ _BOOLEANS = {
 }
 
 
-def _gb_factors() -> dict[str, Decimal]:
-    # Powers of 1024 for every unit: exports say "MB" for MiB (VMware, Windows), and GiB and
-    # GB differ by under 7.5%, so decimal and binary units are treated alike.
-    factors = dict.fromkeys(("b", "byte", "bytes"), Decimal(1024) ** -3)
-    prefixes = (("k", "kilo"), ("m", "mega"), ("g", "giga"), ("t", "tera"), ("p", "peta"))
-    for power, (letter, word) in enumerate(prefixes, start=-2):
-        for alias in (letter, f"{letter}b", f"{letter}ib", f"{word}byte", f"{word}bytes"):
-            factors[alias] = Decimal(1024) ** power
-    return factors
-
-
-_GB_FACTORS = _gb_factors()
-
 # Fixed rather than dateutil's "today" so that a date without a day ("March 2021") does not
 # depend on when it was cleaned; it becomes the 1st.
 _DEFAULT_MOMENT = datetime(2000, 1, 1)
@@ -107,10 +95,11 @@ _DEFAULT_MOMENT = datetime(2000, 1, 1)
 _EXACT_FLOAT_INTEGERS = 2**53
 
 
-def normalize_value(field_type: str, field_name: str, raw: Any) -> Cleaned:
+def normalize_value(field_type: str, field_name: str, raw: Any, unit: str | None = None) -> Cleaned:
+    """``unit`` is the column's size unit, for the values that do not write their own."""
     if is_blank(raw):
         return _BLANK
-    return _cleaner(field_type, field_name)(raw)
+    return _cleaner(field_type, field_name, unit)(raw)
 
 
 def normalize_hostname_key(value: Any) -> str | None:
@@ -143,12 +132,14 @@ def _outcome(clean: Any, raw: Any) -> Cleaned:
 
 
 @cache
-def _cleaner(field_type: str, field_name: str) -> Callable[[Any], Cleaned]:
+def _cleaner(field_type: str, field_name: str, unit: str | None) -> Callable[[Any], Cleaned]:
     if field_name == "environment":
         return _clean_environment
     if field_type in ("integer", "number"):
         # The canonical names carry their unit ("memory_gb"), so any "_gb" field converts.
-        return _numeric_cleaner(field_type == "integer", field_name.endswith("_gb"))
+        in_gb = field_name.endswith("_gb")
+        column_factor = units.factor(unit) if in_gb else None
+        return _numeric_cleaner(field_type == "integer", in_gb, column_factor)
     try:
         return _TYPE_CLEANERS[field_type]
     except KeyError:
@@ -188,33 +179,42 @@ def _environment(text: str) -> str:
     return _ENVIRONMENTS.get(key) or " ".join(text.casefold().split())
 
 
-def _numeric_cleaner(integral: bool, in_gb: bool) -> Callable[[Any], Cleaned]:
+def _numeric_cleaner(
+    integral: bool, in_gb: bool, column_factor: Decimal | None
+) -> Callable[[Any], Cleaned]:
     def clean(raw: Any) -> Cleaned:
         if isinstance(raw, str):
-            return _outcome(_number_from_text(raw, integral, in_gb), raw)
+            return _outcome(_number_from_text(raw, integral, in_gb, column_factor), raw)
         # bool is an int subclass, but true/false in a numeric field is a mistake.
         if isinstance(raw, bool) or not isinstance(raw, int | float):
             return _REJECTED
         if isinstance(raw, float) and not math.isfinite(raw):
             return _REJECTED
-        return _outcome(_finish_number(Decimal(repr(raw)), integral), raw)
+        number = Decimal(repr(raw))
+        if column_factor is not None:
+            number *= column_factor
+        return _outcome(_finish_number(number, integral), raw)
 
     return clean
 
 
 @lru_cache(maxsize=_CACHE_SIZE)
-def _number_from_text(text: str, integral: bool, in_gb: bool) -> int | float | None:
+def _number_from_text(
+    text: str, integral: bool, in_gb: bool, column_factor: Decimal | None
+) -> int | float | None:
     match = _NUMBER.fullmatch(text)
     if match is None:
         return None
     number = Decimal(match["number"].replace(",", ""))
     unit = match["unit"]
     if in_gb and unit:
-        # "16 GB RAM": the first word is the unit.
-        factor = _GB_FACTORS.get(unit.split()[0].casefold())
+        # "16 GB RAM": the first word is the unit, and it wins over the column's.
+        factor = units.factor(unit.split()[0])
         if factor is None:
             return None
         number *= factor
+    elif column_factor is not None:
+        number *= column_factor
     return _finish_number(number, integral)
 
 

@@ -145,6 +145,7 @@ class LearnedMapping(Base):
             "uq_learned_field_mappings_header",
             "client_account_id",
             "import_type",
+            "context",
             "header",
             unique=True,
         ),
@@ -155,6 +156,9 @@ class LearnedMapping(Base):
         ForeignKey("client_accounts.id", ondelete="CASCADE")
     )
     import_type: Mapped[str] = mapped_column(String(50))
+    # The tool profile the header was seen in, else "": a header means different things in
+    # different layouts.
+    context: Mapped[str] = mapped_column(String(100), default="", server_default="")
     # The header as normalise_header sees it, so "Host Name" and "host_name" are one header.
     header: Mapped[str] = mapped_column(Text)
     target_field: Mapped[str | None] = mapped_column(String(100))

@@ -71,6 +71,9 @@ class DataImport(Base):
     delimiter: Mapped[str | None] = mapped_column(String(4))
     # The source columns in file order: jsonb records do not keep key order.
     columns: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    # The worksheet an XLSX upload was read from, and the tool layout its header was recognised as.
+    sheet: Mapped[str | None] = mapped_column(Text)
+    profile: Mapped[str | None] = mapped_column(String(100))
     status: Mapped[str] = mapped_column(String(30), default=ImportStatus.STORED)
     records_stored: Mapped[int] = mapped_column(Integer, default=0)
     valid_records: Mapped[int | None] = mapped_column(Integer)
@@ -155,4 +158,7 @@ class ImportFieldMapping(Base):
     confidence: Mapped[float] = mapped_column(Float)
     match_type: Mapped[str] = mapped_column(String(20))
     status: Mapped[str] = mapped_column(String(20), default=MappingStatus.SUGGESTED)
+    # The unit a size column's values are in ("MiB", "GB"), or the column that says it per row.
+    unit: Mapped[str | None] = mapped_column(String(20))
+    unit_column: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = created_at()
