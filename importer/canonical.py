@@ -593,7 +593,64 @@ _DATABASES = CanonicalSchema(
     ),
 )
 
-_SCHEMAS = {schema.import_type: schema for schema in (_SERVERS, _APPLICATIONS, _DATABASES)}
+# Flow and connection exports (Azure Migrate's dependency export, netstat-style captures): each row
+# is one observed connection. They add dependency edges and never change an asset's attributes.
+_DEPENDENCIES_EXPORT = CanonicalSchema(
+    "dependencies",
+    (
+        FieldSpec(
+            "source_hostname",
+            "hostname",
+            synonyms=(
+                "source server name",
+                "source server",
+                "source host",
+                "source name",
+                "src host",
+            ),
+        ),
+        FieldSpec("source_ip", "ip", synonyms=("source ip address", "src ip", "source address")),
+        FieldSpec("source_process", "string", synonyms=("source process name", "process")),
+        FieldSpec(
+            "source_application", "string", synonyms=("source app", "source application name")
+        ),
+        FieldSpec(
+            "destination_hostname",
+            "hostname",
+            synonyms=(
+                "destination server name",
+                "destination server",
+                "destination host",
+                "destination name",
+                "dest host",
+                "target host",
+            ),
+        ),
+        FieldSpec(
+            "destination_ip",
+            "ip",
+            synonyms=("destination ip address", "dest ip", "dst ip", "target ip", "remote address"),
+        ),
+        FieldSpec(
+            "destination_port",
+            "integer",
+            minimum=0,
+            synonyms=("dest port", "dst port", "target port", "remote port", "port"),
+        ),
+        FieldSpec("destination_process", "string", synonyms=("destination process name",)),
+        FieldSpec(
+            "destination_application",
+            "string",
+            synonyms=("destination app", "destination application name"),
+        ),
+        FieldSpec("protocol", "string", synonyms=("proto", "transport", "ip protocol")),
+    ),
+)
+
+_SCHEMAS = {
+    schema.import_type: schema
+    for schema in (_SERVERS, _APPLICATIONS, _DATABASES, _DEPENDENCIES_EXPORT)
+}
 IMPORT_TYPES: tuple[str, ...] = tuple(_SCHEMAS)
 
 

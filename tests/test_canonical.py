@@ -5,7 +5,7 @@ from importer.services.mapping_suggester import normalise_header
 
 
 def test_import_types() -> None:
-    assert IMPORT_TYPES == ("servers", "applications", "databases")
+    assert IMPORT_TYPES == ("servers", "applications", "databases", "dependencies")
     assert [get_schema(name).import_type for name in IMPORT_TYPES] == list(IMPORT_TYPES)
 
 
@@ -119,5 +119,5 @@ def test_spellings_are_unambiguous(import_type: str) -> None:
 
 
 def test_notes_is_not_a_description_synonym() -> None:
-    for import_type in IMPORT_TYPES:
+    for import_type in ("servers", "applications", "databases"):
         assert "notes" not in get_schema(import_type).field("description").synonyms
