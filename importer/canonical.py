@@ -22,6 +22,10 @@ class FieldSpec:
     synonyms: tuple[str, ...] = ()
     # The unit a size is stored in: other units are converted (importer.discovery.units).
     unit: str | None = None
+    # How several columns mapped to the field make one value: "sum" adds them up (disks, each
+    # also kept in the list named by ``parts``), "best" takes the best-informed one (OS names).
+    combine: Literal["one", "sum", "best"] = "one"
+    parts: str | None = None
 
 
 @dataclass(frozen=True)
@@ -181,6 +185,7 @@ _SERVERS = CanonicalSchema(
         FieldSpec(
             "os_name",
             "string",
+            combine="best",
             synonyms=(
                 "os",
                 "operating system",
@@ -243,6 +248,8 @@ _SERVERS = CanonicalSchema(
                 "ram size",
                 "total memory",
                 "physical memory",
+                "ram total size",
+                "total ram",
             ),
         ),
         FieldSpec(
@@ -250,6 +257,8 @@ _SERVERS = CanonicalSchema(
             "number",
             minimum=0,
             unit="GiB",
+            combine="sum",
+            parts="disks_gb",
             synonyms=(
                 "disk",
                 "disk size",

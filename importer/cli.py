@@ -215,6 +215,43 @@ def summary_table(client: ApiClient, body: dict) -> Table:
     return table
 
 
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON array on stdout.")
+def profiles(as_json: bool) -> None:
+    """The discovery tools' export layouts that are recognised by their header."""
+    from importer.discovery.profiles import profiles as known_profiles
+
+    rows = [
+        {
+            "id": p.id,
+            "tool": p.tool,
+            "layout": p.layout,
+            "import_type": p.import_type,
+            "sheet": p.sheet,
+            "columns": len(p.columns),
+            "sources": list(p.sources),
+        }
+        for p in known_profiles()
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title="tool profiles")
+    for name in ("id", "tool", "layout", "import type", "sheet", "columns", "documentation"):
+        table.add_column(name)
+    for row in rows:
+        table.add_row(
+            row["id"],
+            row["tool"],
+            row["layout"],
+            row["import_type"],
+            row["sheet"] or "-",
+            str(row["columns"]),
+            row["sources"][0],
+        )
+    Console().print(table)
+
+
 @main.command("sample-export")
 @click.argument("out", type=click.Path(dir_okay=False, writable=True, path_type=Path))
 @click.option("--rows", default=10_000, show_default=True)
@@ -349,12 +386,15 @@ def mappings(import_id, approvals, ignored, resume, as_json, url, api_key) -> No
         click.echo(json.dumps(body, indent=2))
         return
     table = Table(title=f"mappings of import {import_id}")
-    for name in ("source column", "target field", "confidence", "match", "status"):
+    if body.get("profile"):
+        table.caption = f"recognised as {body['profile']}"
+    for name in ("source column", "target field", "unit", "confidence", "match", "status"):
         table.add_column(name)
     for m in body["items"]:
         table.add_row(
             m["source_column"],
             m["target_field"] or "-",
+            m.get("unit") or m.get("unit_column") or "-",
             f"{m['confidence']:.2f}",
             m["match_type"],
             m["status"],

@@ -50,7 +50,12 @@ def test_normalise_header(header: str, expected: str) -> None:
     ],
 )
 def test_exact_matches(column: str, target: str) -> None:
-    assert suggest_one(column) == MappingSuggestion(column, target, 1.0, "exact")
+    suggestion = suggest_one(column)
+    assert (suggestion.target_field, suggestion.confidence, suggestion.match_type) == (
+        target,
+        1.0,
+        "exact",
+    )
 
 
 @pytest.mark.parametrize(
@@ -73,7 +78,12 @@ def test_exact_matches(column: str, target: str) -> None:
     ],
 )
 def test_synonym_matches(column: str, target: str, import_type: str) -> None:
-    assert suggest_one(column, import_type) == MappingSuggestion(column, target, 0.95, "synonym")
+    suggestion = suggest_one(column, import_type)
+    assert (suggestion.target_field, suggestion.confidence, suggestion.match_type) == (
+        target,
+        0.95,
+        "synonym",
+    )
 
 
 @pytest.mark.parametrize(
@@ -190,3 +200,27 @@ def test_conflict_fallback_on_real_schema_with_lower_threshold() -> None:
 def test_duplicate_columns_map_once() -> None:
     suggestions = FieldMappingSuggester(get_schema("servers")).suggest(["Owner", "Owner"])
     assert [s.target_field for s in suggestions] == ["owner", None]
+
+
+@pytest.mark.parametrize(
+    ("column", "target", "unit"),
+    [
+        ("RAM (MB)", "memory_gb", "MB"),
+        ("Memory (In MB)", "memory_gb", "MB"),
+        ("RAM.TotalSizeInMB", "memory_gb", "MB"),
+        ("Disk (GB)", "disk_gb", "GB"),
+        ("Memory", "memory_gb", None),
+        ("CPU Cores", "cpu_cores", None),
+    ],
+)
+def test_a_size_column_takes_its_unit_from_the_header(
+    column: str, target: str, unit: str | None
+) -> None:
+    suggestion = suggest_one(column)
+    assert (suggestion.target_field, suggestion.unit) == (target, unit)
+
+
+def test_columns_whose_headers_both_name_a_field_are_contested() -> None:
+    suggester = FieldMappingSuggester(get_schema("servers"))
+    contested = suggester.contested(["VM", "Host", "Memory", "CPUs"])
+    assert contested == {"hostname": ["VM", "Host"]}

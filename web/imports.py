@@ -176,7 +176,14 @@ def list_mappings(import_id: str):
     with svc.transactions.reading() as session:
         data_import = svc.queries.get(session, parse_id(import_id), client_account_id())
         items = [svc.responses.mapping(m) for m in svc.queries.mappings(session, data_import)]
-    return jsonify({"import_type": data_import.import_type, "items": items})
+    return jsonify(
+        {
+            "import_type": data_import.import_type,
+            "profile": data_import.profile,
+            "sheet": data_import.sheet,
+            "items": items,
+        }
+    )
 
 
 @bp.put("/<import_id>/mappings")
@@ -202,11 +209,18 @@ def update_mappings(import_id: str):
             raise NotFound("No such import.", details={"id": import_id})
         svc.mappings.review(session, data_import, changes)
         items = [svc.responses.mapping(m) for m in svc.queries.mappings(session, data_import)]
-    return jsonify({"import_type": data_import.import_type, "items": items})
+    return jsonify(
+        {
+            "import_type": data_import.import_type,
+            "profile": data_import.profile,
+            "sheet": data_import.sheet,
+            "items": items,
+        }
+    )
 
 
 def read_mapping_changes(body) -> list[MappingChange]:
-    """{"mappings": [{"source_column", "target_field"?, "status": "approved"|"ignored"}]}"""
+    """{"mappings": [{"source_column", "target_field"?, "unit"?, "status"}]}: approve or ignore."""
     entries = body.get("mappings") if isinstance(body, dict) else None
     if not isinstance(entries, list) or not entries:
         raise InvalidUpload(
@@ -221,23 +235,25 @@ def read_mapping_changes(body) -> list[MappingChange]:
                 code="invalid-mappings",
                 details={"position": position},
             )
-        column, target, status = (
+        column, target, status, unit = (
             entry.get("source_column"),
             entry.get("target_field"),
             entry.get("status", "approved"),
+            entry.get("unit"),
         )
         if (
             not isinstance(column, str)
             or (target is not None and not isinstance(target, str))
+            or (unit is not None and not isinstance(unit, str))
             or status not in (MappingStatus.APPROVED, MappingStatus.IGNORED)
         ):
             raise InvalidUpload(
-                "source_column must be a string, target_field a string or null, and status "
-                "'approved' or 'ignored'.",
+                "source_column must be a string, target_field and unit strings or null, and "
+                "status 'approved' or 'ignored'.",
                 code="invalid-mappings",
                 details={"position": position},
             )
-        changes.append(MappingChange(column, target, MappingStatus(status)))
+        changes.append(MappingChange(column, target, MappingStatus(status), unit))
     return changes
 
 

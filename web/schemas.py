@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from importer.canonical import IMPORT_TYPES
+from importer.discovery.units import SIZE_UNITS
 from importer.models import FlowPhase, FlowStatus, ImportStatus, MappingStatus, PhaseStatus, Step
 from importer.models import StepStatus as _StepStatus
 from importer.models.asset import ASSET_TYPES, SEVERITIES
@@ -94,6 +95,9 @@ class ImportUploadJson(RequestModel):
 class MappingChangeIn(RequestModel):
     source_column: str
     target_field: str | None = Field(default=None, description="null to leave it unmapped.")
+    unit: Literal[SIZE_UNITS] | None = Field(
+        default=None, description="A size column's unit; its values are converted to GiB."
+    )
     status: Literal["approved", "ignored"] = "approved"
 
 
@@ -187,6 +191,10 @@ class ImportDetail(ImportSummary):
     format: str
     encoding: str | None
     delimiter: str | None
+    sheet: str | None = Field(description="The worksheet an XLSX upload was read from.")
+    profile: str | None = Field(
+        description="The tool layout the header was recognised as (`importer profiles`)."
+    )
     columns: list[str]
     progress: int = Field(ge=0, le=100)
     steps: list[StepRun]
@@ -232,12 +240,22 @@ class FieldMapping(Model):
     source_column: str
     target_field: str | None
     confidence: float | None
-    match_type: Literal["learned", "exact", "synonym", "fuzzy", "value", "manual", "unmapped"]
+    match_type: Literal[
+        "learned", "profile", "exact", "synonym", "fuzzy", "value", "manual", "unmapped"
+    ]
+    unit: str | None = Field(
+        None, description="The unit of a size column's values, converted to GiB when cleaned."
+    )
+    unit_column: str | None = Field(None, description="The column that names the unit per row.")
     status: MappingStatusName
 
 
 class MappingList(Model):
     import_type: str
+    profile: str | None = Field(
+        None, description="The tool layout the header was recognised as (`importer profiles`)."
+    )
+    sheet: str | None = Field(None, description="The worksheet an XLSX upload was read from.")
     items: list[FieldMapping]
 
 
@@ -256,8 +274,11 @@ class MappingSummary(Model):
     mapped: int | None = None
     unmapped: int | None = None
     threshold: float | None = None
+    profile: str | None = None
     missing_required: list[str] | None = None
     low_confidence: list[Any] | None = None
+    contested: list[Any] | None = None
+    revalidated: bool | None = None
 
 
 class CleansingSummary(Model):

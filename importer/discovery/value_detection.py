@@ -1,6 +1,8 @@
-"""Which canonical field a column holds, told by its values rather than its header.
+"""Which canonical field a column holds, or cannot hold, told by its values and header words.
 
 An "Address" or "Column 7" header says little; 200 values that are all IP addresses say more.
+And a guess from the header alone is refuted by what the column holds: VM names are no
+booleans, "7.0.3.0" on every row is an API version rather than an address, "Disks" counts.
 """
 
 from __future__ import annotations
@@ -9,11 +11,15 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from importer.canonical import FieldSpec
 from importer.discovery.normalize import normalize_value
+from importer.services.mapping_suggester import normalise_header
 from importer.services.record_validation import is_blank
 
 MIN_VALUES = 5
 MIN_SHARE = 0.8
+# Below this share of values its field accepts, a column is not that field's.
+MIN_ACCEPTED = 0.5
 
 _SEPARATORS = re.compile(r"[;,\s]+")
 _MAC = re.compile(
@@ -65,4 +71,37 @@ def detect_field(values: Sequence[Any]) -> tuple[str, float] | None:
         share = sum(1 for value in present if matches(value)) / len(present)
         if share >= MIN_SHARE:
             return field, share
+    return None
+
+
+# Header words that say a column counts things: "Disks", "Number of disks", "NIC count".
+_COUNT_WORDS = frozenset({"count", "number", "num", "qty", "quantity", "amount"})
+_COUNTED = frozenset({"disks", "drives", "volumes", "nics", "cpus", "sockets", "partitions"})
+# Header words that say a column holds something that merely looks like the field's values.
+_NOT_AN_ADDRESS = frozenset({"version", "build", "release", "mask", "netmask", "gateway"})
+# Fields whose value tells one asset from another: one value on every row identifies nothing.
+_IDENTIFYING = frozenset({"hostname", "fqdn", "ip_address", "mac_address", "serial_number", "uuid"})
+
+
+def contradiction(
+    spec: FieldSpec, column: str, values: Sequence[Any], unit: str | None
+) -> str | None:
+    """Why a column cannot hold ``spec``'s field, told by its header and values; None if it can."""
+    words = set(normalise_header(column).split())
+    if spec.unit is not None and (words & _COUNT_WORDS or words & _COUNTED):
+        return "the header says it counts things; it is not a size"
+    if spec.type == "ip" and words & _NOT_AN_ADDRESS:
+        return "the header says it holds versions or network settings, not addresses"
+    present = [value for value in values if not is_blank(value)]
+    if len(present) < MIN_VALUES:
+        return None
+    accepted = [
+        value
+        for value in present
+        if normalize_value(spec.type, spec.name, value, unit).outcome != "rejected"
+    ]
+    if len(accepted) / len(present) < MIN_ACCEPTED:
+        return f"most values are not {spec.type} values"
+    if spec.name in _IDENTIFYING and len({str(value) for value in present}) == 1:
+        return "one value repeated on every row identifies nothing"
     return None

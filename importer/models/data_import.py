@@ -140,7 +140,7 @@ class ImportFieldMapping(Base):
         CheckConstraint(
             check_in(
                 "match_type",
-                ("exact", "synonym", "fuzzy", "value", "unmapped", "learned", "manual"),
+                ("exact", "synonym", "fuzzy", "value", "unmapped", "learned", "manual", "profile"),
             ),
             name="match_type",
         ),

@@ -9,6 +9,7 @@ from typing import Any, BinaryIO
 from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 
+from importer.discovery.profiles import default_sheets
 from importer.errors import InvalidUpload
 from importer.parsing.header import check_labels, is_blank
 from importer.parsing.limits import ParseLimits
@@ -21,7 +22,7 @@ _MAX_NAME_LENGTH = 100
 
 
 def open_xlsx(stream: BinaryIO, limits: ParseLimits, sheet: str | None) -> RecordSource:
-    """Opens a workbook's first visible worksheet, or the one named ``sheet``."""
+    """Opens the sheet named ``sheet``, else a tool's known data sheet, else the first visible."""
     with contextlib.ExitStack() as resources:
         spool = resources.enter_context(spooled_workbook(stream, limits))
         check_archive(spool, limits)
@@ -52,6 +53,11 @@ def _closing(
 def _worksheet(workbook: Any, name: str | None) -> Any:
     worksheets = workbook.worksheets
     if name is None:
+        # A tool's known data sheet wherever it is (RVTools' vInfo need not come first).
+        for known in default_sheets():
+            found = [sheet for sheet in worksheets if sheet.title.casefold() == known.casefold()]
+            if found:
+                return found[0]
         # Hidden sheets typically hold lookup tables; the data is what the user sees.
         visible = [sheet for sheet in worksheets if sheet.sheet_state == "visible"]
         if visible or worksheets:

@@ -49,7 +49,9 @@ class Services:
         self.inventory = InventoryQueryService()
         self.api_keys = ApiKeyService(self.transactions)
         self.runner = StepRunner(self.transactions, resources.runtime_state, settings.max_restarts)
-        self.field_mapping_phase = FieldMappingPhase(settings.mapping_confidence_threshold)
+        self.field_mapping_phase = FieldMappingPhase(
+            settings.mapping_confidence_threshold, self.validation
+        )
         self.phases = {
             FlowPhase.FIELD_MAPPING: self.field_mapping_phase,
             FlowPhase.DATA_CLEANSING: DataCleansingPhase(

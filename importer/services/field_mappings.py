@@ -1,8 +1,11 @@
 """FieldMappingService: a canonical target for every source column, suggested, learned or edited.
 
-Suggestions come, in order of trust, from what the client account approved before (`learned`),
-the header (`exact`, `synonym`, `fuzzy`), and the column's values (`value`: mostly IP addresses
-is an IP column whatever its header says).
+Suggestions come, in order of trust, from what the client account approved before in the same
+layout (`learned`), the tool profile the header was recognised as (`profile`), the header
+(`exact`, `synonym`, `fuzzy`), and the column's values (`value`: mostly IP addresses is an IP
+column, but only where no plain header match claims the field). A guess whose values contradict
+its field (names in a boolean, one version string repeated as an "IP", counts as sizes) is not
+made at all: the review then shows the column unmapped rather than a wrong mapping applied.
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from importer.canonical import get_schema
-from importer.discovery.value_detection import detect_field
+from importer.discovery.profiles import recognise
+from importer.discovery.units import SIZE_UNITS
+from importer.discovery.value_detection import contradiction, detect_field
 from importer.errors import Conflict, InvalidUpload
 from importer.models import (
     DataImport,
@@ -40,6 +45,22 @@ class MappingChange:
     source_column: str
     target_field: str | None
     status: MappingStatus
+    # A size column's unit as the person says it; None leaves the suggested unit as it is.
+    unit: str | None = None
+
+
+@dataclass(frozen=True)
+class ColumnMapping:
+    """What the cleansing needs of one mapped column."""
+
+    column: str
+    field: str
+    unit: str | None = None
+    unit_column: str | None = None
+
+
+# Match types a person stands behind, or a documented layout: values never override them.
+TRUSTED = frozenset({"learned", "profile", "manual", "exact", "synonym"})
 
 
 # While a step or phase reads the mappings, they stay as they are.
@@ -56,28 +77,59 @@ EDITABLE_MAPPING_STATUSES = frozenset(
 class FieldMappingService:
     def suggest(self, session: Session, data_import: DataImport) -> list[MappingSuggestion]:
         schema = get_schema(data_import.import_type)
-        suggestions = FieldMappingSuggester(schema).suggest(data_import.columns)
-        suggestions = self._by_values(session, data_import, suggestions)
+        profile = recognise(data_import.import_type, data_import.columns)
+        data_import.profile = profile.id if profile else None
+        suggestions = FieldMappingSuggester(schema).suggest(data_import.columns, profile)
+        records = first_records(session, data_import, SAMPLE_ROWS)
+        suggestions = self._by_values(records, suggestions)
+        suggestions = self._without_contradictions(schema, records, suggestions)
         return self._learned(session, data_import, suggestions)
 
     def column_fields(self, session: Session, data_import: DataImport) -> dict[str, str]:
-        """Source column → canonical field, for the columns the stored mappings use."""
-        rows = session.execute(
-            select(ImportFieldMapping.source_column, ImportFieldMapping.target_field).where(
+        """Source column → canonical field: the stored mappings, or the suggestions before any."""
+        return {m.column: m.field for m in self.column_mappings(session, data_import)}
+
+    def column_mappings(self, session: Session, data_import: DataImport) -> list[ColumnMapping]:
+        rows = self._stored(session, data_import)
+        if not rows:
+            return [
+                ColumnMapping(s.source_column, s.target_field, s.unit, s.unit_column)
+                for s in self.suggest(session, data_import)
+                if s.target_field is not None
+            ]
+        return [
+            ColumnMapping(m.source_column, m.target_field, m.unit, m.unit_column)
+            for m in rows
+            if m.target_field is not None and m.status != MappingStatus.IGNORED
+        ]
+
+    @staticmethod
+    def _stored(session: Session, data_import: DataImport) -> list[ImportFieldMapping]:
+        return session.scalars(
+            select(ImportFieldMapping)
+            .where(
                 ImportFieldMapping.import_id == data_import.id,
                 ImportFieldMapping.client_account_id == data_import.client_account_id,
-                ImportFieldMapping.target_field.is_not(None),
-                ImportFieldMapping.status != MappingStatus.IGNORED,
             )
+            .order_by(ImportFieldMapping.position)
         ).all()
-        return {column: field for column, field in rows}
 
     def suggest_and_store(self, session: Session, data_import: DataImport) -> None:
-        """Replace the import's mappings with fresh suggestions (idempotent on a re-run)."""
+        """Fresh suggestions for the columns no person reviewed yet (idempotent on a re-run).
+
+        A person's approvals and ignores stay: a retry after fixing the mappings of a failed
+        validation must not guess them over again.
+        """
+        reviewed = {
+            m.source_column
+            for m in self._stored(session, data_import)
+            if m.status != MappingStatus.SUGGESTED
+        }
         session.execute(
             delete(ImportFieldMapping).where(
                 ImportFieldMapping.import_id == data_import.id,
                 ImportFieldMapping.client_account_id == data_import.client_account_id,
+                ImportFieldMapping.status == MappingStatus.SUGGESTED,
             )
         )
         session.add_all(
@@ -89,9 +141,12 @@ class FieldMappingService:
                 target_field=suggestion.target_field,
                 confidence=suggestion.confidence,
                 match_type=suggestion.match_type,
+                unit=suggestion.unit,
+                unit_column=suggestion.unit_column,
                 status=MappingStatus.SUGGESTED,
             )
             for position, suggestion in enumerate(self.suggest(session, data_import))
+            if suggestion.source_column not in reviewed
         )
         session.flush()
 
@@ -141,13 +196,29 @@ class FieldMappingService:
             if change.status == MappingStatus.APPROVED and change.target_field is not None:
                 if change.target_field != mapping.target_field:
                     mapping.match_type = "manual"
+                    mapping.unit = mapping.unit_column = None
                 mapping.target_field = change.target_field
                 mapping.confidence = 1.0
+            if change.unit is not None:
+                spec = schema.field(mapping.target_field) if mapping.target_field else None
+                if spec is None or spec.unit is None or change.unit not in SIZE_UNITS:
+                    raise InvalidUpload(
+                        f"{change.unit!r} is not a unit of {mapping.target_field!r}.",
+                        code="invalid-unit",
+                        details={
+                            "source_column": change.source_column,
+                            "unit": change.unit,
+                            "allowed": list(SIZE_UNITS) if spec and spec.unit else [],
+                        },
+                    )
+                mapping.unit, mapping.unit_column = change.unit, None
             mapping.status = change.status
         targets = [
             m.target_field
             for m in rows.values()
-            if m.status != MappingStatus.IGNORED and m.target_field is not None
+            if m.status != MappingStatus.IGNORED
+            and m.target_field is not None
+            and schema.field(m.target_field).combine == "one"
         ]
         doubled = sorted({t for t in targets if targets.count(t) > 1})
         if doubled:
@@ -169,6 +240,7 @@ class FieldMappingService:
             values = {
                 "client_account_id": data_import.client_account_id,
                 "import_type": data_import.import_type,
+                "context": learning_context(data_import),
                 "header": normalise_header(mapping.source_column),
                 "target_field": None if ignored else mapping.target_field,
                 "ignored": ignored,
@@ -177,7 +249,7 @@ class FieldMappingService:
                 insert(LearnedMapping)
                 .values(**values)
                 .on_conflict_do_update(
-                    index_elements=["client_account_id", "import_type", "header"],
+                    index_elements=["client_account_id", "import_type", "context", "header"],
                     set_={"target_field": values["target_field"], "ignored": ignored},
                 )
             )
@@ -191,6 +263,7 @@ class FieldMappingService:
                 select(LearnedMapping).where(
                     LearnedMapping.client_account_id == data_import.client_account_id,
                     LearnedMapping.import_type == data_import.import_type,
+                    LearnedMapping.context == learning_context(data_import),
                 )
             )
         }
@@ -203,15 +276,25 @@ class FieldMappingService:
                 result.append(suggestion)
             elif row.ignored:
                 result.append(
-                    replace(suggestion, target_field=None, confidence=1.0, match_type="learned")
+                    replace(
+                        suggestion,
+                        target_field=None,
+                        confidence=1.0,
+                        match_type="learned",
+                        unit=None,
+                        unit_column=None,
+                    )
                 )
             else:
+                same = row.target_field == suggestion.target_field
                 result.append(
                     replace(
                         suggestion,
                         target_field=row.target_field,
                         confidence=1.0,
                         match_type="learned",
+                        unit=suggestion.unit if same else None,
+                        unit_column=suggestion.unit_column if same else None,
                     )
                 )
         # A learned target wins over a header guess that claimed the same field.
@@ -223,12 +306,15 @@ class FieldMappingService:
             for s in result
         ]
 
+    @staticmethod
     def _by_values(
-        self, session: Session, data_import: DataImport, suggestions: list[MappingSuggestion]
+        records: list[dict], suggestions: list[MappingSuggestion]
     ) -> list[MappingSuggestion]:
-        records = first_records(session, data_import, SAMPLE_ROWS)
         result = list(suggestions)
         for index, suggestion in enumerate(suggestions):
+            # The values decide only over an unmapped column or a weaker guess of the header.
+            if suggestion.match_type not in ("unmapped", "fuzzy"):
+                continue
             detected = detect_field([r.get(suggestion.source_column) for r in records])
             if detected is None:
                 continue
@@ -236,9 +322,9 @@ class FieldMappingService:
             if suggestion.target_field == field:
                 continue
             holder = next((i for i, s in enumerate(result) if s.target_field == field), None)
-            # The values decide only over an unmapped column or a weaker guess of the header.
-            weaker = suggestion.match_type in ("unmapped", "fuzzy")
-            if not weaker or (holder is not None and result[holder].confidence >= share):
+            if holder is not None and (
+                result[holder].match_type in TRUSTED or result[holder].confidence >= share
+            ):
                 continue
             if holder is not None:
                 result[holder] = replace(
@@ -248,6 +334,39 @@ class FieldMappingService:
                 suggestion, target_field=field, confidence=round(share, 3), match_type="value"
             )
         return result
+
+    @staticmethod
+    def _without_contradictions(
+        schema, records: list[dict], suggestions: list[MappingSuggestion]
+    ) -> list[MappingSuggestion]:
+        """Guesses whose column's values or header say it holds something else are dropped."""
+        result = []
+        for suggestion in suggestions:
+            if suggestion.target_field is None or suggestion.match_type == "profile":
+                result.append(suggestion)
+                continue
+            spec = schema.field(suggestion.target_field)
+            values = [r.get(suggestion.source_column) for r in records]
+            reason = contradiction(spec, suggestion.source_column, values, suggestion.unit)
+            if reason is None:
+                result.append(suggestion)
+            else:
+                result.append(
+                    replace(
+                        suggestion,
+                        target_field=None,
+                        confidence=0.0,
+                        match_type="unmapped",
+                        unit=None,
+                        unit_column=None,
+                    )
+                )
+        return result
+
+
+def learning_context(data_import: DataImport) -> str:
+    """What a header is learned within: the recognised layout, else the sheet, else nothing."""
+    return data_import.profile or (f"sheet:{data_import.sheet}" if data_import.sheet else "")
 
 
 def first_records(session: Session, data_import: DataImport, count: int) -> list[dict]:

@@ -27,7 +27,7 @@ from importer.services.background import BackgroundExecutionService
 from importer.services.discovery_flow import cancel_flow
 from importer.services.flow_trigger import FlowTriggerService
 from importer.services.import_validator import ImportValidator
-from importer.services.phases.field_mapping import FieldMappingPhase
+from importer.services.phases.field_mapping import FieldMappingPhase, needs_review
 from importer.services.transactions import ImportTransactionManager
 
 log = logging.getLogger(__name__)
@@ -120,9 +120,9 @@ class ImportControlService:
                     details={"status": flow.status},
                 )
             review = self._field_mapping.review(session, data_import)
-            if review["missing_required"] or review["low_confidence"]:
+            if needs_review(review):
                 raise Conflict(
-                    "Required fields still need a mapping; approve or edit them first.",
+                    "Fields still need a mapping a person approved; approve or edit them first.",
                     code="mappings-need-approval",
                     details=review,
                 )

@@ -185,7 +185,7 @@ def _view(fields: tuple[str, ...], values: Sequence[Any]) -> SimpleNamespace:
 _IMPORT_FIELDS = (
     "id", "status", "filename", "import_type", "engagement", "records_stored", "valid_records",
     "invalid_records", "error", "created_at", "updated_at", "finished_at", "format", "encoding",
-    "delimiter", "columns",
+    "delimiter", "sheet", "profile", "columns",
 )  # fmt: skip
 # "step" first: it is never null, so a row without a step run has None there.
 _RUN_FIELDS = ("step", "status", "task_id", "attempt", "started_at", "finished_at", "error")

@@ -5,15 +5,21 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from rapidfuzz import fuzz, process
 
 from importer.canonical import CanonicalSchema
+from importer.discovery.units import header_unit
 
-MatchType = Literal["exact", "synonym", "fuzzy", "unmapped"]
+if TYPE_CHECKING:
+    from importer.discovery.profiles import Profile
+
+MatchType = Literal["profile", "exact", "synonym", "fuzzy", "unmapped"]
 
 EXACT_CONFIDENCE = 1.0
+# A tool's documented layout is trusted over its header words, and still shown for review.
+PROFILE_CONFIDENCE = 0.98
 SYNONYM_CONFIDENCE = 0.95
 # Scales fuzzy scores so that even a perfect fuzzy score ranks below a synonym.
 FUZZY_WEIGHT = 0.9
@@ -36,6 +42,8 @@ class MappingSuggestion:
     target_field: str | None
     confidence: float
     match_type: MatchType
+    unit: str | None = None
+    unit_column: str | None = None
 
 
 @dataclass(frozen=True)
@@ -50,6 +58,8 @@ class _Candidate:
 class FieldMappingSuggester:
     def __init__(self, schema: CanonicalSchema, fuzzy_threshold: float = 0.8) -> None:
         self._fields = [spec.name for spec in schema.fields]
+        self._combined = {spec.name: spec.combine != "one" for spec in schema.fields}
+        self._units = {spec.name: spec.unit is not None for spec in schema.fields}
         self._threshold = fuzzy_threshold
         # Exact keys go in first so a synonym can never shadow a field name.
         self._lookup: dict[str, tuple[str, MatchType, float]] = {}
@@ -66,11 +76,14 @@ class FieldMappingSuggester:
                 self._choices.append(normalised)
                 self._choice_fields.append(spec.name)
 
-    def suggest(self, columns: Sequence[str]) -> list[MappingSuggestion]:
+    def suggest(
+        self, columns: Sequence[str], profile: Profile | None = None
+    ) -> list[MappingSuggestion]:
+        """Each column's field; a recognised tool layout maps the columns it documents."""
         candidates = [
             candidate
             for index, column in enumerate(columns)
-            for candidate in self._candidates(index, column)
+            for candidate in self._candidates(index, column, profile)
         ]
         # Greedy over all (column, field) pairs, best first: a column that loses its
         # favourite field to a stronger column still gets its next best free one.
@@ -78,7 +91,11 @@ class FieldMappingSuggester:
         chosen: dict[int, _Candidate] = {}
         taken: set[str] = set()
         for candidate in candidates:
-            if candidate.column_index in chosen or candidate.field in taken:
+            if candidate.column_index in chosen:
+                continue
+            # A layout may put one field in several columns (disks to add up, two OS columns).
+            shared = candidate.match_type == "profile" and self._combined[candidate.field]
+            if candidate.field in taken and not shared:
                 continue
             chosen[candidate.column_index] = candidate
             taken.add(candidate.field)
@@ -87,20 +104,63 @@ class FieldMappingSuggester:
             match = chosen.get(index)
             if match is None:
                 suggestions.append(MappingSuggestion(column, None, 0.0, "unmapped"))
-            else:
-                suggestions.append(
-                    MappingSuggestion(column, match.field, match.confidence, match.match_type)
+                continue
+            documented = profile.column(column) if match.match_type == "profile" else None
+            unit = documented.unit if documented else None
+            if (
+                unit is None
+                and self._units[match.field]
+                and not (documented and documented.unit_column)
+            ):
+                unit = header_unit(column)
+            suggestions.append(
+                MappingSuggestion(
+                    column,
+                    match.field,
+                    match.confidence,
+                    match.match_type,
+                    unit=unit,
+                    unit_column=documented.unit_column if documented else None,
                 )
+            )
         return suggestions
 
-    def _candidates(self, column_index: int, column: str) -> list[_Candidate]:
+    def contested(self, columns: Sequence[str]) -> dict[str, list[str]]:
+        """Fields that two or more columns' headers name plainly: field → those columns."""
+        claims: dict[str, list[str]] = {}
+        for index, column in enumerate(columns):
+            for candidate in self._candidates(index, column, None):
+                if candidate.match_type in ("exact", "synonym"):
+                    claims.setdefault(candidate.field, []).append(column)
+        return {field: names for field, names in claims.items() if len(names) > 1}
+
+    def _candidates(
+        self, column_index: int, column: str, profile: Profile | None
+    ) -> list[_Candidate]:
         header = normalise_header(column)
         if not header:
             return []
+        if profile is not None:
+            documented = profile.column(column)
+            if documented is not None:
+                field_index = self._fields.index(documented.field)
+                return [
+                    _Candidate(
+                        PROFILE_CONFIDENCE, column_index, field_index, documented.field, "profile"
+                    )
+                ]
+            if profile.ignores(column):
+                return []
         best: dict[str, tuple[float, MatchType]] = {}
-        for key in _keys(header):
+        # "RAM (MB)" is the "RAM" of a size field, in MB.
+        bare = _without_unit(header)
+        spellings = [(key, False) for key in _keys(header)]
+        spellings += [(key, True) for key in _keys(bare) if bare and bare != header]
+        for key, unit_stripped in spellings:
             if key in self._lookup:
                 field, match_type, confidence = self._lookup[key]
+                if unit_stripped and not self._units[field]:
+                    continue
                 if confidence > best.get(field, (0.0,))[0]:
                     best[field] = (confidence, match_type)
         # token_sort_ratio rather than WRatio: WRatio's partial matching gives 90 to any
@@ -125,6 +185,14 @@ class FieldMappingSuggester:
             _Candidate(confidence, column_index, self._fields.index(field), field, match_type)
             for field, (confidence, match_type) in best.items()
         ]
+
+
+_UNIT_WORDS = re.compile(r"(?:\s+in)?\s+(?:[kmgtp]i?b|bytes?)$")
+
+
+def _without_unit(normalised: str) -> str:
+    """``"memory in mb"`` -> ``"memory"``: the header without the unit it ends with."""
+    return _UNIT_WORDS.sub("", normalised)
 
 
 def _keys(normalised: str) -> tuple[str, str]:

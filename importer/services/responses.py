@@ -70,6 +70,8 @@ class ImportResponseBuilder:
                 "format": data_import.format,
                 "encoding": data_import.encoding,
                 "delimiter": data_import.delimiter,
+                "sheet": data_import.sheet,
+                "profile": data_import.profile,
                 "columns": data_import.columns,
                 "progress": self.progress(data_import, runs, flow, live_progress),
                 "steps": [
@@ -208,5 +210,7 @@ class ImportResponseBuilder:
             "target_field": mapping.target_field,
             "confidence": mapping.confidence,
             "match_type": mapping.match_type,
+            "unit": mapping.unit,
+            "unit_column": mapping.unit_column,
             "status": mapping.status,
         }

@@ -63,6 +63,7 @@ class ImportStorageManager:
             encoding=source.encoding,
             delimiter=source.delimiter,
             columns=list(source.columns),
+            sheet=source.sheet,
             idempotency_key=options.idempotency_key,
             content_sha256=content_sha256,
         )

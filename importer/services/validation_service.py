@@ -130,6 +130,8 @@ class ValidationService:
         data_import.invalid_records = invalid
         if data_import.valid_records == 0:
             ctx.rejection = f"No valid records: all {done} rows have errors (see /errors)."
+            # Stored, so that the mappings that refused every row can be fixed before a retry.
+            self._mappings.suggest_and_store(session, data_import)
 
     @staticmethod
     def _duplicate(row_number: int, duplicates: dict[int, int]) -> tuple:
@@ -139,11 +141,17 @@ class ValidationService:
     def _columns(
         self, session: Session, data_import: DataImport
     ) -> tuple[dict[str, str], list[str]]:
-        column_fields = {
-            s.source_column: s.target_field
-            for s in self._mappings.suggest(session, data_import)
-            if s.target_field is not None
-        }
+        # The first validation of an import guesses, as the mappings step will after it. Once
+        # validated, an import may have mappings a person fixed since (a rejection stores the
+        # guesses to be fixed; a review approves them): those are what it is validated with.
+        if data_import.invalid_records is None:
+            column_fields = {
+                s.source_column: s.target_field
+                for s in self._mappings.suggest(session, data_import)
+                if s.target_field is not None
+            }
+        else:
+            column_fields = self._mappings.column_fields(session, data_import)
         # JSON records have no header to be short of: missing cells only make sense for CSV.
         header = data_import.columns if data_import.format == "csv" else []
         return column_fields, header

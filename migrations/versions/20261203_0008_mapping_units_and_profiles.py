@@ -24,7 +24,22 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+OLD_MATCH_TYPES = ("exact", "synonym", "fuzzy", "value", "unmapped", "learned", "manual")
+MATCH_TYPES = (*OLD_MATCH_TYPES, "profile")
+
+
+def _match_types(values: tuple[str, ...]) -> None:
+    op.drop_constraint("ck_import_field_mappings_match_type", "import_field_mappings")
+    listed = ", ".join(f"'{v}'" for v in values)
+    op.create_check_constraint(
+        op.f("ck_import_field_mappings_match_type"),
+        "import_field_mappings",
+        f"match_type IN ({listed})",
+    )
+
+
 def upgrade() -> None:
+    _match_types(MATCH_TYPES)
     op.add_column("import_field_mappings", sa.Column("unit", sa.String(20)))
     op.add_column("import_field_mappings", sa.Column("unit_column", sa.Text))
     op.add_column("data_imports", sa.Column("profile", sa.String(100)))
@@ -43,6 +58,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.execute(
+        "UPDATE import_field_mappings SET match_type = 'manual' WHERE match_type = 'profile'"
+    )
+    _match_types(OLD_MATCH_TYPES)
     op.drop_index("uq_learned_field_mappings_header", table_name="learned_field_mappings")
     op.execute("DELETE FROM learned_field_mappings WHERE context <> ''")
     op.create_index(

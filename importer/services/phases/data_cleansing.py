@@ -15,7 +15,7 @@ from psycopg import Copy
 from sqlalchemy import delete, text
 
 from importer import json_codec
-from importer.canonical import get_schema
+from importer.canonical import CanonicalSchema, FieldSpec, get_schema
 from importer.discovery.classify import classify_asset
 from importer.discovery.identity import identity
 from importer.discovery.normalize import Cleaned, normalize_value
@@ -82,8 +82,8 @@ class DataCleansingPhase:
         )
         schema = get_schema(data_import.import_type)
         columns = [
-            (column, field, schema.field(field).type)
-            for column, field in self._mappings.column_fields(session, data_import).items()
+            (m.column, m.field, schema.field(m.field).type, m.unit, m.unit_column)
+            for m in self._mappings.column_mappings(session, data_import)
         ]
         job = CleansingJob(
             data_import.import_type, data_import.id, data_import.client_account_id, columns
@@ -147,7 +147,8 @@ class CleansingJob:
     import_type: str
     import_id: uuid.UUID
     account: uuid.UUID
-    columns: list[tuple[str, str, str]]
+    # (source column, field, field type, unit, column naming the unit per row)
+    columns: list[tuple[str, str, str, str | None, str | None]]
 
     @property
     def params(self) -> dict[str, Any]:
@@ -175,7 +176,7 @@ class CleanRowWriter:
     """Cleans raw rows into a COPY of COPY_CLEANED: the phase's and its helpers' one way."""
 
     def __init__(self, job: CleansingJob) -> None:
-        self._cleaner = RowCleaner(job.columns)
+        self._cleaner = RowCleaner(job.columns, get_schema(job.import_type))
         self._import_type = job.import_type
         # As text, which COPY takes as it is, rather than dumping the same UUIDs for every row.
         self._import_id, self._account = str(job.import_id), str(job.account)
@@ -207,16 +208,30 @@ MEMO_LIMIT = 4096
 
 
 class RowCleaner:
-    """Cleans rows with the import's mappings, each repeated text value of a column once."""
+    """Cleans rows with the import's mappings, each repeated text value of a column once.
 
-    def __init__(self, columns: list[tuple[str, str, str]]) -> None:
+    Several columns of one field make one value as the field's ``combine`` says: disk sizes
+    add up (each kept in the field's ``parts`` too), and of several OS names the one that tells
+    a version wins (VMware's configuration-file OS is only "2016 or later").
+    """
+
+    def __init__(self, columns: list[tuple], schema: CanonicalSchema) -> None:
         self._columns = columns
-        self._memo: dict[str, dict[str, Cleaned] | None] = {c: {} for c, _, _ in columns}
+        self._memo: dict[str, dict[str, Cleaned] | None] = {
+            column: {} if unit_column is None else None for column, _, _, _, unit_column in columns
+        }
+        mapped = [field for _, field, _, _, _ in columns]
+        self._combined = {
+            field: schema.field(field)
+            for field in mapped
+            if mapped.count(field) > 1 and schema.field(field).combine != "one"
+        }
         self._os: dict[tuple[Any, Any], OsInfo] = {}
 
     def clean(self, record: dict[str, Any], counts: dict[str, dict[str, int]]) -> dict[str, Any]:
         data: dict[str, Any] = {}
-        for column, field, field_type in self._columns:
+        several: dict[str, list[Any]] = {}
+        for column, field, field_type, unit, unit_column in self._columns:
             if column not in record:
                 continue
             value = record[column]
@@ -225,21 +240,39 @@ class RowCleaner:
             if memo is not None and type(value) is str:
                 cleaned = memo.get(value)
                 if cleaned is None:
-                    cleaned = normalize_value(field_type, field, value)
+                    cleaned = normalize_value(field_type, field, value, unit)
                     if len(memo) < MEMO_LIMIT:
                         memo[value] = cleaned
                     else:
                         self._memo[column] = None
             else:
-                cleaned = normalize_value(field_type, field, value)
-            data[field] = cleaned.value
+                if unit_column is not None:
+                    unit = _unit_in(record.get(unit_column)) or unit
+                cleaned = normalize_value(field_type, field, value, unit)
             counts[field][cleaned.outcome] += 1
+            if field in self._combined:
+                several.setdefault(field, []).append(cleaned.value)
+            else:
+                data[field] = cleaned.value
+        for field, values in several.items():
+            data.update(self._combine(self._combined[field], values, data.get("os_version")))
         name, version = data.get("os_name"), data.get("os_version")
         if name is not None or version is not None:
             info = self._parse_os(name, version)
             data["os_family"] = info.family
             data["os_version"] = info.version
         return data
+
+    def _combine(self, spec: FieldSpec, values: list[Any], version: Any) -> dict[str, Any]:
+        present = [value for value in values if value is not None]
+        if spec.combine == "sum":
+            numbers = [value for value in present if isinstance(value, int | float)]
+            combined = {spec.name: sum(numbers) if numbers else None}
+            if spec.parts:
+                combined[spec.parts] = numbers or None
+            return combined
+        told = [value for value in present if self._parse_os(value, version).version is not None]
+        return {spec.name: (told or present or [None])[0]}
 
     def _parse_os(self, name: Any, version: Any) -> OsInfo:
         if not (isinstance(name, str | None) and isinstance(version, str | None)):
@@ -250,3 +283,8 @@ class RowCleaner:
             if len(self._os) < MEMO_LIMIT:
                 self._os[name, version] = info
         return info
+
+
+def _unit_in(value: Any) -> str | None:
+    """A sibling column's unit ("GB", "MB"), as text."""
+    return value.strip() if isinstance(value, str) and value.strip() else None

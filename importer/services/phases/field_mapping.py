@@ -1,4 +1,11 @@
-"""field_mapping: go on only when every required field has a trustworthy mapping."""
+"""field_mapping: go on only when the fields that identify or size an asset are mapped with trust.
+
+The flow pauses for a person when a required field is unmapped, when a field that identifies or
+sizes an asset (hostname, addresses, serial or UUID, memory, CPU, disks, OS) is mapped below the
+confidence threshold, or when two columns' headers both name such a field and no person or
+tool profile settled which one holds it. Once it goes on after a person's review, the rows are
+validated again under the approved mappings, so that rows refused under a guess come back.
+"""
 
 from __future__ import annotations
 
@@ -9,54 +16,108 @@ from sqlalchemy.orm import Session
 
 from importer.canonical import get_schema
 from importer.models import DataImport, ImportFieldMapping, MappingStatus
+from importer.services.mapping_suggester import FieldMappingSuggester
 from importer.services.step_runner import WorkContext
+from importer.services.validation_service import ValidationService
+
+# Fields whose wrong guess would put a wrong asset or wrong numbers into a migration plan.
+SENSITIVE = frozenset(
+    {
+        "hostname",
+        "fqdn",
+        "ip_address",
+        "serial_number",
+        "uuid",
+        "source_id",
+        "memory_gb",
+        "cpu_cores",
+        "disk_gb",
+        "os_name",
+        "name",
+    }
+)
+# How a mapping came about that settles a contest between columns.
+SETTLED = frozenset({"profile", "learned", "manual"})
+
+
+def needs_review(summary: dict[str, Any]) -> bool:
+    return bool(summary["missing_required"] or summary["low_confidence"] or summary["contested"])
 
 
 class FieldMappingPhase:
-    def __init__(self, threshold: float) -> None:
+    def __init__(self, threshold: float, validation: ValidationService) -> None:
         self._threshold = threshold
+        self._validation = validation
 
     def review(self, session: Session, data_import: DataImport) -> dict[str, Any]:
-        """What stands in the way of going on: required fields unmapped or weakly mapped."""
-        mappings = session.scalars(
-            select(ImportFieldMapping).where(
-                ImportFieldMapping.import_id == data_import.id,
-                ImportFieldMapping.client_account_id == data_import.client_account_id,
-            )
-        ).all()
+        """What stands in the way of going on: fields unmapped, weakly mapped or contested."""
+        mappings = self._mappings(session, data_import)
+        schema = get_schema(data_import.import_type)
         active = [m for m in mappings if m.status != MappingStatus.IGNORED and m.target_field]
-        by_target = {m.target_field: m for m in active}
-        missing, weak = [], []
-        for field in get_schema(data_import.import_type).required_fields:
-            mapping = by_target.get(field)
-            if mapping is None:
-                missing.append(field)
-            elif mapping.status != MappingStatus.APPROVED and mapping.confidence < self._threshold:
-                weak.append(
-                    {
-                        "target_field": field,
-                        "source_column": mapping.source_column,
-                        "confidence": mapping.confidence,
-                    }
-                )
+        by_target: dict[str, list[ImportFieldMapping]] = {}
+        for mapping in active:
+            by_target.setdefault(mapping.target_field, []).append(mapping)
+        missing = [f for f in schema.required_fields if f not in by_target]
+        checked = set(schema.required_fields) | (SENSITIVE & {f.name for f in schema.fields})
+        weak = [
+            {
+                "target_field": mapping.target_field,
+                "source_column": mapping.source_column,
+                "confidence": mapping.confidence,
+            }
+            for mapping in active
+            if mapping.target_field in checked
+            and mapping.status != MappingStatus.APPROVED
+            and mapping.confidence < self._threshold
+        ]
+        contested = []
+        claims = FieldMappingSuggester(schema).contested(data_import.columns)
+        for field, columns in claims.items():
+            holders = by_target.get(field, [])
+            settled = any(
+                m.status == MappingStatus.APPROVED or m.match_type in SETTLED for m in holders
+            )
+            if field in checked and holders and not settled:
+                contested.append({"target_field": field, "source_columns": columns})
         return {
             "mapped": len(active),
             "unmapped": len(mappings) - len(active),
             "threshold": self._threshold,
+            "profile": data_import.profile,
             "missing_required": missing,
             "low_confidence": weak,
+            "contested": contested,
         }
 
     def run(self, ctx: WorkContext) -> dict[str, Any]:
         summary = self.review(ctx.session, ctx.data_import)
-        if summary["missing_required"] or summary["low_confidence"]:
-            ctx.paused = "Mappings need approval: " + ", ".join(
+        if needs_review(summary):
+            ctx.paused = "Mappings need approval: " + "; ".join(
                 [f"{f} is unmapped" for f in summary["missing_required"]]
                 + [
                     f"{w['target_field']} ← {w['source_column']!r} "
                     f"({w['confidence']:.2f} < {self._threshold})"
                     for w in summary["low_confidence"]
                 ]
+                + [
+                    f"{c['target_field']} is named by {', '.join(map(repr, c['source_columns']))}"
+                    for c in summary["contested"]
+                ]
             )
+        elif any(
+            m.status != MappingStatus.SUGGESTED
+            for m in self._mappings(ctx.session, ctx.data_import)
+        ):
+            self._validation.run(ctx)
+            summary["revalidated"] = True
         ctx.checkpoint(1, 1)
         return summary
+
+    @staticmethod
+    def _mappings(session: Session, data_import: DataImport) -> list[ImportFieldMapping]:
+        return session.scalars(
+            select(ImportFieldMapping).where(
+                ImportFieldMapping.import_id == data_import.id,
+                ImportFieldMapping.client_account_id == data_import.client_account_id,
+            )
+        ).all()
