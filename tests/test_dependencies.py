@@ -4,6 +4,7 @@ from typing import Any
 import pytest
 
 from importer.discovery.dependencies import find_cycles, parse_targets
+from importer.discovery.normalize import normalize_value
 
 
 @pytest.mark.parametrize(
@@ -11,7 +12,8 @@ from importer.discovery.dependencies import find_cycles, parse_targets
     [
         ("db-01;cache-01", ["db-01", "cache-01"]),
         ("db-01, cache-01", ["db-01", "cache-01"]),
-        ("db-01 cache-01\tqueue-01", ["db-01", "cache-01", "queue-01"]),
+        # Spaces and tabs are part of a name, never a separator.
+        ("db-01 cache-01\tqueue-01", ["db-01 cache-01\tqueue-01"]),
         ("db-01\ncache-01\r\nqueue-01", ["db-01", "cache-01", "queue-01"]),
         (" ;db-01;; ,cache-01; ", ["db-01", "cache-01"]),
         ("db-01;cache-01;db-01", ["db-01", "cache-01"]),
@@ -30,6 +32,73 @@ from importer.discovery.dependencies import find_cycles, parse_targets
 )
 def test_parse_targets(raw: Any, expected: list[str]) -> None:
     assert parse_targets(raw) == expected
+
+
+# One test per separator real exports use. Each form goes through the cleansing's list cleaner
+# (what the dependency phase reads) and through parse_targets (what it splits the values with).
+def targets_of(cell: str) -> list[str]:
+    cleaned = normalize_value("list", "dependencies", cell).value
+    assert parse_targets(cleaned) == parse_targets(cell)
+    return parse_targets(cell)
+
+
+def test_semicolons_separate_targets() -> None:
+    assert targets_of("Billing Portal (RightFax); CRM Suite;db-01") == [
+        "Billing Portal (RightFax)",
+        "CRM Suite",
+        "db-01",
+    ]
+
+
+def test_commas_separate_targets() -> None:
+    assert targets_of("Billing Portal (RightFax), CRM Suite,db-01") == [
+        "Billing Portal (RightFax)",
+        "CRM Suite",
+        "db-01",
+    ]
+
+
+def test_new_lines_separate_targets() -> None:
+    # A spreadsheet cell with one target a line (Alt+Enter in Excel), in any line ending.
+    assert targets_of("Billing Portal (RightFax)\nCRM Suite\r\ndb-01\rcache-01") == [
+        "Billing Portal (RightFax)",
+        "CRM Suite",
+        "db-01",
+        "cache-01",
+    ]
+
+
+def test_spaces_never_separate_targets() -> None:
+    assert targets_of("Billing Portal (RightFax)") == ["Billing Portal (RightFax)"]
+    assert targets_of("  SAP ERP  Production ") == ["SAP ERP  Production"]
+
+
+def test_servicenow_relationship_names_its_cis_without_the_relationship_type() -> None:
+    # Parent::Relation::Child, the relation being ServiceNow's "parent::child descriptor" pair.
+    assert targets_of("CRM Suite::Depends on::Used by::Billing Portal (RightFax)") == [
+        "CRM Suite",
+        "Billing Portal (RightFax)",
+    ]
+    assert targets_of("web-01::Runs on::Runs::esx-01; app-01 :: Hosted on::Hosts :: esx-02") == [
+        "web-01",
+        "esx-01",
+        "app-01",
+        "esx-02",
+    ]
+
+
+def test_servicenow_relationship_type_alone_is_no_target() -> None:
+    assert targets_of("Depends on::Used by") == []
+    assert targets_of("db-01::DEPENDS ON::used by") == ["db-01"]
+
+
+def test_relationship_words_are_names_outside_a_relationship() -> None:
+    # Without "::" the words are an asset's name like any other.
+    assert targets_of("Hosts; Contains") == ["Hosts", "Contains"]
+
+
+def test_ipv6_addresses_keep_their_double_colon() -> None:
+    assert targets_of("fe80::1; 2001:db8::5, ::1") == ["fe80::1", "2001:db8::5", "::1"]
 
 
 def test_self_loop() -> None:
