@@ -1,10 +1,13 @@
+import io
 import random
+import uuid
 from typing import Any
 
 import pytest
 
 from importer.discovery.dependencies import find_cycles, parse_targets
 from importer.discovery.normalize import normalize_value
+from tests.helpers import csv_bytes, wait_for_final
 
 
 @pytest.mark.parametrize(
@@ -186,3 +189,83 @@ def test_matches_the_definition_on_random_graphs(seed: int) -> None:
     nodes = rng.randrange(1, 12)
     edges = [(rng.randrange(nodes), rng.randrange(nodes)) for _ in range(rng.randrange(25))]
     assert find_cycles(edges) == _cycles_by_reachability(edges)
+
+
+# ------------------------------------------------------------------ through the API and a worker
+def imported(client, headers: dict, body: bytes, import_type: str, engagement: str) -> dict:
+    """An import of ``import_type``, run to completion by the worker."""
+    response = client.post(
+        "/api/v1/imports",
+        data={
+            "file": (io.BytesIO(body), f"{import_type}.csv"),
+            "engagement": engagement,
+            "import_type": import_type,
+        },
+        headers=headers,
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 202, response.get_json()
+    final = wait_for_final(client, response.get_json()["id"], headers)
+    assert final["status"] == "completed", final
+    return final
+
+
+def dependencies_summary(client, headers: dict, final: dict) -> dict:
+    flow = client.get(f"/api/v1/flows/{final['flow']['id']}", headers=headers).get_json()
+    return flow["summary"]["dependencies"]
+
+
+def all_assets(client, headers: dict) -> list[dict]:
+    return client.get("/api/v1/assets?limit=1000", headers=headers).get_json()["items"]
+
+
+def asset_detail(client, headers: dict, asset_id: str) -> dict:
+    return client.get(f"/api/v1/assets/{asset_id}", headers=headers).get_json()
+
+
+@pytest.mark.usefixtures("celery_worker")
+def test_applications_depending_on_applications_resolve_to_them(client, auth):
+    engagement = uuid.uuid4().hex
+    imported(
+        client,
+        auth,
+        csv_bytes(["Host Name", "IP Addr"], [["billing", "10.9.0.1"], ["crm-01", "10.9.0.2"]]),
+        "servers",
+        engagement,
+    )
+    final = imported(
+        client,
+        auth,
+        csv_bytes(
+            ["Application Name", "Depends On"],
+            [
+                # "billing" is also a server: an application's dependency is the application.
+                ["CRM Suite", "Billing; Billing Portal (RightFax)\nSAP ERP"],
+                ["Billing", "crm-01"],
+                ["Billing Portal (RightFax)", "CRM Suite::Depends on::Used by::Billing"],
+                ["SAP ERP", ""],
+            ],
+        ),
+        "applications",
+        engagement,
+    )
+    deps = dependencies_summary(client, auth, final)
+    # crm-01 is no application: the server of that name.
+    assert (deps["edges"], deps["resolved"], deps["unresolved"]) == (6, 6, 0)
+    by_name = {(a["asset_type"], a["name"]): a for a in all_assets(client, auth)}
+    crm = asset_detail(client, auth, by_name["application", "CRM Suite"]["id"])
+    assert {(d["target"], d["name"], d["asset_id"]) for d in crm["depends_on"]} == {
+        ("Billing", "Billing", by_name["application", "Billing"]["id"]),
+        (
+            "Billing Portal (RightFax)",
+            "Billing Portal (RightFax)",
+            by_name["application", "Billing Portal (RightFax)"]["id"],
+        ),
+        ("SAP ERP", "SAP ERP", by_name["application", "SAP ERP"]["id"]),
+    }
+    billing = asset_detail(client, auth, by_name["application", "Billing"]["id"])
+    assert [(d["target"], d["asset_id"]) for d in billing["depends_on"]] == [
+        ("crm-01", by_name["server", "crm-01"]["id"])
+    ]
+    # CRM Suite → Billing Portal → CRM Suite.
+    assert deps["cycles"] == 1

@@ -42,7 +42,8 @@ TARGETS = text(
 )
 LAST_ROW = text("SELECT max(row_number) FROM asset_sources WHERE import_id = :import_id")
 # Asset ids travel as text: this phase only compares and copies them, and text is several
-# times cheaper to fetch than uuid.UUID objects. One index probe a target, by its own key's index.
+# times cheaper to fetch than uuid.UUID objects. One index probe a key, by its own key's index: a
+# name is probed as a server's hostname key and as an application's ("app:<name>").
 RESOLVE = text(
     """
     SELECT a.id::text, a.hostname_key, NULL FROM unnest(CAST(:keys AS text[])) AS k (value)
@@ -84,14 +85,22 @@ COPY_EDGES = (
 _MAYBE_IPV4 = re.compile(r"[0-9.]+")
 
 
-def target_keys(ref: str) -> tuple[str | None, str | None]:
-    """(hostname key, IP) a dependency target may be known by."""
+def target_keys(ref: str, applications_first: bool = False) -> tuple[tuple[str, ...], str | None]:
+    """(hostname keys, IP) a dependency target may be known by, the keys in the order tried.
+
+    A name is a server's hostname key or an application's ("app:<name>", as identity() keys
+    them): an applications import names applications first, the others servers first.
+    """
     if ":" in ref or _MAYBE_IPV4.fullmatch(ref):
         try:
-            return None, str(ipaddress.ip_address(ref))
+            return (), str(ipaddress.ip_address(ref))
         except ValueError:
             pass
-    return normalize_hostname_key(ref), None
+    key = normalize_hostname_key(ref)
+    if key is None:
+        return (), None
+    keys = (key, f"app:{key}")
+    return (keys[::-1] if applications_first else keys), None
 
 
 class DependencyAnalysisPhase:
@@ -159,8 +168,9 @@ class DependencyAnalysisPhase:
         }
 
     def _resolve(self, ctx: WorkContext, refs: set[str]) -> dict[str, str]:
-        keyed = {ref: target_keys(ref) for ref in refs}
-        keys = {k for k, _ in keyed.values() if k}
+        applications_first = ctx.data_import.import_type == "applications"
+        keyed = {ref: target_keys(ref, applications_first) for ref in refs}
+        keys = {k for ks, _ in keyed.values() for k in ks}
         ips = {ip for _, ip in keyed.values() if ip}
         if not keys and not ips:
             return {}
@@ -178,11 +188,12 @@ class DependencyAnalysisPhase:
                 by_key[key] = asset_id
             if ip:
                 by_ip.setdefault(ip, asset_id)
-        return {
-            ref: target
-            for ref, (key, ip) in keyed.items()
-            if (target := by_key.get(key) if key else by_ip.get(ip)) is not None
-        }
+        resolved = {}
+        for ref, (ks, ip) in keyed.items():
+            target = next((by_key[k] for k in ks if k in by_key), None) if ks else by_ip.get(ip)
+            if target is not None:
+                resolved[ref] = target
+        return resolved
 
     @staticmethod
     def _cycles(
