@@ -27,7 +27,15 @@ class FieldMappingPhase:
         active = [m for m in mappings if m.status != MappingStatus.IGNORED and m.target_field]
         by_target = {m.target_field: m for m in active}
         missing, weak = [], []
-        for field in get_schema(data_import.import_type).required_fields:
+        schema = get_schema(data_import.import_type)
+        # A group of which each row needs one field (a connection's source host or IP) needs one
+        # of them mapped.
+        missing.extend(
+            " or ".join(group)
+            for group in schema.required_one_of
+            if not any(field in by_target for field in group)
+        )
+        for field in schema.required_fields:
             mapping = by_target.get(field)
             if mapping is None:
                 missing.append(field)
