@@ -1,7 +1,8 @@
 """dependency_analysis: edges from dependency columns, resolved to assets of the same account.
 
 Unresolved targets are kept as edges without a target asset, and listed; cycles are reported.
-An import's rows are the latest word on their assets' dependencies: their old edges are replaced.
+An import's rows are the latest word on their assets' dependencies: their old edges are replaced
+(not the connections a dependencies import observed: importer.services.phases.connections).
 """
 
 from __future__ import annotations
@@ -134,6 +135,8 @@ class DependencyAnalysisPhase:
             delete(AssetDependency)
             .where(
                 AssetDependency.client_account_id == account,
+                # Connections a dependencies import observed are not this export's to replace.
+                AssetDependency.observed.is_(False),
                 AssetDependency.source_asset_id.in_(
                     select(AssetSource.asset_id).where(AssetSource.import_id == data_import.id)
                 ),
@@ -154,7 +157,7 @@ class DependencyAnalysisPhase:
                     copy.write_row(owner + edge)
             ctx.checkpoint(last + (start + self._chunk_size) * last // len(edges), 2 * last)
         resolved_edges = [(source, target) for source, _, target in edges if target is not None]
-        cycles = self._cycles(ctx, set(sources), resolved_edges)
+        cycles = cycles_through(ctx, set(sources), resolved_edges)
         ctx.checkpoint(1, 1)
         resolved = sum(1 for _, _, target in edges if target is not None)
         unresolved = dict.fromkeys(ref for _, ref, target in edges if target is None)
@@ -195,16 +198,19 @@ class DependencyAnalysisPhase:
                 resolved[ref] = target
         return resolved
 
-    @staticmethod
-    def _cycles(
-        ctx: WorkContext, touched: set[str], own_edges: list[tuple[str, str]]
-    ) -> list[list[str]]:
-        """Cycles of the account's dependency graph that pass through this import's assets."""
-        params = {"account": ctx.data_import.client_account_id, "import_id": ctx.data_import.id}
-        edges = own_edges + ctx.session.execute(OTHER_EDGES, params).all()
-        groups = [g for g in find_cycles(edges) if touched.intersection(g)]
-        if not groups:
-            return []
-        listed = list({node for group in groups[:LISTED] for node in group})
-        names = dict(ctx.session.execute(NAMES, {"ids": listed}).all())
-        return [[names.get(node) or node for node in group] for group in groups]
+
+def cycles_through(
+    ctx: WorkContext, touched: set[str], own_edges: list[tuple[str, str]]
+) -> list[list[str]]:
+    """Cycles of the account's dependency graph that pass through ``touched`` assets, by name.
+
+    ``own_edges`` are the import's resolved edges; the account's others are read.
+    """
+    params = {"account": ctx.data_import.client_account_id, "import_id": ctx.data_import.id}
+    edges = own_edges + ctx.session.execute(OTHER_EDGES, params).all()
+    groups = [g for g in find_cycles(edges) if touched.intersection(g)]
+    if not groups:
+        return []
+    listed = list({node for group in groups[:LISTED] for node in group})
+    names = dict(ctx.session.execute(NAMES, {"ids": listed}).all())
+    return [[names.get(node) or node for node in group] for group in groups]
