@@ -32,6 +32,9 @@ class FieldSpec:
 class CanonicalSchema:
     import_type: str
     fields: tuple[FieldSpec, ...]
+    # Groups of fields of which each row needs at least one (a connection's source: its host
+    # name or its IP address); a field's own ``required`` is for a field needed on its own.
+    required_one_of: tuple[tuple[str, ...], ...] = ()
 
     def field(self, name: str) -> FieldSpec:
         for spec in self.fields:
@@ -654,6 +657,7 @@ _DEPENDENCIES_EXPORT = CanonicalSchema(
         ),
         FieldSpec("protocol", "string", synonyms=("proto", "transport", "ip protocol")),
     ),
+    required_one_of=(("source_hostname", "source_ip"), ("destination_hostname", "destination_ip")),
 )
 
 _SCHEMAS = {

@@ -312,3 +312,54 @@ def test_the_checker_rejects_a_body_unlike_its_schema(app, check):
         wrong.status_code = 500
         with pytest.raises(AssertionError, match="not documented"):
             check(wrong, "/readyz")
+
+
+CONNECTIONS_CSV = (
+    b"Time slot,Source server name,Source IP,Source process,Destination server name,"
+    b"Destination IP,Destination process,Destination port\n"
+    b"slot 1,web-01,10.0.0.1,w3wp.exe,db-01,10.0.0.2,sqlservr.exe,1433\n"
+    b"slot 1,web-01,10.0.0.1,w3wp.exe,,52.1.2.3,,443\n"
+    b"slot 1,laptop-7,10.9.9.9,chrome.exe,web-01,10.0.0.1,,443\n"
+)
+
+
+@pytest.mark.usefixtures("celery_worker")
+def test_observed_connections_match_the_declared_schemas(client, auth, check):
+    engagement = uuid.uuid4().hex
+    for body, import_type in ((CSV, "servers"), (CONNECTIONS_CSV, "dependencies")):
+        response = client.post(
+            "/api/v1/imports",
+            data={
+                "file": (io.BytesIO(body), f"{import_type}.csv"),
+                "engagement": engagement,
+                "import_type": import_type,
+            },
+            headers=auth,
+            content_type="multipart/form-data",
+        )
+        final = wait_for_final(client, check(response, "/api/v1/imports", "post")["id"], auth)
+        assert final["status"] == "completed", final
+    flow = check(
+        client.get(f"/api/v1/flows/{final['flow']['id']}", headers=auth),
+        "/api/v1/flows/{flow_id}",
+    )
+    assert flow["summary"]["dependencies"]["unresolved_sources"] == ["laptop-7"]
+    assets = {a["name"]: a for a in client.get("/api/v1/assets", headers=auth).get_json()["items"]}
+    web = check(
+        client.get(f"/api/v1/assets/{assets['web-01']['id']}", headers=auth),
+        "/api/v1/assets/{asset_id}",
+    )
+    assert {(d["target"], d["observed"], d["port"]) for d in web["depends_on"]} == {
+        ("db-01", False, None),
+        ("db-01", True, 1433),
+        ("52.1.2.3", True, 443),
+        ("cache-09", False, None),
+    }
+    db = check(
+        client.get(f"/api/v1/assets/{assets['db-01']['id']}", headers=auth),
+        "/api/v1/assets/{asset_id}",
+    )
+    assert [(d["name"], d["port"], d["source_processes"]) for d in db["depended_on_by"]] == [
+        ("web-01", None, None),
+        ("web-01", 1433, ["w3wp.exe"]),
+    ]

@@ -80,6 +80,13 @@ SCHEMAS = {
         "Owner": "owner",
     },
     "applications": {"App": "name", "Hosts": "hosts", "Env": "environment"},
+    "dependencies": {
+        "Source": "source_hostname",
+        "Source IP": "source_ip",
+        "Destination": "destination_hostname",
+        "Destination IP": "destination_ip",
+        "Port": "destination_port",
+    },
 }
 
 
@@ -134,3 +141,18 @@ def test_ordinary_rows_pass_the_sieve(resources) -> None:
     assert not plain(resources, sieve, {**row, "Installed": "2021-01-01"}, None)
     assert not plain(resources, sieve, row, ["extra"])
     assert not plain(resources, sieve, {k: v for k, v in row.items() if k != "Owner"}, None)
+
+
+def test_a_connection_needs_a_source_and_a_destination_to_pass_the_sieve(resources) -> None:
+    column_fields = SCHEMAS["dependencies"]
+    sieve = PlainRowFilter(get_schema("dependencies"), column_fields, list(column_fields))
+    row = {
+        "Source": "web-01",
+        "Source IP": "",
+        "Destination": "",
+        "Destination IP": "10.0.0.2",
+        "Port": "1433",
+    }
+    assert plain(resources, sieve, row, None) is True
+    assert not plain(resources, sieve, {**row, "Source": " "}, None)
+    assert not plain(resources, sieve, {**row, "Destination IP": None}, None)

@@ -317,3 +317,30 @@ def test_long_values_are_truncated_in_messages(validator: RecordValidator) -> No
 )
 def test_is_blank(value: Any, blank: bool) -> None:
     assert is_blank(value) is blank
+
+
+DEPENDENCY_COLUMNS = {
+    "Source": "source_hostname",
+    "Source IP": "source_ip",
+    "Destination": "destination_hostname",
+    "Destination IP": "destination_ip",
+    "Port": "destination_port",
+}
+
+
+def test_a_connection_needs_one_of_its_source_and_one_of_its_destination_fields() -> None:
+    validator = RecordValidator(
+        get_schema("dependencies"), DEPENDENCY_COLUMNS, list(DEPENDENCY_COLUMNS)
+    )
+    row = {"Source": "web-01", "Source IP": "", "Destination": "", "Destination IP": "10.0.0.2"}
+    assert validator.validate(1, {**row, "Port": "443"}, None) == []
+    issues = validator.validate(2, {**row, "Source": "", "Port": "443"}, None)
+    assert [(i.code, i.field, i.severity) for i in issues] == [("required-value", None, "error")]
+    assert "'Source', 'Source IP'" in issues[0].message
+    assert "source_hostname or source_ip" in issues[0].message
+
+
+def test_a_group_without_a_mapped_column_is_left_to_the_mapping_review() -> None:
+    columns = {"Source": "source_hostname", "Port": "destination_port"}
+    validator = RecordValidator(get_schema("dependencies"), columns, list(columns))
+    assert validator.validate(1, {"Source": "web-01", "Port": "443"}, None) == []

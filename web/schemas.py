@@ -303,6 +303,18 @@ class DependencySummary(Model):
     unresolved_targets: list[str] | None = None
     cycles: int | None = None
     cycle_examples: list[list[str]] | None = None
+    # A dependencies import's (observed connections) only:
+    rows: int | None = Field(default=None, description="Connections read (one a row).")
+    connections_without_source: int | None = Field(
+        default=None,
+        description="Distinct connections whose source host is not in the inventory: no edge.",
+    )
+    unresolved_sources: list[str] | None = Field(
+        default=None, description="Their source hosts (names or addresses), the first 100."
+    )
+    replaced: int | None = Field(
+        default=None, description="Edges of earlier imports observing the same connections."
+    )
 
 
 class EndOfSupportSummary(Model):
@@ -358,14 +370,31 @@ class AssetList(Model):
     next_cursor: str | None
 
 
-class DependencyOut(Model):
+class Connection(Model):
+    """What an edge says of the connection behind it."""
+
+    observed: bool = Field(
+        description="Seen on the network by a dependencies import (a flow or connection "
+        "export), rather than declared by an inventory's dependency column."
+    )
+    port: int | None = Field(description="The destination port, when known.")
+    protocol: str | None = Field(description="`TCP`, `UDP`, ..., when known.")
+    source_processes: list[str] | None = Field(
+        description="The processes seen opening the connection, when known."
+    )
+    target_processes: list[str] | None = Field(
+        description="The processes seen accepting the connection, when known."
+    )
+
+
+class DependencyOut(Connection):
     target: str = Field(description="The reference as the export wrote it.")
     asset_id: str | None = Field(json_schema_extra={"format": "uuid"})
     name: str | None
     resolved: bool
 
 
-class DependencyIn(Model):
+class DependencyIn(Connection):
     asset_id: str = Field(json_schema_extra={"format": "uuid"})
     name: str | None
 

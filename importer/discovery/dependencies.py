@@ -2,24 +2,25 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Hashable, Iterable
 from typing import Any
 
-_SEPARATORS = re.compile(r"[;,\s]+")
+from importer.discovery.normalize import split_list
 
 
 def parse_targets(raw: Any) -> list[str]:
-    """Target names from "db-01; cache-01", a JSON list, or a single value, in order, once each."""
+    """Target names from "db-01; cache-01", a JSON list, or a single value, in order, once each.
+
+    Split as the cleansing splits list cells (importer.discovery.normalize.split_list): on ";",
+    "," and new lines and ServiceNow's "::", never on spaces.
+    """
     items = raw if isinstance(raw, list) else [raw]
     targets: dict[str, None] = {}
     for item in items:
         # Integers can name an asset ("1001"); bools, floats and objects cannot.
         if isinstance(item, bool) or not isinstance(item, str | int):
             continue
-        for target in _SEPARATORS.split(str(item)):
-            if target:
-                targets[target] = None
+        targets.update(dict.fromkeys(split_list(str(item))))
     return list(targets)
 
 

@@ -49,7 +49,73 @@ _NUMBER = re.compile(
     r"\s*(?P<unit>%|[^\W\d_]+(?:\s+[^\W\d_]+)*)?\s*"
 )
 _IP_SEPARATORS = re.compile(r"[;,\s]+")
+# The items of a list cell ("dependencies", "hosts") are separated by ";", "," or new lines, as
+# CMDB and spreadsheet exports write them, never by spaces: "Billing Portal (RightFax)" is one
+# name. ServiceNow writes a relationship as its CIs and its type joined by "::" ("web-01::Depends
+# on::Used by::db-01", the type being "parent descriptor::child descriptor"): "::" separates
+# names too, and the type's descriptors are no names (an IPv6 address keeps its "::").
 _LIST_SEPARATORS = re.compile(r"[;,\r\n]+")
+_RELATION_SEPARATOR = "::"
+# The descriptors of ServiceNow's relationship types (cmdb_rel_type: "Depends on::Used by",
+# "Runs on::Runs", "Hosted on::Hosts", ...), in lower case with single spaces.
+_RELATION_DESCRIPTORS = frozenset(
+    {
+        "depends on",
+        "used by",
+        "uses",
+        "is used by",
+        "runs on",
+        "runs",
+        "hosted on",
+        "hosts",
+        "connects to",
+        "connected by",
+        "contains",
+        "contained by",
+        "sends data to",
+        "receives data from",
+        "exchange data with",
+        "cluster of",
+        "cluster",
+        "members",
+        "member of",
+        "virtualized by",
+        "virtualizes",
+        "provides",
+        "provided by",
+        "managed by",
+        "manages",
+        "owns",
+        "owned by",
+        "defines resources for",
+        "gets resources from",
+        "allocated to",
+        "allocated from",
+        "instantiates",
+        "instantiated by",
+        "located in",
+        "houses",
+        "powered by",
+        "powers",
+        "backs up",
+        "backed up by",
+        "monitors",
+        "monitored by",
+        "impacts",
+        "impacted by",
+        "registered on",
+        "has registered",
+        "extends",
+        "extended by",
+        "applicative flow to",
+        "applicative flow from",
+        "implement end point to",
+        "implement end point from",
+        "use end point to",
+        "use end point from",
+        "ip connection",
+    }
+)
 _HOSTNAME = re.compile(r"[a-z0-9._-]{1,253}")
 _DOTTED_NUMBERS = re.compile(r"[\d.]+")
 # Canonical already, so the slow ipaddress parse is skipped: IPs rarely repeat, caching won't do.
@@ -326,10 +392,11 @@ def _hostname(text: str) -> str | None:
 
 def _clean_list(raw: Any) -> Cleaned:
     if isinstance(raw, str):
-        items: tuple[str, ...] | None = _list_from_text(raw)
+        items: tuple[str, ...] | None = split_list(raw)
     elif isinstance(raw, list):
         texts = [_scalar_text(item) for item in raw]
-        items = None if None in texts else _unique(texts)
+        # A JSON list's items may be cells of several names themselves ("db-01; cache-01").
+        items = None if None in texts else _unique(i for text in texts for i in split_list(text))
     else:
         text = _scalar_text(raw)
         items = None if text is None else _unique((text,))
@@ -341,8 +408,21 @@ def _clean_list(raw: Any) -> Cleaned:
 
 
 @lru_cache(maxsize=_CACHE_SIZE)
-def _list_from_text(text: str) -> tuple[str, ...]:
-    return _unique(part.strip() for part in _LIST_SEPARATORS.split(text))
+def split_list(text: str) -> tuple[str, ...]:
+    """The items of a list cell, in order, once each: the one splitting of list values, for
+    the cleansing and for the dependency targets alike."""
+    items = []
+    for part in _LIST_SEPARATORS.split(text):
+        part = part.strip()
+        if _RELATION_SEPARATOR in part and _canonical_ip(part) is None:
+            items.extend(
+                name.strip()
+                for name in part.split(_RELATION_SEPARATOR)
+                if " ".join(name.casefold().split()) not in _RELATION_DESCRIPTORS
+            )
+        else:
+            items.append(part)
+    return _unique(items)
 
 
 def _unique(items: Iterable[str]) -> tuple[str, ...]:

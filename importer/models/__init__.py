@@ -22,6 +22,7 @@ from importer.models.discovery import (
     FlowPhase,
     FlowStatus,
     PhaseStatus,
+    flow_phases,
 )
 from importer.models.step_run import (
     OPEN_STEP_STATUSES,
@@ -59,5 +60,6 @@ __all__ = [
     "RawImportRecord",
     "Step",
     "StepStatus",
+    "flow_phases",
     "ValidationIssue",
 ]

@@ -19,7 +19,7 @@ from sqlalchemy import (
     Uuid,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from importer.models.base import Base, check_in, created_at, updated_at, uuid_pk
@@ -116,6 +116,11 @@ class AssetSource(Base):
 class AssetDependency(Base):
     """An edge from an asset to what it depends on; unresolved targets are kept, not dropped.
 
+    Declared edges come from an inventory's dependency columns: a re-import of the inventory
+    replaces its assets' declared edges. Observed edges come from a dependencies import (a flow
+    or connection export): one per (source, target, port, protocol), with the processes seen
+    at either end, replaced only by a later observation of the same connection.
+
     Like AssetSource, its ids carry no foreign keys: deleting the import, the source or the
     target deletes the edge by trigger (migration 0006).
     """
@@ -134,6 +139,11 @@ class AssetDependency(Base):
     source_asset_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     target_ref: Mapped[str] = mapped_column(Text)
     target_asset_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    observed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    port: Mapped[int | None] = mapped_column(Integer)
+    protocol: Mapped[str | None] = mapped_column(Text)
+    source_processes: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
+    target_processes: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
 
 
 class LearnedMapping(Base):

@@ -44,6 +44,20 @@ class FlowPhase(enum.StrEnum):
 
 
 PHASE_ORDER: tuple[FlowPhase, ...] = tuple(FlowPhase)
+# A dependencies import (connections observed between hosts) describes no asset: its rows are
+# mapped and cleansed and become dependency edges; no asset is created, changed or assessed.
+CONNECTION_PHASES = (
+    FlowPhase.FIELD_MAPPING,
+    FlowPhase.DATA_CLEANSING,
+    FlowPhase.DEPENDENCY_ANALYSIS,
+)
+
+
+def flow_phases(import_type: str) -> tuple[FlowPhase, ...]:
+    """The phases an import of this type runs, in order."""
+    return CONNECTION_PHASES if import_type == "dependencies" else PHASE_ORDER
+
+
 # Each phase's share of the flow's progress, by how long it takes.
 PHASE_WEIGHTS = {
     FlowPhase.FIELD_MAPPING: 5,

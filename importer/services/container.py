@@ -8,7 +8,7 @@ from importer.models import FlowPhase
 from importer.services.api_keys import ApiKeyService
 from importer.services.background import BackgroundExecutionService
 from importer.services.cleansing_helpers import CleansingHelpers
-from importer.services.discovery_flow import PhaseUnit
+from importer.services.discovery_flow import ByImportType, PhaseUnit
 from importer.services.field_mappings import FieldMappingService
 from importer.services.flow_trigger import FlowTriggerService
 from importer.services.import_control import ImportControlService
@@ -17,6 +17,7 @@ from importer.services.import_storage_handler import ImportStorageHandler
 from importer.services.import_validator import ImportValidator
 from importer.services.inventory_queries import InventoryQueryService
 from importer.services.phases.asset_inventory import AssetInventoryPhase
+from importer.services.phases.connections import ConnectionsPhase
 from importer.services.phases.data_cleansing import DataCleansingPhase
 from importer.services.phases.dependency_analysis import DependencyAnalysisPhase
 from importer.services.phases.field_mapping import FieldMappingPhase
@@ -61,8 +62,9 @@ class Services:
                 CleansingHelpers(settings.database_url, settings.cleansing_helpers),
             ),
             FlowPhase.ASSET_INVENTORY: AssetInventoryPhase(settings.chunk_size, statistics),
-            FlowPhase.DEPENDENCY_ANALYSIS: DependencyAnalysisPhase(
-                settings.chunk_size, reader, statistics
+            FlowPhase.DEPENDENCY_ANALYSIS: ByImportType(
+                DependencyAnalysisPhase(settings.chunk_size, reader, statistics),
+                dependencies=ConnectionsPhase(settings.chunk_size, reader),
             ),
             FlowPhase.TECH_DEBT_ASSESSMENT: TechDebtPhase(settings.chunk_size, statistics),
         }

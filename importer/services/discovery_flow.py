@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session
 
 from importer.models import (
     FINAL_FLOW_STATUSES,
-    PHASE_ORDER,
     PHASE_WEIGHTS,
     DataImport,
     DiscoveryFlow,
@@ -26,6 +25,7 @@ from importer.models import (
     PhaseStatus,
     Step,
     StepStatus,
+    flow_phases,
 )
 from importer.services.import_state import fail_import, now
 from importer.services.step_runner import AlreadyDone, TooManyRestarts, WorkContext
@@ -43,7 +43,10 @@ def flow_progress(session: Session, flow_id: uuid.UUID) -> int:
             DiscoveryPhaseRun.flow_id == flow_id
         )
     ).all()
-    return int(sum(PHASE_WEIGHTS[FlowPhase(p)] * progress / 100 for p, progress in runs))
+    # Out of the weights of the flow's own phases: a flow of fewer phases also ends at 100.
+    planned = sum(PHASE_WEIGHTS[FlowPhase(p)] for p, _ in runs)
+    done = sum(PHASE_WEIGHTS[FlowPhase(p)] * progress for p, progress in runs)
+    return int(done / planned) if planned else 0
 
 
 def close_discovery_step(session: Session, data_import: DataImport, status: StepStatus) -> None:
@@ -94,6 +97,17 @@ def cancel_flow(session: Session, data_import: DataImport) -> list[str]:
         # No phase is running to notice the cancel and close the step: close it here.
         close_discovery_step(session, data_import, StepStatus.CANCELLED)
     return list(queued)
+
+
+class ByImportType:
+    """A phase whose work depends on the import type: another type's work, or the usual one."""
+
+    def __init__(self, usual: PhaseWork, **by_type: PhaseWork) -> None:
+        self._usual = usual
+        self._by_type = by_type
+
+    def run(self, ctx: WorkContext) -> dict[str, Any]:
+        return self._by_type.get(ctx.data_import.import_type, self._usual).run(ctx)
 
 
 class PhaseUnit:
@@ -185,7 +199,7 @@ class PhaseUnit:
         run.status, run.progress, run.finished_at = PhaseStatus.COMPLETED, 100, now()
         session.flush()
         flow.progress = flow_progress(session, flow.id)
-        if FlowPhase(run.phase) == PHASE_ORDER[-1]:
+        if FlowPhase(run.phase) == flow_phases(data_import.import_type)[-1]:
             flow.status, flow.progress, flow.finished_at = FlowStatus.COMPLETED, 100, now()
             flow.current_phase = None
             close_discovery_step(session, data_import, StepStatus.SUCCEEDED)

@@ -16,6 +16,7 @@ from importer.models import (
     FlowPhase,
     FlowStatus,
     PhaseStatus,
+    flow_phases,
 )
 from importer.services.background import BackgroundExecutionService
 from importer.services.discovery_flow import locked_flow
@@ -49,13 +50,15 @@ class FlowTriggerService:
                 .with_for_update()
             )
         }
+        phases = flow_phases(data_import.import_type)
         if from_phase is None:
             from_phase = next(
-                (p for p in PHASE_ORDER if p not in runs or runs[p].status != "completed"),
-                PHASE_ORDER[0],
+                (p for p in phases if p not in runs or runs[p].status != "completed"),
+                phases[0],
             )
+        start = PHASE_ORDER.index(from_phase)
         planned = []
-        for phase in PHASE_ORDER[PHASE_ORDER.index(from_phase) :]:
+        for phase in [p for p in phases if PHASE_ORDER.index(p) >= start]:
             run = runs.get(phase)
             if run is None:
                 run = DiscoveryPhaseRun(

@@ -29,6 +29,27 @@ ASSET_FILTERS = {
 }
 
 
+# What an edge says of the connection behind it: known for the connections a dependencies import
+# observed, null for the dependencies an inventory declares.
+CONNECTION = (
+    AssetDependency.observed,
+    AssetDependency.port,
+    AssetDependency.protocol,
+    AssetDependency.source_processes,
+    AssetDependency.target_processes,
+)
+
+
+def connection(edge: list) -> dict[str, Any]:
+    return dict(
+        zip(
+            ("observed", "port", "protocol", "source_processes", "target_processes"),
+            edge,
+            strict=True,
+        )
+    )
+
+
 class InventoryQueryService:
     def flow(
         self, session: Session, flow_id: uuid.UUID, client_account_id: uuid.UUID
@@ -82,16 +103,16 @@ class InventoryQueryService:
             raise NotFound("No such asset.", details={"id": str(asset_id)})
         other = aliased(Asset)
         depends_on = session.execute(
-            select(AssetDependency.target_ref, other.id, other.name)
+            select(AssetDependency.target_ref, other.id, other.name, *CONNECTION)
             .outerjoin(other, other.id == AssetDependency.target_asset_id)
             .where(AssetDependency.source_asset_id == asset.id)
-            .order_by(AssetDependency.target_ref)
+            .order_by(AssetDependency.target_ref, AssetDependency.port.nulls_first())
         ).all()
         depended_on_by = session.execute(
-            select(other.id, other.name)
+            select(other.id, other.name, *CONNECTION)
             .join(AssetDependency, AssetDependency.source_asset_id == other.id)
             .where(AssetDependency.target_asset_id == asset.id)
-            .order_by(other.name)
+            .order_by(other.name, AssetDependency.port.nulls_first())
         ).all()
         imports = session.execute(
             select(DataImport.id, DataImport.filename, DataImport.created_at)
@@ -105,10 +126,19 @@ class InventoryQueryService:
         return {
             "asset": asset,
             "depends_on": [
-                {"target": ref, "asset_id": str(i) if i else None, "name": n, "resolved": bool(i)}
-                for ref, i, n in depends_on
+                {
+                    "target": ref,
+                    "asset_id": str(i) if i else None,
+                    "name": n,
+                    "resolved": bool(i),
+                    **connection(edge),
+                }
+                for ref, i, n, *edge in depends_on
             ],
-            "depended_on_by": [{"asset_id": str(i), "name": n} for i, n in depended_on_by],
+            "depended_on_by": [
+                {"asset_id": str(i), "name": n, **connection(edge)}
+                for i, n, *edge in depended_on_by
+            ],
             "imports": [
                 {"id": str(i), "filename": f, "created_at": c.isoformat()} for i, f, c in imports
             ],

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from importer.canonical import CanonicalSchema, FieldSpec
+from importer.services.record_validation import mapped_groups
 
 # Groups without "?:": SQLAlchemy would read ":25" as a bind parameter.
 _OCTET = "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
@@ -44,6 +45,7 @@ class PlainRowFilter:
     ) -> None:
         self.params: dict[str, Any] = {"plain_header": list(header)}
         values, checks, filled = [], [], []
+        value_of: dict[str, str] = {}
         for index, (column, field) in enumerate(column_fields.items()):
             name = f"plain_c{index}"
             self.params[name] = column
@@ -54,9 +56,14 @@ class PlainRowFilter:
             spec = schema.field(field)
             checks.append(_column(spec, kind, text))
             # Some value with a letter or digit: the row is not blank.
-            filled.append(f"({kind} = 'number' OR coalesce({text}, '') ~ '[A-Za-z0-9]')")
+            value_of[column] = f"({kind} = 'number' OR coalesce({text}, '') ~ '[A-Za-z0-9]')"
+            filled.append(value_of[column])
             if spec.required:
                 filled = []  # a required value's test already demands that
+        # A group of which one field is needed: one of its mapped columns has a value.
+        for columns in mapped_groups(schema, column_fields).values():
+            if columns:
+                checks.append(f"({' OR '.join(value_of[column] for column in columns)})")
         self.lateral = (
             f"CROSS JOIN LATERAL (SELECT {', '.join(values) or 'NULL'} OFFSET 0) AS plain"
         )

@@ -76,6 +76,13 @@ class RecordValidator:
         for column, field in column_fields.items():
             spec = schema.field(field)
             self._checks.append((column, spec, _memoized(_checker_for(spec))))
+        # Like a required field, a group none of whose fields is mapped is not reported per row:
+        # the mapping review asks for one.
+        self._one_of = [
+            (group, columns)
+            for group, columns in mapped_groups(schema, column_fields).items()
+            if columns
+        ]
 
     def validate(
         self,
@@ -104,6 +111,19 @@ class RecordValidator:
                     "warning",
                 )
             )
+        for group, columns in self._one_of:
+            if all(is_blank(values.get(column)) for column in columns):
+                issues.append(
+                    ValidationIssue(
+                        row_number,
+                        "required-value",
+                        None,
+                        "Row requires a value in one of the columns "
+                        + ", ".join(repr(column) for column in columns)
+                        + f" ({' or '.join(group)})",
+                        "error",
+                    )
+                )
         for column, spec, check in self._checks:
             value = values.get(column)
             if is_blank(value):
@@ -131,6 +151,16 @@ class RecordValidator:
                     )
                 )
         return issues
+
+
+def mapped_groups(
+    schema: CanonicalSchema, column_fields: Mapping[str, str]
+) -> dict[tuple[str, ...], list[str]]:
+    """Each group of the schema's required_one_of, and the columns mapped to its fields."""
+    return {
+        group: [column for column, field in column_fields.items() if field in group]
+        for group in schema.required_one_of
+    }
 
 
 # A column's text values are remembered until it has this many distinct ones: sizes,

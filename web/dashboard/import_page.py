@@ -9,13 +9,13 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from importer.canonical import get_schema
 from importer.errors import Conflict, InvalidUpload, NotFound
 from importer.models import (
-    PHASE_ORDER,
     STEP_ORDER,
     DiscoveryFlow,
     FlowStatus,
     ImportStatus,
     Step,
     StepStatus,
+    flow_phases,
 )
 from importer.services.field_mappings import EDITABLE_MAPPING_STATUSES, MappingChange
 from importer.services.import_control import CANCELLABLE, RETRYABLE, STATUS_OF_STEP
@@ -62,7 +62,7 @@ def import_page(import_id: str):
             ],
             "phases": [
                 (phase, next((svc.responses.phase(r) for r in phases if r.phase == phase), None))
-                for phase in PHASE_ORDER
+                for phase in flow_phases(data_import.import_type)
             ],
             "issues": [svc.responses.issue(issue) for issue in issues],
             "issues_total": issues_total,

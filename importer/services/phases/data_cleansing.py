@@ -178,21 +178,22 @@ class CleanRowWriter:
     def __init__(self, job: CleansingJob) -> None:
         self._cleaner = RowCleaner(job.columns, get_schema(job.import_type))
         self._import_type = job.import_type
+        # A dependencies row is a connection between assets, not one: it has no asset's keys.
+        self._describes_asset = job.import_type != "dependencies"
         # As text, which COPY takes as it is, rather than dumping the same UUIDs for every row.
         self._import_id, self._account = str(job.import_id), str(job.account)
 
     def write(self, copy: Copy, rows, counts: dict[str, dict[str, int]]) -> None:
         for row_number, record in rows:
             data = self._cleaner.clean(record, counts)
+            asset = (
+                (*identity(self._import_type, data), classify_asset(self._import_type, data))
+                if self._describes_asset
+                else (None, None, None, None)
+            )
             copy.write_row(
-                (
-                    self._import_id,
-                    row_number,
-                    self._account,
-                    json_codec.dumps(data).decode(),
-                    *identity(self._import_type, data),
-                    classify_asset(self._import_type, data),
-                )
+                (self._import_id, row_number, self._account, json_codec.dumps(data).decode())
+                + asset
             )
 
 

@@ -1,7 +1,8 @@
 """dependency_analysis: edges from dependency columns, resolved to assets of the same account.
 
 Unresolved targets are kept as edges without a target asset, and listed; cycles are reported.
-An import's rows are the latest word on their assets' dependencies: their old edges are replaced.
+An import's rows are the latest word on their assets' dependencies: their old edges are replaced
+(not the connections a dependencies import observed: importer.services.phases.connections).
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ TARGETS = text(
 )
 LAST_ROW = text("SELECT max(row_number) FROM asset_sources WHERE import_id = :import_id")
 # Asset ids travel as text: this phase only compares and copies them, and text is several
-# times cheaper to fetch than uuid.UUID objects. One index probe a target, by its own key's index.
+# times cheaper to fetch than uuid.UUID objects. One index probe a key, by its own key's index: a
+# name is probed as a server's hostname key and as an application's ("app:<name>").
 RESOLVE = text(
     """
     SELECT a.id::text, a.hostname_key, NULL FROM unnest(CAST(:keys AS text[])) AS k (value)
@@ -84,14 +86,22 @@ COPY_EDGES = (
 _MAYBE_IPV4 = re.compile(r"[0-9.]+")
 
 
-def target_keys(ref: str) -> tuple[str | None, str | None]:
-    """(hostname key, IP) a dependency target may be known by."""
+def target_keys(ref: str, applications_first: bool = False) -> tuple[tuple[str, ...], str | None]:
+    """(hostname keys, IP) a dependency target may be known by, the keys in the order tried.
+
+    A name is a server's hostname key or an application's ("app:<name>", as identity() keys
+    them): an applications import names applications first, the others servers first.
+    """
     if ":" in ref or _MAYBE_IPV4.fullmatch(ref):
         try:
-            return None, str(ipaddress.ip_address(ref))
+            return (), str(ipaddress.ip_address(ref))
         except ValueError:
             pass
-    return normalize_hostname_key(ref), None
+    key = normalize_hostname_key(ref)
+    if key is None:
+        return (), None
+    keys = (key, f"app:{key}")
+    return (keys[::-1] if applications_first else keys), None
 
 
 class DependencyAnalysisPhase:
@@ -125,6 +135,8 @@ class DependencyAnalysisPhase:
             delete(AssetDependency)
             .where(
                 AssetDependency.client_account_id == account,
+                # Connections a dependencies import observed are not this export's to replace.
+                AssetDependency.observed.is_(False),
                 AssetDependency.source_asset_id.in_(
                     select(AssetSource.asset_id).where(AssetSource.import_id == data_import.id)
                 ),
@@ -145,7 +157,7 @@ class DependencyAnalysisPhase:
                     copy.write_row(owner + edge)
             ctx.checkpoint(last + (start + self._chunk_size) * last // len(edges), 2 * last)
         resolved_edges = [(source, target) for source, _, target in edges if target is not None]
-        cycles = self._cycles(ctx, set(sources), resolved_edges)
+        cycles = cycles_through(ctx, set(sources), resolved_edges)
         ctx.checkpoint(1, 1)
         resolved = sum(1 for _, _, target in edges if target is not None)
         unresolved = dict.fromkeys(ref for _, ref, target in edges if target is None)
@@ -159,8 +171,9 @@ class DependencyAnalysisPhase:
         }
 
     def _resolve(self, ctx: WorkContext, refs: set[str]) -> dict[str, str]:
-        keyed = {ref: target_keys(ref) for ref in refs}
-        keys = {k for k, _ in keyed.values() if k}
+        applications_first = ctx.data_import.import_type == "applications"
+        keyed = {ref: target_keys(ref, applications_first) for ref in refs}
+        keys = {k for ks, _ in keyed.values() for k in ks}
         ips = {ip for _, ip in keyed.values() if ip}
         if not keys and not ips:
             return {}
@@ -178,22 +191,26 @@ class DependencyAnalysisPhase:
                 by_key[key] = asset_id
             if ip:
                 by_ip.setdefault(ip, asset_id)
-        return {
-            ref: target
-            for ref, (key, ip) in keyed.items()
-            if (target := by_key.get(key) if key else by_ip.get(ip)) is not None
-        }
+        resolved = {}
+        for ref, (ks, ip) in keyed.items():
+            target = next((by_key[k] for k in ks if k in by_key), None) if ks else by_ip.get(ip)
+            if target is not None:
+                resolved[ref] = target
+        return resolved
 
-    @staticmethod
-    def _cycles(
-        ctx: WorkContext, touched: set[str], own_edges: list[tuple[str, str]]
-    ) -> list[list[str]]:
-        """Cycles of the account's dependency graph that pass through this import's assets."""
-        params = {"account": ctx.data_import.client_account_id, "import_id": ctx.data_import.id}
-        edges = own_edges + ctx.session.execute(OTHER_EDGES, params).all()
-        groups = [g for g in find_cycles(edges) if touched.intersection(g)]
-        if not groups:
-            return []
-        listed = list({node for group in groups[:LISTED] for node in group})
-        names = dict(ctx.session.execute(NAMES, {"ids": listed}).all())
-        return [[names.get(node) or node for node in group] for group in groups]
+
+def cycles_through(
+    ctx: WorkContext, touched: set[str], own_edges: list[tuple[str, str]]
+) -> list[list[str]]:
+    """Cycles of the account's dependency graph that pass through ``touched`` assets, by name.
+
+    ``own_edges`` are the import's resolved edges; the account's others are read.
+    """
+    params = {"account": ctx.data_import.client_account_id, "import_id": ctx.data_import.id}
+    edges = own_edges + ctx.session.execute(OTHER_EDGES, params).all()
+    groups = [g for g in find_cycles(edges) if touched.intersection(g)]
+    if not groups:
+        return []
+    listed = list({node for group in groups[:LISTED] for node in group})
+    names = dict(ctx.session.execute(NAMES, {"ids": listed}).all())
+    return [[names.get(node) or node for node in group] for group in groups]

@@ -58,6 +58,13 @@ class FieldMappingPhase:
         for mapping in active:
             by_target.setdefault(mapping.target_field, []).append(mapping)
         missing = [f for f in schema.required_fields if f not in by_target]
+        # A group of which each row needs one field (a connection's source host or IP) needs one
+        # of them mapped.
+        missing.extend(
+            " or ".join(group)
+            for group in schema.required_one_of
+            if not any(field in by_target for field in group)
+        )
         checked = set(schema.required_fields) | (SENSITIVE & {f.name for f in schema.fields})
         weak = [
             {
