@@ -1,5 +1,7 @@
 import pytest
 
+from importer.discovery.os_parse import OS_FAMILIES
+from importer.discovery.product_parse import PRODUCT_FAMILIES
 from importer.discovery.spellings import from_csv, shipped
 
 HEADER = "spelling,family,version,seen_in\n"
@@ -10,6 +12,7 @@ def test_every_shipped_spelling_says_where_it_is_seen() -> None:
     assert spellings
     texts = [spelling.text.casefold() for spelling in spellings]
     assert len(set(texts)) == len(texts), "a spelling is repeated"
+    assert {spelling.family for spelling in spellings} <= OS_FAMILIES | PRODUCT_FAMILIES
 
 
 @pytest.mark.parametrize(
