@@ -20,6 +20,7 @@ from importer.discovery.classify import classify_asset
 from importer.discovery.identity import identity
 from importer.discovery.normalize import Cleaned, normalize_value
 from importer.discovery.os_parse import OsInfo, parse_os
+from importer.discovery.product_parse import parse_product
 from importer.models import CleanedRecord
 from importer.services.field_mappings import FieldMappingService
 from importer.services.range_reader import RangeReader
@@ -262,6 +263,8 @@ class RowCleaner:
             info = self._parse_os(name, version)
             data["os_family"] = info.family
             data["os_version"] = info.version
+        if (engine := data.get("engine")) is not None:  # a database: keyed for end of support
+            data["os_family"], data["os_version"] = parse_product(engine, data.get("version"))
         return data
 
     def _combine(self, spec: FieldSpec, values: list[Any], version: Any) -> dict[str, Any]:
