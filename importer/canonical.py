@@ -122,7 +122,6 @@ _SERVERS = CanonicalSchema(
         FieldSpec(
             "hostname",
             "hostname",
-            required=True,
             synonyms=(
                 "host name",
                 "host",
@@ -130,17 +129,20 @@ _SERVERS = CanonicalSchema(
                 "server",
                 "computer name",
                 "device name",
-                "ci name",
                 "node name",
                 "machine name",
                 "system name",
-                "vm name",
-                "vm",
                 "netbios name",
                 "short name",
-                "display name",
-                "name",
             ),
+        ),
+        # A display name (a VM's name in vCenter, a CI's name): a name, not checked as a host
+        # name ("vCLS (1)", "lon-kafka-s01 (old)" are real VM names). It keys the asset when the
+        # row has no host name.
+        FieldSpec(
+            "name",
+            "string",
+            synonyms=("display name", "vm name", "vm", "ci name", "asset name"),
         ),
         FieldSpec(
             "fqdn",
@@ -236,6 +238,20 @@ _SERVERS = CanonicalSchema(
                 "total cores",
             ),
         ),
+        # Where an export counts processors and cores per processor instead of cores (ServiceNow,
+        # Device42): the cores are their product.
+        FieldSpec(
+            "cpu_sockets",
+            "integer",
+            minimum=0,
+            synonyms=("sockets", "cpu sockets", "number of sockets", "physical cpus"),
+        ),
+        FieldSpec(
+            "cores_per_cpu",
+            "integer",
+            minimum=0,
+            synonyms=("cores per cpu", "cores per socket", "core per cpu", "cores per processor"),
+        ),
         FieldSpec(
             "memory_gb",
             "number",
@@ -275,6 +291,21 @@ _SERVERS = CanonicalSchema(
                 "total storage",
                 "provisioned storage",
             ),
+        ),
+        FieldSpec(
+            "disk_count",
+            "integer",
+            minimum=0,
+            synonyms=("disks", "number of disks", "disk count", "hdd count", "num disks"),
+        ),
+        # Where an export gives the size of each of its disks and their count (Device42): the
+        # disks are their product.
+        FieldSpec(
+            "disk_each_gb",
+            "number",
+            minimum=0,
+            unit="GiB",
+            synonyms=("size of each disk", "disk size each", "per disk size"),
         ),
         FieldSpec(
             "serial_number",
@@ -433,6 +464,8 @@ _SERVERS = CanonicalSchema(
         ),
         _DESCRIPTION,
     ),
+    # A server is named by its host name, its display name or its FQDN: one of them each row.
+    required_one_of=(("hostname", "name", "fqdn"),),
 )
 
 _APPLICATIONS = CanonicalSchema(

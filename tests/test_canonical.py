@@ -15,7 +15,8 @@ def test_unknown_import_type_raises_key_error() -> None:
 
 
 def test_required_fields() -> None:
-    assert get_schema("servers").required_fields == ("hostname",)
+    assert get_schema("servers").required_fields == ()
+    assert get_schema("servers").required_one_of == (("hostname", "name", "fqdn"),)
     assert get_schema("applications").required_fields == ("name",)
     assert get_schema("databases").required_fields == ("name",)
 
@@ -24,6 +25,7 @@ def test_server_fields_and_types() -> None:
     schema = get_schema("servers")
     assert [spec.name for spec in schema.fields] == [
         "hostname",
+        "name",
         "fqdn",
         "ip_address",
         "mac_address",

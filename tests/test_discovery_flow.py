@@ -137,7 +137,7 @@ def test_unsure_mappings_pause_for_approval_and_are_learned(client, auth):
     assert paused["flow"]["status"] == "waiting_for_approval"
     flow = flow_of(client, auth, import_id)
     assert flow["phases"][0]["status"] == "waiting_for_approval"
-    assert flow["summary"]["mapping"]["missing_required"] == ["hostname"]
+    assert flow["summary"]["mapping"]["missing_required"] == ["hostname or name or fqdn"]
 
     mappings = client.get(f"/api/v1/imports/{import_id}/mappings", headers=auth).get_json()
     by_column = {m["source_column"]: m for m in mappings["items"]}

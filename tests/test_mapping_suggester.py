@@ -222,5 +222,5 @@ def test_a_size_column_takes_its_unit_from_the_header(
 
 def test_columns_whose_headers_both_name_a_field_are_contested() -> None:
     suggester = FieldMappingSuggester(get_schema("servers"))
-    contested = suggester.contested(["VM", "Host", "Memory", "CPUs"])
-    assert contested == {"hostname": ["VM", "Host"]}
+    contested = suggester.contested(["Server Name", "VM", "Host", "Memory", "CPUs"])
+    assert contested == {"hostname": ["Server Name", "Host"]}

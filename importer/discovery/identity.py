@@ -13,7 +13,7 @@ MAX_KEY_LENGTH = 200
 def identity(import_type: str, data: dict[str, Any]) -> tuple[str | None, str | None, str | None]:
     """(hostname key, serial number, primary IP) of a cleaned row."""
     if import_type == "servers":
-        key = normalize_hostname_key(data.get("hostname") or data.get("fqdn"))
+        key = normalize_hostname_key(data.get("hostname") or data.get("name") or data.get("fqdn"))
     else:
         # Applications and databases are named, not hosted: their own namespace of keys.
         name = normalize_hostname_key(data.get("name"))

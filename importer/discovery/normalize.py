@@ -48,7 +48,9 @@ _NUMBER = re.compile(
     r"\s*(?P<number>[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?|[+-]?\.\d+)"
     r"\s*(?P<unit>%|[^\W\d_]+(?:\s+[^\W\d_]+)*)?\s*"
 )
-_IP_SEPARATORS = re.compile(r"[;,\s]+")
+# Braces and brackets too: a list of addresses may come as an array literal ("{10.0.0.1,10.0.0.2}"
+# from a PostgreSQL-backed tool such as Device42, '["10.0.0.1"]' from a JSON-minded one).
+_IP_SEPARATORS = re.compile(r"[;,\s{}\[\]\"']+")
 # The items of a list cell ("dependencies", "hosts") are separated by ";", "," or new lines, as
 # CMDB and spreadsheet exports write them, never by spaces: "Billing Portal (RightFax)" is one
 # name. ServiceNow writes a relationship as its CIs and its type joined by "::" ("web-01::Depends

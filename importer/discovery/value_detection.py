@@ -80,7 +80,9 @@ _COUNTED = frozenset({"disks", "drives", "volumes", "nics", "cpus", "sockets", "
 # Header words that say a column holds something that merely looks like the field's values.
 _NOT_AN_ADDRESS = frozenset({"version", "build", "release", "mask", "netmask", "gateway"})
 # Fields whose value tells one asset from another: one value on every row identifies nothing.
-_IDENTIFYING = frozenset({"hostname", "fqdn", "ip_address", "mac_address", "serial_number", "uuid"})
+_IDENTIFYING = frozenset(
+    {"hostname", "name", "fqdn", "ip_address", "mac_address", "serial_number", "uuid"}
+)
 
 
 def contradiction(

@@ -33,7 +33,9 @@ _NUMBER = re.compile(
     r"\s*(?P<number>[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?|[+-]?\.\d+)"
     r"\s*(?:%|[^\W\d_]+(?:\s+[^\W\d_]+)*)?\s*"
 )
-_IP_SEPARATORS = re.compile(r"[;,\s]+")
+# Braces and brackets too: a list of addresses may come as an array literal ("{10.0.0.1,10.0.0.2}"
+# from a PostgreSQL-backed tool such as Device42, '["10.0.0.1"]' from a JSON-minded one).
+_IP_SEPARATORS = re.compile(r"[;,\s{}\[\]\"']+")
 # Dotted quads ipaddress accepts: octets up to 255, without leading zeros.
 _CANONICAL_IPV4 = re.compile(
     r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
@@ -76,6 +78,7 @@ class RecordValidator:
         for column, field in column_fields.items():
             spec = schema.field(field)
             self._checks.append((column, spec, _memoized(_checker_for(spec))))
+        self._fields = dict(column_fields)
         # Like a required field, a group none of whose fields is mapped is not reported per row:
         # the mapping review asks for one.
         self._one_of = [
@@ -112,18 +115,21 @@ class RecordValidator:
                 )
             )
         for group, columns in self._one_of:
-            if all(is_blank(values.get(column)) for column in columns):
-                issues.append(
-                    ValidationIssue(
-                        row_number,
-                        "required-value",
-                        None,
-                        "Row requires a value in one of the columns "
-                        + ", ".join(repr(column) for column in columns)
-                        + f" ({' or '.join(group)})",
-                        "error",
-                    )
+            if not all(is_blank(values.get(column)) for column in columns):
+                continue
+            if len(columns) == 1:
+                # One column stands for the group: its value is required, as a field's is.
+                [column] = columns
+                field = self._fields[column]
+                message = f"Column {column!r} ({field}) requires a value"
+            else:
+                column = None
+                message = (
+                    "Row requires a value in one of the columns "
+                    + ", ".join(repr(column) for column in columns)
+                    + f" ({' or '.join(group)})"
                 )
+            issues.append(ValidationIssue(row_number, "required-value", column, message, "error"))
         for column, spec, check in self._checks:
             value = values.get(column)
             if is_blank(value):

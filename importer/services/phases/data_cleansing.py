@@ -258,6 +258,15 @@ class RowCleaner:
                 data[field] = cleaned.value
         for field, values in several.items():
             data.update(self._combine(self._combined[field], values, data.get("os_version")))
+        if data.get("cpu_cores") is None:
+            sockets, per_cpu = data.get("cpu_sockets"), data.get("cores_per_cpu")
+            if isinstance(sockets, int) and isinstance(per_cpu, int):
+                data["cpu_cores"] = sockets * per_cpu
+        if data.get("disk_gb") is None and isinstance(
+            each := data.get("disk_each_gb"), int | float
+        ):
+            count = data.get("disk_count")
+            data["disk_gb"] = each * count if isinstance(count, int) else each
         name, version = data.get("os_name"), data.get("os_version")
         if name is not None or version is not None:
             info = self._parse_os(name, version)

@@ -1,0 +1,162 @@
+"""Exports in the tools' documented layouts (tests/corpus) give the inventory they must, untouched.
+
+Each corpus file is uploaded as it is, into an account of its own, and must complete with no
+person editing a mapping. Its assets are then held against the file's expected inventory:
+- at least 97% of the expected field values land right;
+- memory is within 2% for at least 98% of the hosts;
+- every host past its end of support is `critical`;
+- no two distinct hosts merge (each expected host is an asset of its own).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+from openpyxl import Workbook
+from sqlalchemy import text
+
+from importer.discovery.profiles import profiles
+from tests.helpers import wait_for_final
+
+pytestmark = pytest.mark.usefixtures("celery_worker")
+
+CORPUS = Path(__file__).parent / "corpus"
+SERVER_PROFILES = [p.id for p in profiles() if p.import_type == "servers"]
+FIELDS = ("memory_gb", "cpu_cores", "disk_gb", "os_family", "os_version", "primary_ip")
+ASSETS = text(
+    """
+    SELECT hostname_key, memory_gb, cpu_cores, (attributes ->> 'disk_gb')::float AS disk_gb,
+           os_family, os_version, primary_ip, eos_severity, asset_type
+    FROM assets WHERE client_account_id = :account
+    """
+)
+ASSETS_SNAPSHOT = text(
+    "SELECT id, asset_type, attributes, updated_at FROM assets WHERE client_account_id = :account"
+)
+EDGES = text(
+    """
+    SELECT s.hostname_key, coalesce(t.hostname_key, d.target_ref), d.port
+    FROM asset_dependencies d
+    JOIN assets s ON s.id = d.source_asset_id
+    LEFT JOIN assets t ON t.id = d.target_asset_id
+    WHERE d.client_account_id = :account AND d.observed
+    """
+)
+
+
+def upload(
+    client, headers, body: bytes, filename: str, import_type: str = "servers", sheet=None
+) -> dict:
+    response = client.post(
+        "/api/v1/imports",
+        data={
+            "file": (io.BytesIO(body), filename),
+            "engagement": uuid.uuid4().hex,
+            "import_type": import_type,
+            **({"sheet": sheet} if sheet else {}),
+        },
+        headers=headers,
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 202, response.get_json()
+    statuses = {"completed", "failed", "cancelled", "waiting_for_approval"}
+    return wait_for_final(client, response.get_json()["id"], headers, 120, statuses)
+
+
+def as_workbook(csv_text: str, sheet: str) -> bytes:
+    """The export as a workbook whose data sheet is not the first, as RVTools writes them."""
+    workbook = Workbook()
+    workbook.active.title = "vMetaData"
+    workbook.active.append(["RVTools version", "4.6.1"])
+    data = workbook.create_sheet(sheet)
+    for row in csv.reader(io.StringIO(csv_text)):
+        data.append(row)
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+def close(field: str, actual, expected) -> bool:
+    if expected is None:
+        return True
+    if actual is None:
+        return False
+    if isinstance(expected, int | float) and not isinstance(expected, bool):
+        return abs(float(actual) - expected) <= 0.02 * abs(expected)
+    if field == "os_version":
+        # The release ("7") of a point release the export tells ("7.9") is right too.
+        return f"{actual} ".startswith(f"{expected} ") or f"{actual}".startswith(f"{expected}.")
+    return str(actual) == str(expected)
+
+
+@pytest.mark.parametrize("profile_id", SERVER_PROFILES)
+def test_an_export_in_its_tools_layout_gives_the_right_inventory(
+    client, make_account, resources, profile_id
+):
+    account, headers = make_account()
+    content = (CORPUS / f"{profile_id}.csv").read_text(encoding="utf-8")
+    expected = json.loads((CORPUS / f"{profile_id}.expected.json").read_text(encoding="utf-8"))
+    profile = next(p for p in profiles() if p.id == profile_id)
+    if profile.sheet:
+        # A workbook's data sheet is found by name; another sheet of it is named in the upload.
+        workbook = as_workbook(content, profile.sheet)
+        named = None if profile.default_sheet else profile.sheet
+        final = upload(client, headers, workbook, f"{profile_id}.xlsx", sheet=named)
+    else:
+        final = upload(client, headers, content.encode(), f"{profile_id}.csv")
+
+    assert final["status"] == "completed", final
+    assert final["profile"] == profile_id
+    assert final["sheet"] == profile.sheet
+    with resources.engine.connect() as conn:
+        assets = {row.hostname_key: row for row in conn.execute(ASSETS, {"account": account})}
+
+    missing = [host["hostname_key"] for host in expected if host["hostname_key"] not in assets]
+    assert not missing, f"hosts merged away or lost: {missing}"
+    wrong, checked = [], 0
+    for host in expected:
+        asset = assets[host["hostname_key"]]
+        for field in FIELDS:
+            if host[field] is None:
+                continue
+            checked += 1
+            if not close(field, getattr(asset, field), host[field]):
+                wrong.append((host["hostname_key"], field, getattr(asset, field), host[field]))
+    assert len(wrong) <= 0.03 * checked, f"{len(wrong)} of {checked} values wrong: {wrong}"
+
+    sized = [host for host in expected if host["memory_gb"] is not None]
+    memory_right = [
+        h for h in sized if close("memory_gb", assets[h["hostname_key"]].memory_gb, h["memory_gb"])
+    ]
+    assert len(memory_right) >= 0.98 * len(sized), [
+        (h["hostname_key"], assets[h["hostname_key"]].memory_gb, h["memory_gb"])
+        for h in sized
+        if h not in memory_right
+    ]
+    past = [host["hostname_key"] for host in expected if host["past_end_of_support"]]
+    assert [key for key in past if assets[key].eos_severity != "critical"] == []
+
+
+def test_a_dependency_export_adds_edges_and_changes_no_asset(client, make_account, resources):
+    account, headers = make_account()
+    servers = (CORPUS / "azure-migrate-servers.csv").read_bytes()
+    assert upload(client, headers, servers, "servers.csv")["status"] == "completed"
+    with resources.engine.connect() as conn:
+        before = conn.execute(ASSETS_SNAPSHOT, {"account": account}).all()
+
+    flows = (CORPUS / "azure-migrate-dependencies.csv").read_bytes()
+    final = upload(client, headers, flows, "dependencies.csv", import_type="dependencies")
+
+    assert final["status"] == "completed", final
+    assert final["profile"] == "azure-migrate-dependencies"
+    expected = json.loads((CORPUS / "azure-migrate-dependencies.expected.json").read_text())
+    with resources.engine.connect() as conn:
+        edges = {tuple(row) for row in conn.execute(EDGES, {"account": account})}
+        after = conn.execute(ASSETS_SNAPSHOT, {"account": account}).all()
+    assert {tuple(edge) for edge in expected["edges"]} <= edges
+    assert sorted(after) == sorted(before)
