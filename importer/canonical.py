@@ -244,13 +244,13 @@ _SERVERS = CanonicalSchema(
             "cpu_sockets",
             "integer",
             minimum=0,
-            synonyms=("sockets", "cpu sockets", "number of sockets", "physical cpus"),
+            synonyms=("sockets", "number of sockets", "physical cpus", "socket count"),
         ),
         FieldSpec(
             "cores_per_cpu",
             "integer",
             minimum=0,
-            synonyms=("cores per cpu", "cores per socket", "core per cpu", "cores per processor"),
+            synonyms=("cores per socket", "core per cpu", "cores per processor"),
         ),
         FieldSpec(
             "memory_gb",
@@ -296,7 +296,7 @@ _SERVERS = CanonicalSchema(
             "disk_count",
             "integer",
             minimum=0,
-            synonyms=("disks", "number of disks", "disk count", "hdd count", "num disks"),
+            synonyms=("disks", "number of disks", "hdd count", "num disks"),
         ),
         # Where an export gives the size of each of its disks and their count (Device42): the
         # disks are their product.

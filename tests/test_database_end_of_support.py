@@ -6,18 +6,20 @@ from datetime import date
 
 import pytest
 
+from importer.canonical import get_schema
 from importer.discovery.end_of_support import EndOfSupportTable
 from importer.services.phases.data_cleansing import RowCleaner
 
 COLUMNS = [
-    ("Database", "name", "string"),
-    ("DBMS", "engine", "string"),
-    ("Ver", "version", "string"),
+    ("Database", "name", "string", None, None),
+    ("DBMS", "engine", "string", None, None),
+    ("Ver", "version", "string", None, None),
 ]
 
 
 def cleaned(record: dict) -> dict:
-    return RowCleaner(COLUMNS).clean(record, defaultdict(lambda: defaultdict(int)))
+    cleaner = RowCleaner(COLUMNS, get_schema("databases"))
+    return cleaner.clean(record, defaultdict(lambda: defaultdict(int)))
 
 
 @pytest.mark.parametrize(

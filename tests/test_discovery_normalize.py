@@ -362,3 +362,23 @@ def test_every_value_validation_accepts_in_the_sample_export_is_cleaned() -> Non
             if field == "environment":
                 environments.add(cleaned.value)
     assert environments == {"production", "development", "test", "uat", "staging"}
+
+
+@pytest.mark.parametrize(
+    ("raw", "unit", "expected"),
+    [
+        (12288, "MB", 12),
+        ("12288", "MiB", 12),
+        (4096, "MiB", 4),
+        ("16 GB", "MB", 16),  # a unit in the cell wins over the column's
+        ("1.5 TB", None, 1536),
+        (2, "TB", 2048),
+        (16, None, 16),
+    ],
+)
+def test_sizes_are_converted_to_gib_from_the_columns_unit(raw, unit, expected) -> None:
+    assert normalize_value("number", "memory_gb", raw, unit).value == expected
+
+
+def test_a_unit_names_no_conversion_for_a_field_without_one() -> None:
+    assert normalize_value("integer", "cpu_cores", 8, "MB").value == 8

@@ -2,7 +2,8 @@ from typing import Any
 
 import pytest
 
-from importer.discovery.value_detection import detect_field
+from importer.canonical import get_schema
+from importer.discovery.value_detection import contradiction, detect_field
 
 
 def test_ip_column() -> None:
@@ -79,3 +80,38 @@ def test_other_columns(values: list[Any]) -> None:
 def test_too_few_values() -> None:
     assert detect_field(["10.0.0.1"] * 4 + ["", None]) is None
     assert detect_field([]) is None
+
+
+SERVERS = get_schema("servers")
+
+
+@pytest.mark.parametrize(
+    ("column", "field", "values"),
+    [
+        # RVTools vInfo's VM names guessed as booleans.
+        ("VM", "is_virtual", ["lon-web01", "lon-web02", "vCLS (1)", "lon-db01", "lon-app01"]),
+        # Its API version on every row looks like an address, and says it is a version.
+        ("VI SDK API Version", "ip_address", ["7.0.3.0"] * 8),
+        # One address on every row identifies no host.
+        ("Gateway address", "ip_address", ["10.0.0.1"] * 8),
+        # A count of disks is no size.
+        ("Disks", "disk_gb", [1, 2, 1, 4, 2]),
+        ("Number of disks", "disk_gb", [1, 2, 1, 4, 2]),
+    ],
+)
+def test_a_guess_its_column_contradicts_is_refused(column: str, field: str, values) -> None:
+    assert contradiction(SERVERS.field(field), column, values, None) is not None
+
+
+@pytest.mark.parametrize(
+    ("column", "field", "values"),
+    [
+        ("Primary IP Address", "ip_address", [f"10.0.0.{n}" for n in range(8)]),
+        ("Virtual", "is_virtual", ["yes", "no", "yes", "true", "1"]),
+        ("RAM", "memory_gb", [4, 8, 16, 32, 64]),
+        # Too few values to judge: the header's word stands.
+        ("Host", "hostname", ["a b", "c d"]),
+    ],
+)
+def test_a_guess_its_column_bears_out_stands(column: str, field: str, values) -> None:
+    assert contradiction(SERVERS.field(field), column, values, None) is None

@@ -7,6 +7,7 @@ import uuid
 from flask import current_app, flash, redirect, render_template, request, url_for
 
 from importer.canonical import get_schema
+from importer.discovery.units import SIZE_UNITS
 from importer.errors import Conflict, InvalidUpload, NotFound
 from importer.models import (
     STEP_ORDER,
@@ -78,6 +79,7 @@ def import_page(import_id: str):
         "dashboard/import.html",
         **context,
         targets=[(spec.name, spec.required) for spec in schema.fields],
+        size_units=SIZE_UNITS,
         mappings_editable=data_import.status in EDITABLE_MAPPING_STATUSES,
         waiting=data_import.status == ImportStatus.WAITING_FOR_APPROVAL,
         can_cancel=data_import.status in CANCELLABLE,
@@ -134,12 +136,15 @@ def reviewed_mappings(form) -> list[dict]:
     for key in form:
         if not key.startswith("source-"):
             continue
-        target = form.get("target-" + key.removeprefix("source-"), "")
+        index = key.removeprefix("source-")
+        target = form.get("target-" + index, "")
+        unit = form.get("unit-" + index, "")
         entries.append(
             {
                 "source_column": form[key],
                 "target_field": target or None,
                 "status": "approved" if target else "ignored",
+                **({"unit": unit} if target and unit else {}),
             }
         )
     return entries
