@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 COPY_CLEANED = (
     "COPY cleaned_records (import_id, row_number, client_account_id, data, "
-    "hostname_key, serial_number, primary_ip, asset_type) FROM STDIN"
+    "hostname_key, serial_number, primary_ip, uuid, source_id, asset_type) FROM STDIN"
 )
 # A range of row numbers, not "the next N rows": just after the upload the table has no
 # statistics, and PostgreSQL then read, sorted and anti-joined every remaining row to return the
