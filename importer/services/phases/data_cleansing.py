@@ -17,7 +17,7 @@ from sqlalchemy import delete, text
 from importer import json_codec
 from importer.canonical import CanonicalSchema, FieldSpec, get_schema
 from importer.discovery.classify import classify_asset
-from importer.discovery.identity import identity
+from importer.discovery.identity import Keys, identity
 from importer.discovery.normalize import Cleaned, normalize_value
 from importer.discovery.os_parse import OsInfo, parse_os
 from importer.discovery.product_parse import parse_product
@@ -190,7 +190,7 @@ class CleanRowWriter:
             asset = (
                 (*identity(self._import_type, data), classify_asset(self._import_type, data))
                 if self._describes_asset
-                else (None, None, None, None)
+                else (None,) * (len(Keys._fields) + 1)
             )
             copy.write_row(
                 (self._import_id, row_number, self._account, json_codec.dumps(data).decode())
