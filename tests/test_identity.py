@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from importer.discovery.identity import Keys, identity, serial_key, source_key, uuid_key
+from importer.discovery.identity import (
+    Keys,
+    identity,
+    serial_key,
+    source_key,
+    source_namespace,
+    uuid_key,
+)
 
 
 @pytest.mark.parametrize(
@@ -46,21 +53,30 @@ def test_serial_key(raw, expected) -> None:
 
 
 @pytest.mark.parametrize(
-    ("raw", "vcenter", "expected"),
+    ("raw", "vcenter", "tool", "expected"),
     [
-        ("9d385017c611228701d22104cc95c371", None, "9d385017c611228701d22104cc95c371"),
-        ("i-0abc123def4567890", None, "i-0abc123def4567890"),
-        # A MoRef is a key only with its vCenter; a bare number is anybody's.
-        ("vm-123", "VC01.corp.example", "vc01.corp.example/vm-123"),
-        ("vm-123", None, None),
-        ("host-42", "", None),
-        ("1234", "vc01", None),
-        (1234, None, None),
-        ("  ", None, None),
+        ("9d385017c611228701d22104cc95c371", None, None, "9d385017c611228701d22104cc95c371"),
+        ("i-0abc123def4567890", None, "rvtools", "i-0abc123def4567890"),
+        # A MoRef is a key only with its vCenter...
+        ("vm-123", "VC01.corp.example", None, "vc01.corp.example/vm-123"),
+        ("vm-123", None, "rvtools", None),
+        ("host-42", "", None, None),
+        # ... and a bare number only within the tool the import's profile names.
+        ("1234", "vc01", None, None),
+        (1234, None, "device42", "device42:1234"),
+        ("  ", None, "device42", None),
     ],
 )
-def test_source_key(raw, vcenter, expected) -> None:
-    assert source_key(raw, vcenter) == expected
+def test_source_key(raw, vcenter, tool, expected) -> None:
+    assert source_key(raw, vcenter, tool) == expected
+
+
+def test_source_namespace() -> None:
+    assert source_namespace("Device42") == "device42"
+    assert source_namespace("AWS Application Discovery Service") == (
+        "aws-application-discovery-service"
+    )
+    assert source_namespace(None) is None
 
 
 def test_only_servers_have_uuids_and_source_ids() -> None:

@@ -14,7 +14,7 @@ from sqlalchemy import text
 
 from importer.models import DataImport, FlowPhase
 from importer.services.phases import asset_inventory as inventory
-from tests.helpers import wait_for_final
+from tests.helpers import csv_bytes, import_completed, wait_for_final
 
 pytestmark = pytest.mark.usefixtures("celery_worker")
 
@@ -617,3 +617,20 @@ def test_an_older_import_run_again_only_fills_blanks(client, auth, resources):
             text("SELECT attributes FROM assets WHERE id = :id"), {"id": asset["id"]}
         )
     assert (attributes["owner"], attributes["environment"]) == ("Ann", "production")
+
+
+def test_a_tools_numeric_record_id_is_a_key_within_that_tool(client, auth):
+    """Device42's device_pk, in an export recognised as Device42's layout."""
+    engagement = uuid.uuid4().hex
+    header = ["device_pk", "name", "total_cpus", "ram", "ram_size_type", "hard_disk_size_type"]
+    for name in ("edi-a", "edi-a-renamed"):
+        body = csv_bytes(header, [[101, name, 2, 4, "GB", "GB"]])
+        final = import_completed(client, auth, body, "device42.csv", engagement)
+        assert final["profile"] == "device42-view-device-v2"
+    [asset] = asset_list(client, auth)
+    assert (asset["name"], asset["source_id"]) == ("edi-a-renamed", "device42:101")
+    detail = client.get(f"/api/v1/assets/{asset['id']}", headers=auth).get_json()
+    assert [i["matched_on"] for i in detail["imports"]] == [{"created": 1}, {"source_id": 1}]
+    # The same number from an export of no known layout is no key.
+    import_records(client, auth, [{"hostname": "other", "source_id": "101"}], engagement)
+    assert len(asset_list(client, auth)) == 2

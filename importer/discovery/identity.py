@@ -8,10 +8,12 @@
   O.E.M.", "Default string", "0", "N/A", ...), which are shared by thousands of machines.
 - source_id: the id of the record in the tool it was exported from (ServiceNow sys_id, AWS
   ExternalId, an Azure resource id, a vCenter MoRef). Kept as given: the tools' id formats do not
-  overlap, except for two kinds of id that are only unique within their source. A vCenter MoRef
-  ("vm-123", "host-42") is numbered per vCenter: it is a key only together with the row's vCenter
+  overlap (a CMDB's sys_id in another tool's ExternalId still finds the CMDB's record), except
+  for two kinds of id that are only unique within their source. A vCenter MoRef ("vm-123",
+  "host-42") is numbered per vCenter: it is a key only together with the row's vCenter
   ("vcenter.corp/vm-123", the vcenter field lower-cased), and none without one. A bare number
-  (Device42's device id, a row number) could be any tool's: it is no key.
+  (Device42's device_pk) could be any tool's: it is a key within the tool the import's profile
+  names ("device42:1234"), and none when no profile was recognised.
 - hostname_key: the short name, lower-cased (or the canonical form of a name that is an IP).
 - primary_ip: the first IP address.
 """
@@ -67,6 +69,9 @@ _MOREF = re.compile(
 )
 
 
+_NOT_NAME = re.compile(r"[^a-z0-9]+")
+
+
 class Keys(NamedTuple):
     """The keys of a cleaned record, in COPY order of cleaned_records' key columns."""
 
@@ -77,8 +82,8 @@ class Keys(NamedTuple):
     source_id: str | None
 
 
-def identity(import_type: str, data: dict[str, Any]) -> Keys:
-    """The asset keys of a cleaned row."""
+def identity(import_type: str, data: dict[str, Any], tool: str | None = None) -> Keys:
+    """The asset keys of a cleaned row; ``tool`` is source_namespace of the import's profile."""
     if import_type == "servers":
         key = normalize_hostname_key(data.get("hostname") or data.get("name") or data.get("fqdn"))
     else:
@@ -97,7 +102,7 @@ def identity(import_type: str, data: dict[str, Any]) -> Keys:
         serial_key(data.get("serial_number")),
         ip,
         uuid_key(data.get("uuid")),
-        source_key(data.get("source_id"), data.get("vcenter")),
+        source_key(data.get("source_id"), data.get("vcenter"), tool),
     )
 
 
@@ -120,12 +125,20 @@ def uuid_key(value: Any) -> str | None:
     return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
 
 
-def source_key(value: Any, vcenter: Any) -> str | None:
+def source_namespace(tool: str | None) -> str | None:
+    """The namespace of a tool's numeric record ids: "Device42" -> "device42"."""
+    name = _NOT_NAME.sub("-", tool.lower()).strip("-") if tool else ""
+    return name or None
+
+
+def source_key(value: Any, vcenter: Any, tool: str | None = None) -> str | None:
     if value is None or isinstance(value, bool | list | dict):
         return None
     source_id = str(value).strip()
-    if not source_id or source_id.isdigit() or len(source_id) > MAX_KEY_LENGTH:
+    if not source_id or len(source_id) > MAX_KEY_LENGTH:
         return None
+    if source_id.isdigit():
+        return f"{tool}:{source_id}" if tool else None
     if _MOREF.fullmatch(source_id):
         server = str(vcenter).strip().lower() if isinstance(vcenter, str) else ""
         if not server:

@@ -54,6 +54,7 @@ from importer import json_codec
 from importer.discovery.classify import classify_asset
 from importer.discovery.identity import identity
 from importer.models import Asset, AssetSource, DataImport
+from importer.services.phases.data_cleansing import import_tool
 from importer.services.phases.tech_debt import end_of_support_table
 from importer.services.step_runner import WorkContext
 from importer.services.table_statistics import TableStatistics
@@ -216,7 +217,7 @@ KNOWN_KEY = """
 # with statistics taken before the account had assets, PostgreSQL read all of the account's
 # assets and filtered them, for each range (1M rows into a new account: 1.3 s a range by the
 # middle of the import, 191 s in all). Each key's index is partial on its key (migrations 0007
-# and 0009), so a look-up by one key can take no other key's index.
+# and 0010), so a look-up by one key can take no other key's index.
 KNOWN_BY_KEYS = text(
     " UNION ALL ".join(
         f"""
@@ -515,7 +516,8 @@ class AssetInventoryPhase:
         if not ctx.session.scalar(UNKEYED_FIRST, {"import_id": ctx.data_import.id}):
             return
         rows = ctx.session.execute(UNKEYED, {"import_id": ctx.data_import.id}).all()
-        keys = [identity(import_type, data) for _, data in rows]
+        tool = import_tool(ctx.data_import)
+        keys = [identity(import_type, data, tool) for _, data in rows]
         ctx.session.execute(
             SET_KEYS,
             {
