@@ -342,6 +342,12 @@ _SERVERS = CanonicalSchema(
                 "object id",
             ),
         ),
+        # The vCenter a row was read from: a MoRef in source_id is unique only within it.
+        FieldSpec(
+            "vcenter",
+            "string",
+            synonyms=("vi sdk server", "vcenter server", "vcenter name", "vc server"),
+        ),
         FieldSpec(
             "virtual_host",
             "string",

@@ -42,6 +42,7 @@ def test_server_fields_and_types() -> None:
         "serial_number",
         "uuid",
         "source_id",
+        "vcenter",
         "virtual_host",
         "cluster",
         "is_template",

@@ -55,6 +55,23 @@ def test_unknown_import_type_raises() -> None:
         ({"hostname": "x", "application": "MySQL"}, "database"),
         ({"hostname": "web-01"}, "server"),
         ({"hostname": "web-01", "is_virtual": False}, "server"),
+        # A VM template is neither a server nor a running VM.
+        ({"hostname": "tpl-rhel9", "is_template": True, "is_virtual": True}, "vm_template"),
+        ({"hostname": "web-01", "is_template": False, "is_virtual": True}, "virtual_machine"),
+        # A row that names the host it runs on is a VM.
+        ({"hostname": "app-01", "virtual_host": "esx-07.corp"}, "virtual_machine"),
+        ({"hostname": "app-01", "virtual_host": ""}, "server"),
+        # A hypervisor host is known by its OS; a nested one is a VM.
+        (
+            {"hostname": "vmhost01", "os_name": "VMware ESXi 7.0", "manufacturer": "Dell Inc."},
+            "hypervisor",
+        ),
+        ({"hostname": "hv-01", "os_name": "Microsoft Hyper-V Server 2019"}, "hypervisor"),
+        ({"hostname": "pve-1", "os_name": "Proxmox VE 8.1"}, "hypervisor"),
+        (
+            {"hostname": "lab-esx", "os_name": "VMware ESXi 8.0", "manufacturer": "VMware, Inc."},
+            "virtual_machine",
+        ),
     ],
 )
 def test_servers(fields: dict[str, Any], expected: str) -> None:
@@ -64,8 +81,6 @@ def test_servers(fields: dict[str, Any], expected: str) -> None:
 @pytest.mark.parametrize(
     "fields",
     [
-        # A hypervisor host is physical.
-        {"hostname": "vmhost01", "os_name": "VMware ESXi 7.0", "manufacturer": "Dell Inc."},
         # Dell EMC sells servers as well as arrays.
         {"hostname": "app-01", "manufacturer": "Dell EMC", "model": "PowerEdge R740"},
         # Places, not storage networks.

@@ -20,8 +20,9 @@ ROWS = [
     ["web-01-old", "10.0.0.99", "SN-1", "", "prod", "", ""],
     ["db-01", "10.0.0.2", "SN-2", "Red Hat Enterprise Linux 9.2", "prd", "64 GB", "app-01"],
     ["app-01", "10.0.0.3", "SN-3", "Windows Server 2022", "dev", "8", "db-01, 10.0.0.1"],
-    # Another name, no serial: found by its IP address.
-    ["app-01-nic2", "10.0.0.3", "", "", "Development", "", ""],
+    # Named by its address only, no serial: found by its IP address. (Another name with the
+    # same IP would be another asset: tests/test_inventory_matching.py.)
+    ["10.0.0.3", "10.0.0.3", "", "", "Development", "", ""],
     ["lb-01", "10.0.0.4", "SN-4", "Solaris 11", "test", "4", ""],
 ]
 

@@ -351,6 +351,11 @@ class AssetSummary(Model):
     hostname_key: str | None
     serial_number: str | None
     primary_ip: str | None
+    uuid: str | None = Field(description="BIOS/VM UUID, lower-case and dashed.")
+    source_id: str | None = Field(
+        description="The record's id in the tool it was exported from (a ServiceNow sys_id, an "
+        "AWS ExternalId, `vcenter/moref` for a vCenter MoRef)."
+    )
     os_family: str | None
     os_name: str | None
     os_version: str | None
@@ -403,6 +408,13 @@ class AssetImport(Model):
     id: str = Field(json_schema_extra={"format": "uuid"})
     filename: str | None
     created_at: DateTime = timestamp()
+    matched_on: dict[
+        Literal["created", "uuid", "serial", "source_id", "hostname", "ip", "unrecorded"], int
+    ] = Field(
+        description="The import's rows of this asset, by why each is this asset: `created` (the "
+        "row made it), or the key that found it (`uuid`, `serial`, `source_id`, `hostname`, "
+        "`ip`); `unrecorded` for rows imported before this was recorded."
+    )
 
 
 class AssetDetail(AssetSummary):

@@ -2,7 +2,12 @@
 
 Databases and applications imports are what they say; a servers row is typed by the first
 matching rule of _SERVER_RULES, an ordered table of (type, predicate), and is a server otherwise.
-A virtual machine stays one whatever it runs, so that rule comes first.
+A VM template (is_template) is no running machine: it comes first, kept out of the servers and
+VMs. A virtual machine stays one whatever it runs, so that rule comes next; a row that names the
+host it runs on (virtual_host) is a VM. A hypervisor (ESXi, Hyper-V Server, Proxmox, ...) is
+known by its operating system, once the VM rule has not matched (a nested ESXi is a VM).
+
+"server" is the absence of evidence: asset_inventory never lets it replace another type.
 
 Fields are compared as sets of words and word pairs ("palo alto"): over a million rows, set
 look-ups cost a fraction of case-insensitive regex searches.
@@ -16,7 +21,14 @@ from functools import lru_cache
 from typing import Any, Literal
 
 AssetType = Literal[
-    "server", "virtual_machine", "database", "network_device", "storage", "application"
+    "server",
+    "virtual_machine",
+    "vm_template",
+    "hypervisor",
+    "database",
+    "network_device",
+    "storage",
+    "application",
 ]
 
 _WORD = re.compile(r"[a-z0-9]+")
@@ -36,6 +48,19 @@ _VIRTUAL = frozenset(
         "hyperv",
         "amazon ec2",
         "google compute",
+    }
+)
+_HYPERVISOR = frozenset(
+    {
+        "esxi",
+        "vmware esxi",
+        "esx",
+        "hyper v",
+        "proxmox",
+        "xenserver",
+        "xcp ng",
+        "citrix hypervisor",
+        "ahv",
     }
 )
 _NETWORK = frozenset(
@@ -169,19 +194,26 @@ def _flagged(field: str) -> _Predicate:
     return lambda record: record.value(field) is True
 
 
+def _present(field: str) -> _Predicate:
+    return lambda record: bool(record.value(field))
+
+
 def _either(*predicates: _Predicate) -> _Predicate:
     return lambda record: any(predicate(record) for predicate in predicates)
 
 
 _SERVER_RULES: tuple[tuple[AssetType, _Predicate], ...] = (
+    ("vm_template", _flagged("is_template")),
     (
         "virtual_machine",
         _either(
             _flagged("is_virtual"),
+            _present("virtual_host"),
             _says(_VIRTUAL, "model", "manufacturer"),
             _matches(_VM_HOSTNAME, "hostname"),
         ),
     ),
+    ("hypervisor", _says(_HYPERVISOR, "os_name")),
     ("network_device", _says(_NETWORK, *_DEVICE_FIELDS)),
     (
         "storage",
@@ -201,7 +233,16 @@ _PAIR_STARTS = frozenset(
     term.split()[0] for terms in (_NETWORK, _STORAGE, _DATABASE) for term in terms if " " in term
 )
 _HOST_FIELD = "hostname"
-_OTHER_FIELDS = ("is_virtual", "model", "manufacturer", "os_name", "description", "application")
+_OTHER_FIELDS = (
+    "is_template",
+    "is_virtual",
+    "virtual_host",
+    "model",
+    "manufacturer",
+    "os_name",
+    "description",
+    "application",
+)
 _NO_TRAITS = (False,) * len(_SERVER_RULES)
 
 
@@ -217,7 +258,11 @@ def classify_asset(import_type: str, fields: Mapping[str, Any]) -> AssetType:
     # their verdicts are cached.
     host = fields.get(_HOST_FIELD)
     host_traits = _host_traits(host) if isinstance(host, str) else _NO_TRAITS
-    others = tuple(fields.get(field) for field in _OTHER_FIELDS)
+    # Whether a virtual host is named, not which: hosts repeat less than the cache holds.
+    others = tuple(
+        bool(fields.get(field)) if field == "virtual_host" else fields.get(field)
+        for field in _OTHER_FIELDS
+    )
     try:
         other_traits = _other_traits(others)
     except TypeError:  # a list or an object among the values: not hashable, not cached
@@ -243,7 +288,9 @@ def _host_traits(host: str) -> tuple[bool, ...]:
     if not _PAIR_STARTS.isdisjoint(words):
         words = _words.__wrapped__(host)  # unique per row: caching would only evict
     return (
+        False,
         _VM_HOSTNAME.search(host) is not None,
+        False,
         not _NETWORK.isdisjoint(words),
         not _STORAGE.isdisjoint(words) or _STORAGE_ACRONYMS.search(host) is not None,
         not _DATABASE.isdisjoint(words) or _DB_HOSTNAME.search(host) is not None,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import date, datetime
 from typing import Any
+from uuid import UUID
 
 from sqlalchemy import (
     Boolean,
@@ -27,6 +27,8 @@ from importer.models.base import Base, check_in, created_at, updated_at, uuid_pk
 ASSET_TYPES = (
     "server",
     "virtual_machine",
+    "vm_template",
+    "hypervisor",
     "database",
     "network_device",
     "storage",
@@ -40,7 +42,8 @@ class Asset(Base):
     __table_args__ = (
         CheckConstraint(check_in("asset_type", ASSET_TYPES), name="asset_type"),
         CheckConstraint(check_in("eos_severity", SEVERITIES), name="eos_severity"),
-        # De-duplication keys, in the order they are tried: hostname, serial number, IP.
+        # De-duplication keys (importer.services.phases.asset_inventory tries them in order:
+        # uuid, serial number, source id, hostname, IP).
         Index(
             "uq_assets_hostname_key",
             "client_account_id",
@@ -62,16 +65,31 @@ class Asset(Base):
             "primary_ip",
             postgresql_where=text("primary_ip IS NOT NULL"),
         ),
+        Index(
+            "ix_assets_uuid",
+            "client_account_id",
+            "uuid",
+            postgresql_where=text("uuid IS NOT NULL"),
+        ),
+        Index(
+            "ix_assets_source_id",
+            "client_account_id",
+            "source_id",
+            postgresql_where=text("source_id IS NOT NULL"),
+        ),
         Index("ix_assets_account_type", "client_account_id", "asset_type", "id"),
     )
 
-    id: Mapped[uuid.UUID] = uuid_pk()
+    id: Mapped[UUID] = uuid_pk()
     # No foreign key: deleting the account deletes its assets by trigger (migration 0006),
     # instead of each asset written checking its account.
-    client_account_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    client_account_id: Mapped[UUID] = mapped_column(Uuid)
     hostname_key: Mapped[str | None] = mapped_column(Text)
     serial_number: Mapped[str | None] = mapped_column(Text)
     primary_ip: Mapped[str | None] = mapped_column(Text)
+    # The BIOS/VM UUID and the exporting tool's record id, as importer.discovery.identity keys them.
+    uuid: Mapped[str | None] = mapped_column(Text)
+    source_id: Mapped[str | None] = mapped_column(Text)
     name: Mapped[str | None] = mapped_column(Text)
     asset_type: Mapped[str] = mapped_column(String(30))
     os_family: Mapped[str | None] = mapped_column(Text)
@@ -88,8 +106,8 @@ class Asset(Base):
     eos_source: Mapped[str | None] = mapped_column(Text)
     # Import ids without foreign keys: deleting an import clears them by trigger (migration
     # 0006), instead of each asset written checking its import.
-    first_import_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
-    last_import_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    first_import_id: Mapped[UUID | None] = mapped_column(Uuid, nullable=True)
+    last_import_id: Mapped[UUID | None] = mapped_column(Uuid, nullable=True)
     created_at: Mapped[datetime] = created_at()
     updated_at: Mapped[datetime] = updated_at()
 
@@ -104,13 +122,16 @@ class AssetSource(Base):
     __tablename__ = "asset_sources"
     __table_args__ = (Index("ix_asset_sources_asset", "asset_id"),)
 
-    import_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    import_id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
     row_number: Mapped[int] = mapped_column(Integer, primary_key=True)
-    asset_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    asset_id: Mapped[UUID] = mapped_column(Uuid)
     # The import's and the asset's account, copied from them; no foreign key of its own (it
     # would be checked for every row of every import, and the import's and the asset's already
     # tie the row to the account and delete it with it).
-    client_account_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    client_account_id: Mapped[UUID] = mapped_column(Uuid)
+    # Why the row's asset is the one it describes: "created" (it made the asset) or the key it
+    # was found by ("uuid", "serial", "source_id", "hostname", "ip"); NULL before migration 0010.
+    matched_on: Mapped[str | None] = mapped_column(Text)
 
 
 class AssetDependency(Base):
@@ -134,11 +155,11 @@ class AssetDependency(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     # Copied from the source asset; no foreign key of its own (see AssetSource).
-    client_account_id: Mapped[uuid.UUID] = mapped_column(Uuid)
-    import_id: Mapped[uuid.UUID] = mapped_column(Uuid)
-    source_asset_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    client_account_id: Mapped[UUID] = mapped_column(Uuid)
+    import_id: Mapped[UUID] = mapped_column(Uuid)
+    source_asset_id: Mapped[UUID] = mapped_column(Uuid)
     target_ref: Mapped[str] = mapped_column(Text)
-    target_asset_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    target_asset_id: Mapped[UUID | None] = mapped_column(Uuid, nullable=True)
     observed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     port: Mapped[int | None] = mapped_column(Integer)
     protocol: Mapped[str | None] = mapped_column(Text)
@@ -162,7 +183,7 @@ class LearnedMapping(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    client_account_id: Mapped[uuid.UUID] = mapped_column(
+    client_account_id: Mapped[UUID] = mapped_column(
         ForeignKey("client_accounts.id", ondelete="CASCADE")
     )
     import_type: Mapped[str] = mapped_column(String(50))

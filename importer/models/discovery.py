@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import enum
-import uuid
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from sqlalchemy import (
     CheckConstraint,
@@ -75,11 +75,11 @@ class DiscoveryFlow(Base):
         CheckConstraint("progress >= 0 AND progress <= 100", name="progress"),
     )
 
-    id: Mapped[uuid.UUID] = uuid_pk()
-    import_id: Mapped[uuid.UUID] = mapped_column(
+    id: Mapped[UUID] = uuid_pk()
+    import_id: Mapped[UUID] = mapped_column(
         ForeignKey("data_imports.id", ondelete="CASCADE"), unique=True
     )
-    client_account_id: Mapped[uuid.UUID] = mapped_column(
+    client_account_id: Mapped[UUID] = mapped_column(
         ForeignKey("client_accounts.id", ondelete="CASCADE")
     )
     engagement: Mapped[str] = mapped_column(String(200))
@@ -113,10 +113,10 @@ class DiscoveryPhaseRun(Base):
         CheckConstraint("progress >= 0 AND progress <= 100", name="progress"),
     )
 
-    id: Mapped[uuid.UUID] = uuid_pk()
-    flow_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("discovery_flows.id", ondelete="CASCADE"))
-    import_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("data_imports.id", ondelete="CASCADE"))
-    client_account_id: Mapped[uuid.UUID] = mapped_column(
+    id: Mapped[UUID] = uuid_pk()
+    flow_id: Mapped[UUID] = mapped_column(ForeignKey("discovery_flows.id", ondelete="CASCADE"))
+    import_id: Mapped[UUID] = mapped_column(ForeignKey("data_imports.id", ondelete="CASCADE"))
+    client_account_id: Mapped[UUID] = mapped_column(
         ForeignKey("client_accounts.id", ondelete="CASCADE")
     )
     phase: Mapped[str] = mapped_column(String(40))
@@ -142,11 +142,11 @@ class CleanedRecord(Base):
 
     # The import's id without a foreign key: deleting the import deletes the row by trigger
     # (migration 0006), and a million rows are not each checked against it.
-    import_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    import_id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
     row_number: Mapped[int] = mapped_column(Integer, primary_key=True)
     # The import's account, copied from it; no foreign key of its own (it would be checked for
     # every row, and the import's already ties the row to the account and deletes it with it).
-    client_account_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    client_account_id: Mapped[UUID] = mapped_column(Uuid)
     # canonical field -> clean value
     data: Mapped[dict[str, Any]] = mapped_column(JSONB)
     # The asset the row describes, as the cleansing found it (importer.discovery.identity and
@@ -154,4 +154,6 @@ class CleanedRecord(Base):
     hostname_key: Mapped[str | None] = mapped_column(Text)
     serial_number: Mapped[str | None] = mapped_column(Text)
     primary_ip: Mapped[str | None] = mapped_column(Text)
+    uuid: Mapped[str | None] = mapped_column(Text)
+    source_id: Mapped[str | None] = mapped_column(Text)
     asset_type: Mapped[str | None] = mapped_column(String(30))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
 from importer.errors import NotFound
@@ -114,12 +114,20 @@ class InventoryQueryService:
             .where(AssetDependency.target_asset_id == asset.id)
             .order_by(other.name, AssetDependency.port.nulls_first())
         ).all()
+        # Each import's rows of the asset, by the key that found it ("created" for the row that
+        # made it; rows written before matched_on was recorded count as "unrecorded").
+        matched: dict[uuid.UUID, dict[str, int]] = {}
+        for import_id, matched_on, rows in session.execute(
+            select(AssetSource.import_id, AssetSource.matched_on, func.count())
+            .where(AssetSource.asset_id == asset.id)
+            .group_by(AssetSource.import_id, AssetSource.matched_on)
+        ):
+            matched.setdefault(import_id, {})[matched_on or "unrecorded"] = rows
         imports = session.execute(
             select(DataImport.id, DataImport.filename, DataImport.created_at)
             .where(
-                DataImport.id.in_(
-                    select(AssetSource.import_id).where(AssetSource.asset_id == asset.id)
-                )
+                DataImport.id.in_(list(matched)),
+                DataImport.client_account_id == client_account_id,
             )
             .order_by(DataImport.created_at)
         ).all()
@@ -140,6 +148,12 @@ class InventoryQueryService:
                 for i, n, *edge in depended_on_by
             ],
             "imports": [
-                {"id": str(i), "filename": f, "created_at": c.isoformat()} for i, f, c in imports
+                {
+                    "id": str(i),
+                    "filename": f,
+                    "created_at": c.isoformat(),
+                    "matched_on": dict(sorted(matched[i].items())),
+                }
+                for i, f, c in imports
             ],
         }

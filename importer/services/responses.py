@@ -140,6 +140,8 @@ class ImportResponseBuilder:
             "hostname_key": asset.hostname_key,
             "serial_number": asset.serial_number,
             "primary_ip": asset.primary_ip,
+            "uuid": asset.uuid,
+            "source_id": asset.source_id,
             "os_family": asset.os_family,
             "os_name": asset.os_name,
             "os_version": asset.os_version,

@@ -1,7 +1,33 @@
 """asset_inventory: create or update one asset per real thing, across rows and imports.
 
-Rows are matched to assets by normalised hostname, then serial number, then IP address, within
-the client account: importing the same export twice updates the inventory instead of doubling it.
+Rows are matched to the client account's assets by their keys (importer.discovery.identity),
+strongest first: the machine's UUID, its serial number, the exporting tool's record id
+(source_id), its hostname key, and last its primary IP. Importing the same export twice updates
+the inventory instead of doubling it. A key finds an asset only when nothing contradicts it
+(CONTRADICTING): a serial number or record id whose asset has another UUID is not that asset (a
+clone, a board moved), and an IP finds an asset only when the row's hostname key, UUID and serial
+number agree with the asset's wherever both have one: two hostnames that share an IP (a DR copy,
+a clone) stay two assets. A hostname key that is an IP address is no name and contradicts none.
+UUIDs and hostnames are never contradicted: a renamed VM keeps its UUID, and hostnames are unique
+within an account. Every row records the key it was matched by (asset_sources.matched_on).
+
+What a matched row changes in its asset (per attribute):
+- A blank never erases a value.
+- Attributes and the asset's columns: the newer import's value wins; within an import, the later
+  row's. An import older than the one that last described the asset (data_imports.created_at;
+  a re-run of an old import) only fills blanks.
+- Identity (uuid, serial number, source id, hostname key, primary IP, name): the first row of a
+  newer import than the asset's last one sets it (a corrected IP replaces the wrong one); other
+  rows of that import, and older imports, only fill blanks. A key value is never taken over
+  from another asset of the account that holds it (the asset keeps its own), a hostname key that
+  is an IP never replaces a name, and the name follows the hostname key (it changes with it).
+- asset_type: by the strength of its evidence (TYPE_RANK), never the last row's alone. "server"
+  is no evidence and replaces nothing; a database, network device or storage guess beats it; a
+  virtual machine (a virtual flag, a virtual host, a VM model) beats those; a hypervisor and a
+  VM template beat everything. A newer row wins at the same rank, and its own is_virtual or
+  is_template flag decides whatever the rank (is_virtual true makes a VM of anything but a
+  template; false undoes a VM or template, is_template false a template). An import of type
+  dependencies never changes a type.
 
 Most rows of an export name an asset no other row and no existing asset names: PostgreSQL
 creates those assets straight from the cleaned records (whose keys the cleansing computed). The
@@ -12,6 +38,9 @@ Rows of the first kind touch nothing the others can find, so the split changes n
 
 from __future__ import annotations
 
+import ipaddress
+import re
+import threading
 import time
 import uuid
 from collections import Counter
@@ -25,6 +54,7 @@ from importer import json_codec
 from importer.discovery.classify import classify_asset
 from importer.discovery.identity import identity
 from importer.models import Asset, AssetSource, DataImport
+from importer.services.phases.data_cleansing import import_tool
 from importer.services.phases.tech_debt import end_of_support_table
 from importer.services.step_runner import WorkContext
 from importer.services.table_statistics import TableStatistics
@@ -32,7 +62,39 @@ from importer.services.transactions import ImportTransactionManager
 
 # The asset's own columns, taken from its clean fields; everything else stays in attributes.
 COLUMNS = ("os_family", "os_name", "os_version", "environment", "cpu_cores", "memory_gb")
-IDENTITY = ("hostname_key", "serial_number", "primary_ip", "name")
+# The keys, in the order they are tried, and what asset_sources.matched_on calls each.
+KEYS = ("uuid", "serial_number", "source_id", "hostname_key", "primary_ip")
+MATCHED_ON = {
+    "uuid": "uuid",
+    "serial_number": "serial",
+    "source_id": "source_id",
+    "hostname_key": "hostname",
+    "primary_ip": "ip",
+}
+# A key's asset is not the row's when one of these keys differs between them (both present).
+CONTRADICTING: dict[str, tuple[str, ...]] = {
+    "uuid": (),
+    "serial_number": ("uuid",),
+    "source_id": ("uuid",),
+    "hostname_key": (),
+    "primary_ip": ("uuid", "serial_number", "hostname_key"),
+}
+IDENTITY = (*KEYS, "name")
+# The keys of a row as MATCHED_ROWS reads them (after its row number and data), and the
+# look-up arrays of KNOWN_BY_KEYS they go into.
+ROW_KEYS = ("hostname_key", "serial_number", "primary_ip", "uuid", "source_id")
+ROW_KEY_VALUES = ("keys", "serials", "ips", "uuids", "source_ids")
+# The strength of the evidence a type rests on (see the module's docstring).
+TYPE_RANK = {
+    "server": 0,
+    "application": 1,
+    "database": 1,
+    "network_device": 1,
+    "storage": 1,
+    "virtual_machine": 2,
+    "hypervisor": 3,
+    "vm_template": 3,
+}
 # Set by the tech_debt_assessment phase; the inventory writes them as of today (so that the
 # phase's join finds nothing to rewrite), but they are not what an import changes in an asset.
 EOS = ("eos_severity", "end_of_support", "eos_source")
@@ -41,6 +103,8 @@ COMPARED = (
     "hostname_key",
     "serial_number",
     "primary_ip",
+    "uuid",
+    "source_id",
     "name",
     "asset_type",
     *COLUMNS,
@@ -75,6 +139,14 @@ FILL_SHARED = text(
     SELECT 'i', primary_ip FROM cleaned_records
     WHERE import_id = :import_id AND primary_ip IS NOT NULL
     GROUP BY primary_ip HAVING count(*) > 1
+    UNION ALL
+    SELECT 'u', uuid FROM cleaned_records
+    WHERE import_id = :import_id AND uuid IS NOT NULL
+    GROUP BY uuid HAVING count(*) > 1
+    UNION ALL
+    SELECT 'r', source_id FROM cleaned_records
+    WHERE import_id = :import_id AND source_id IS NOT NULL
+    GROUP BY source_id HAVING count(*) > 1
     """
 )
 OS_PAIRS = text(
@@ -104,11 +176,13 @@ SET_KEYS = text(
     """
     UPDATE cleaned_records c
     SET hostname_key = k.hostname_key, serial_number = k.serial_number,
-        primary_ip = k.primary_ip, asset_type = k.asset_type
+        primary_ip = k.primary_ip, uuid = k.uuid, source_id = k.source_id,
+        asset_type = k.asset_type
     FROM unnest(
         CAST(:row_numbers AS integer[]), CAST(:keys AS text[]), CAST(:serials AS text[]),
-        CAST(:ips AS text[]), CAST(:types AS text[])
-    ) AS k (row_number, hostname_key, serial_number, primary_ip, asset_type)
+        CAST(:ips AS text[]), CAST(:uuids AS text[]), CAST(:source_ids AS text[]),
+        CAST(:types AS text[])
+    ) AS k (row_number, hostname_key, serial_number, primary_ip, uuid, source_id, asset_type)
     WHERE c.import_id = :import_id AND c.row_number = k.row_number
     """
 )
@@ -123,6 +197,8 @@ SHARED_KEY = """
     EXISTS (SELECT 1 FROM inventory_shared s WHERE s.kind = 'k' AND s.value = c.hostname_key)
     OR EXISTS (SELECT 1 FROM inventory_shared s WHERE s.kind = 's' AND s.value = c.serial_number)
     OR EXISTS (SELECT 1 FROM inventory_shared s WHERE s.kind = 'i' AND s.value = c.primary_ip)
+    OR EXISTS (SELECT 1 FROM inventory_shared s WHERE s.kind = 'u' AND s.value = c.uuid)
+    OR EXISTS (SELECT 1 FROM inventory_shared s WHERE s.kind = 'r' AND s.value = c.source_id)
 """
 KNOWN_KEY = """
     OR coalesce((SELECT true FROM assets a WHERE a.client_account_id = :account
@@ -131,13 +207,17 @@ KNOWN_KEY = """
                  AND a.serial_number = c.serial_number LIMIT 1), false)
     OR coalesce((SELECT true FROM assets a WHERE a.client_account_id = :account
                  AND a.primary_ip = c.primary_ip LIMIT 1), false)
+    OR coalesce((SELECT true FROM assets a WHERE a.client_account_id = :account
+                 AND a.uuid = c.uuid LIMIT 1), false)
+    OR coalesce((SELECT true FROM assets a WHERE a.client_account_id = :account
+                 AND a.source_id = c.source_id LIMIT 1), false)
 """
 # The account's assets with any of a range's keys: one look-up a key (OFFSET 0 keeps each apart,
 # an equality on both columns of the key's index). As "account = :a AND (key = ANY(..) OR ..)",
 # with statistics taken before the account had assets, PostgreSQL read all of the account's
 # assets and filtered them, for each range (1M rows into a new account: 1.3 s a range by the
-# middle of the import, 191 s in all). Each key's index is partial on its key (migration 0007),
-# so a look-up by one key can take no other key's index.
+# middle of the import, 191 s in all). Each key's index is partial on its key (migrations 0007
+# and 0010), so a look-up by one key can take no other key's index.
 KNOWN_BY_KEYS = text(
     " UNION ALL ".join(
         f"""
@@ -151,9 +231,14 @@ KNOWN_BY_KEYS = text(
             ("hostname_key", "keys"),
             ("serial_number", "serials"),
             ("primary_ip", "ips"),
+            ("uuid", "uuids"),
+            ("source_id", "source_ids"),
         )
     )
 )
+# When the imports that last described the matched assets were made: an older import than an
+# asset's last one only fills its blanks.
+IMPORT_TIMES = text("SELECT id, created_at FROM data_imports WHERE id = ANY(CAST(:ids AS uuid[]))")
 ANY_ASSET = text("SELECT EXISTS (SELECT 1 FROM assets WHERE client_account_id = :account)")
 RANGE = """
     c.import_id = :import_id AND c.client_account_id = :account
@@ -164,7 +249,8 @@ RANGE = """
 # rows (a key they share with a created row's is shared within the import: neither is created).
 MATCHED_ROWS = text(
     f"""
-    SELECT c.row_number, c.data, c.hostname_key, c.serial_number, c.primary_ip, c.asset_type
+    SELECT c.row_number, c.data, c.hostname_key, c.serial_number, c.primary_ip, c.uuid,
+           c.source_id, c.asset_type
     FROM cleaned_records c
     WHERE {RANGE}
       AND c.row_number NOT IN (
@@ -187,12 +273,13 @@ ORDERED_ID = """(
 CREATE_UNMATCHED = f"""
     WITH unmatched AS (
         SELECT {ORDERED_ID} AS id, c.row_number, c.hostname_key, c.serial_number,
-               c.primary_ip, c.asset_type, c.data
+               c.primary_ip, c.uuid, c.source_id, c.asset_type, c.data
         FROM cleaned_records c
         WHERE {{range}} AND NOT ({{matched}})
     ), created AS (
         INSERT INTO assets (id, client_account_id, first_import_id, {", ".join(WRITTEN)})
         SELECT u.id, :account, :import_id, u.hostname_key, u.serial_number, u.primary_ip,
+            u.uuid, u.source_id,
             coalesce(nullif(u.data ->> 'hostname', ''), nullif(u.data ->> 'name', ''),
                      nullif(u.data ->> 'fqdn', '')),
             u.asset_type, u.data ->> 'os_family', u.data ->> 'os_name', u.data ->> 'os_version',
@@ -216,8 +303,8 @@ CREATE_UNMATCHED = f"""
             ON v.family = u.data ->> 'os_family' AND v.version = u.data ->> 'os_version'
         RETURNING asset_type
     ), sourced AS (
-        INSERT INTO asset_sources (import_id, row_number, asset_id, client_account_id)
-        SELECT :import_id, row_number, id, :account FROM unmatched
+        INSERT INTO asset_sources (import_id, row_number, asset_id, client_account_id, matched_on)
+        SELECT :import_id, row_number, id, :account, 'created' FROM unmatched
     )
     SELECT asset_type, count(*) FROM created GROUP BY asset_type
 """
@@ -232,7 +319,9 @@ def creation(known_assets: bool) -> TextClause:
 COPY_ASSETS = (
     f"COPY assets (id, client_account_id, first_import_id, {', '.join(WRITTEN)}) FROM STDIN"
 )
-COPY_SOURCES = "COPY asset_sources (import_id, row_number, asset_id, client_account_id) FROM STDIN"
+COPY_SOURCES = (
+    "COPY asset_sources (import_id, row_number, asset_id, client_account_id, matched_on) FROM STDIN"
+)
 # Changed assets go through a temporary table: one UPDATE per range instead of one per asset.
 CHANGES_TABLE = text(
     f"""
@@ -253,28 +342,101 @@ APPLY_CHANGES = f"""
 
 @dataclass
 class Known:
-    """The assets of this client account seen so far, by each of their keys."""
+    """The assets of this client account a range's rows may name, by each of their keys.
 
-    by_key: dict[str, dict] = field(default_factory=dict)
-    by_serial: dict[str, dict] = field(default_factory=dict)
-    by_ip: dict[str, dict] = field(default_factory=dict)
+    Each key value lists the assets that hold it, oldest first (serials, record ids and IPs may
+    be shared); assets created or re-keyed while the range is matched are added as they change.
+    """
+
+    index: dict[str, dict[str, list[dict]]] = field(
+        default_factory=lambda: {column: {} for column in KEYS}
+    )
+    # Hostname keys given up by an asset in this range: taken by another asset in the same
+    # UPDATE, the unique index could see both at once.
+    released: set[str] = field(default_factory=set)
 
     def add(self, asset: dict) -> None:
-        for index, value in (
-            (self.by_key, asset["hostname_key"]),
-            (self.by_serial, asset["serial_number"]),
-            (self.by_ip, asset["primary_ip"]),
-        ):
-            if value:
-                index.setdefault(value, asset)
+        for column in KEYS:
+            if value := asset[column]:
+                self.index[column].setdefault(value, []).append(asset)
 
-    def match(self, key: str | None, serial: str | None, ip: str | None) -> dict | None:
-        return (
-            (key and self.by_key.get(key))
-            or (serial and self.by_serial.get(serial))
-            or (ip and self.by_ip.get(ip))
-            or None
-        )
+    def match(self, keys: dict[str, str | None]) -> tuple[dict | None, str]:
+        """The row's asset and the key that found it, or (None, "created")."""
+        for column in KEYS:
+            value = keys[column]
+            if not value:
+                continue
+            for asset in self.index[column].get(value, ()):
+                if not contradicts(column, keys, asset):
+                    return asset, MATCHED_ON[column]
+        return None, "created"
+
+    def held_by_another(self, column: str, value: str, asset: dict) -> bool:
+        if column == "hostname_key" and value in self.released:
+            return True
+        return any(other is not asset for other in self.index[column].get(value, ()))
+
+    def rekey(self, asset: dict, column: str, value: str) -> None:
+        old = asset[column]
+        if old:
+            holders = self.index[column][old]
+            holders[:] = [other for other in holders if other is not asset]
+            if column == "hostname_key":
+                self.released.add(old)
+        asset[column] = value
+        self.index[column].setdefault(value, []).append(asset)
+
+
+def contradicts(column: str, keys: dict[str, str | None], asset: dict) -> bool:
+    """Whether the asset found by ``column`` has another value of a key that rules it out."""
+    for other in CONTRADICTING[column]:
+        mine, theirs = keys[other], asset[other]
+        if mine and theirs and mine != theirs:
+            if other == "hostname_key" and (is_ip_key(mine) or is_ip_key(theirs)):
+                continue
+            return True
+    return False
+
+
+_DOTTED_NUMBERS = re.compile(r"[\d.]+")
+
+
+def is_ip_key(key: str) -> bool:
+    """A hostname key that is an IP address (as normalize_hostname_key keys one, malformed
+    dotted numbers included): no name."""
+    if _DOTTED_NUMBERS.fullmatch(key) is not None:
+        return True
+    try:
+        ipaddress.ip_address(key)
+    except ValueError:
+        return False
+    return True
+
+
+def merged_type(
+    current: str | None, row_type: str | None, data: dict, import_type: str, newer: bool
+) -> str | None:
+    """The asset's type once a row of its has been merged (see the module's docstring)."""
+    if import_type == "dependencies" or row_type is None or row_type == current:
+        return current
+    if current is None:
+        return row_type
+    if newer and _decisive(current, data):
+        return row_type
+    rank, held = TYPE_RANK.get(row_type, 1), TYPE_RANK.get(current, 1)
+    return row_type if rank > held or (rank == held and newer) else current
+
+
+def _decisive(current: str, data: dict) -> bool:
+    """Whether the row's own flags overrule the evidence the asset's type rests on."""
+    template, virtual = data.get("is_template"), data.get("is_virtual")
+    if template is True:
+        return True
+    if template is False and current == "vm_template":
+        return True
+    if virtual is True:
+        return current != "vm_template"
+    return virtual is False and current in ("virtual_machine", "vm_template")
 
 
 @dataclass
@@ -289,6 +451,8 @@ class _Tally:
     # this import leaves them (fingerprints, not copies: a million assets must fit).
     before: dict[uuid.UUID, int] = field(default_factory=dict)
     after: dict[uuid.UUID, tuple[int, str]] = field(default_factory=dict)
+    # When each import that last described a matched asset was made (None: deleted since).
+    import_times: dict[uuid.UUID, datetime | None] = field(default_factory=dict)
 
 
 class AssetInventoryPhase:
@@ -352,15 +516,18 @@ class AssetInventoryPhase:
         if not ctx.session.scalar(UNKEYED_FIRST, {"import_id": ctx.data_import.id}):
             return
         rows = ctx.session.execute(UNKEYED, {"import_id": ctx.data_import.id}).all()
-        keys = [identity(import_type, data) for _, data in rows]
+        tool = import_tool(ctx.data_import)
+        keys = [identity(import_type, data, tool) for _, data in rows]
         ctx.session.execute(
             SET_KEYS,
             {
                 "import_id": ctx.data_import.id,
                 "row_numbers": [row_number for row_number, _ in rows],
-                "keys": [key for key, _, _ in keys],
-                "serials": [serial for _, serial, _ in keys],
-                "ips": [ip for _, _, ip in keys],
+                "keys": [k.hostname_key for k in keys],
+                "serials": [k.serial_number for k in keys],
+                "ips": [k.primary_ip for k in keys],
+                "uuids": [k.uuid for k in keys],
+                "source_ids": [k.source_id for k in keys],
                 "types": [classify_asset(import_type, data) for _, data in rows],
             },
         )
@@ -383,11 +550,12 @@ class AssetInventoryPhase:
         self, ctx: WorkContext, writer: _Writer, tally: _Tally, rows: list
     ) -> None:
         data_import = ctx.data_import
-        known = self._known(ctx, rows)
+        known = self._known(ctx, rows, tally)
         new, changed, sources = {}, {}, []
-        for row_number, data, key, serial, ip, asset_type in rows:
-            asset = known.match(key, serial, ip)
-            fields = self._fields(data_import, data, key, serial, ip, asset_type)
+        for row_number, data, *row_keys, asset_type in rows:
+            keys = dict(zip(ROW_KEYS, row_keys, strict=True))
+            asset, matched_on = known.match(keys)
+            fields = self._fields(data_import, data, keys, asset_type)
             if asset is None:
                 asset = {"id": ordered_id(), **fields, "first_import_id": data_import.id}
                 new[asset["id"]] = asset
@@ -396,27 +564,36 @@ class AssetInventoryPhase:
             elif asset["first_import_id"] == data_import.id:
                 # Created by an earlier row of this import (of this range, or one before).
                 tally.merged_rows += 1
-                self._merge(asset, fields)
+                newer = self._newer(data_import, asset, tally)
+                self._merge(asset, fields, data, data_import, known, newer)
                 if asset["id"] not in new:
                     changed[asset["id"]] = asset
             else:
                 tally.before.setdefault(asset["id"], fingerprint(asset))
-                self._merge(asset, fields)
+                newer = self._newer(data_import, asset, tally)
+                self._merge(asset, fields, data, data_import, known, newer)
                 changed[asset["id"]] = asset
                 tally.after[asset["id"]] = (fingerprint(asset), asset["asset_type"])
-            sources.append((row_number, asset["id"]))
+            sources.append((row_number, asset["id"], matched_on))
         writer.write(new.values(), changed.values(), sources)
 
     @staticmethod
+    def _newer(data_import: DataImport, asset: dict, tally: _Tally) -> bool:
+        """Whether this import is at least as new as the one that last described the asset."""
+        last = asset["last_import_id"]
+        if last is None or last == data_import.id:
+            return True
+        made = tally.import_times.get(last)
+        return made is None or made <= data_import.created_at
+
+    @staticmethod
     def _fields(
-        data_import: DataImport, data: dict, key, serial, ip, asset_type: str
+        data_import: DataImport, data: dict, keys: dict[str, str | None], asset_type: str
     ) -> dict[str, Any]:
         attributes = {k: v for k, v in data.items() if v is not None}
         return {
             "client_account_id": data_import.client_account_id,
-            "hostname_key": key,
-            "serial_number": serial,
-            "primary_ip": ip,
+            **keys,
             "name": data.get("hostname") or data.get("name") or data.get("fqdn"),
             "asset_type": asset_type,
             "is_virtual": data.get("is_virtual"),
@@ -430,43 +607,91 @@ class AssetInventoryPhase:
         }
 
     @staticmethod
-    def _merge(asset: dict, fields: dict) -> None:
-        """A later row wins for what it says; what it leaves blank keeps its earlier value."""
-        attributes = {**asset["attributes"], **fields["attributes"]}
-        # Identity stays as first seen: a row found by serial or IP may name the asset otherwise,
-        # and filling in a missing key could claim another asset's.
-        for name, value in fields.items():
-            if value is not None and name not in IDENTITY:
-                asset[name] = value
-        asset["attributes"] = attributes
+    def _merge(
+        asset: dict,
+        fields: dict,
+        data: dict,
+        data_import: DataImport,
+        known: Known,
+        newer: bool,
+    ) -> None:
+        """The row's values into its asset, by the precedence of the module's docstring."""
+        # The first row of an import newer than the asset's last one may change its identity.
+        fresh = newer and asset["last_import_id"] != data_import.id
+        renamed = False
+        for column in KEYS:
+            value, held = fields[column], asset[column]
+            if value is None or value == held:
+                continue
+            blank = held is None
+            if column == "hostname_key":
+                if is_ip_key(value) and not blank and not is_ip_key(held):
+                    continue  # an IP is no name: it does not replace one
+                blank = blank or is_ip_key(held)
+            if (blank or fresh) and not known.held_by_another(column, value, asset):
+                known.rekey(asset, column, value)
+                renamed = renamed or column == "hostname_key"
+        name, key = fields["name"], fields["hostname_key"]
+        if name is not None and (
+            asset["name"] is None
+            or ((fresh or renamed) and key is not None and key == asset["hostname_key"])
+        ):
+            asset["name"] = name
+        for column in (*COLUMNS, "is_virtual"):
+            value = fields[column]
+            if value is not None and (newer or asset[column] is None):
+                asset[column] = value
+        asset["asset_type"] = merged_type(
+            asset["asset_type"], fields["asset_type"], data, data_import.import_type, newer
+        )
+        if newer:
+            asset["attributes"] = {**asset["attributes"], **fields["attributes"]}
+            asset["last_import_id"] = data_import.id
+        else:
+            asset["attributes"] = {**fields["attributes"], **asset["attributes"]}
 
     @staticmethod
-    def _known(ctx: WorkContext, rows: list) -> Known:
+    def _known(ctx: WorkContext, rows: list, tally: _Tally) -> Known:
         values = {
-            "keys": list({row[2] for row in rows if row[2]}),
-            "serials": list({row[3] for row in rows if row[3]}),
-            "ips": list({row[4] for row in rows if row[4]}),
+            name: list({row[2 + i] for row in rows if row[2 + i]})
+            for i, name in enumerate(ROW_KEY_VALUES)
         }
         known = Known()
         if not any(values.values()):
             return known
         # Assets written by earlier ranges are read back from the table, as they now are; one
-        # dict an asset, however many of its keys found it.
+        # dict an asset, however many of its keys found it, oldest first (as ordered_id makes
+        # them): of the assets that share a key value, the oldest is tried first.
         assets = {}
         found = ctx.session.execute(
             KNOWN_BY_KEYS, {**values, "account": ctx.data_import.client_account_id}
         ).mappings()
         for asset in found:
             assets.setdefault(asset["id"], asset)
-        for asset in assets.values():
-            known.add(dict(asset))
+        for asset_id in sorted(assets):
+            known.add(dict(assets[asset_id]))
+        unknown = {asset["last_import_id"] for asset in assets.values()}
+        unknown -= {None, *tally.import_times}
+        if unknown:
+            tally.import_times.update(dict.fromkeys(unknown))
+            times = ctx.session.execute(IMPORT_TIMES, {"ids": list(unknown)})
+            tally.import_times.update({import_id: made for import_id, made in times})
         return known
 
 
+_last_id = 0
+_last_id_lock = threading.Lock()
+
+
 def ordered_id() -> uuid.UUID:
-    """An asset id as ORDERED_ID makes them in SQL."""
+    """An asset id as ORDERED_ID makes them in SQL, each greater than the process's previous
+    one: the assets a range creates sort in the order they were created (see Known)."""
+    global _last_id
     milliseconds = time.time_ns() // 1_000_000
-    return uuid.UUID(bytes=milliseconds.to_bytes(6, "big") + uuid.uuid4().bytes[6:])
+    value = int.from_bytes(milliseconds.to_bytes(6, "big") + uuid.uuid4().bytes[6:], "big")
+    with _last_id_lock:  # a worker's threads may run two accounts' inventories at once
+        _last_id = value if value > _last_id else _last_id + 1
+        return uuid.UUID(int=_last_id)
 
 
 def fingerprint(asset: dict) -> int:
@@ -491,9 +716,16 @@ class _Writer:
         self._today = today
         self._eos = end_of_support_table()
 
-    def write(self, new, changed, sources: list[tuple[int, uuid.UUID]]) -> None:
+    def write(self, new, changed, sources: list[tuple[int, uuid.UUID, str]]) -> None:
         data_import = self._import
         with self._conn.cursor() as cursor:
+            # The changes first: a hostname key a changed asset gave up may be a new asset's.
+            if changed:
+                cursor.execute("TRUNCATE asset_changes")
+                with cursor.copy(COPY_CHANGES) as copy:
+                    for asset in changed:
+                        copy.write_row((asset["id"], *self._written(asset)))
+                cursor.execute(APPLY_CHANGES, {"ids": [asset["id"] for asset in changed]})
             if new:
                 with cursor.copy(COPY_ASSETS) as copy:
                     for asset in new:
@@ -501,16 +733,16 @@ class _Writer:
                             (asset["id"], data_import.client_account_id, data_import.id)
                             + self._written(asset)
                         )
-            if changed:
-                cursor.execute("TRUNCATE asset_changes")
-                with cursor.copy(COPY_CHANGES) as copy:
-                    for asset in changed:
-                        copy.write_row((asset["id"], *self._written(asset)))
-                cursor.execute(APPLY_CHANGES, {"ids": [asset["id"] for asset in changed]})
             with cursor.copy(COPY_SOURCES) as copy:
-                for row_number, asset_id in sources:
+                for row_number, asset_id, matched_on in sources:
                     copy.write_row(
-                        (data_import.id, row_number, asset_id, data_import.client_account_id)
+                        (
+                            data_import.id,
+                            row_number,
+                            asset_id,
+                            data_import.client_account_id,
+                            matched_on,
+                        )
                     )
 
     def _written(self, asset: dict) -> tuple:

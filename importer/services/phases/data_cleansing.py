@@ -17,11 +17,12 @@ from sqlalchemy import delete, text
 from importer import json_codec
 from importer.canonical import CanonicalSchema, FieldSpec, get_schema
 from importer.discovery.classify import classify_asset
-from importer.discovery.identity import identity
+from importer.discovery.identity import Keys, identity, source_namespace
 from importer.discovery.normalize import Cleaned, normalize_value
 from importer.discovery.os_parse import OsInfo, parse_os
 from importer.discovery.product_parse import parse_product
-from importer.models import CleanedRecord
+from importer.discovery.profiles import profiles
+from importer.models import CleanedRecord, DataImport
 from importer.services.field_mappings import FieldMappingService
 from importer.services.range_reader import RangeReader
 from importer.services.step_runner import WorkContext
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 
 COPY_CLEANED = (
     "COPY cleaned_records (import_id, row_number, client_account_id, data, "
-    "hostname_key, serial_number, primary_ip, asset_type) FROM STDIN"
+    "hostname_key, serial_number, primary_ip, uuid, source_id, asset_type) FROM STDIN"
 )
 # A range of row numbers, not "the next N rows": just after the upload the table has no
 # statistics, and PostgreSQL then read, sorted and anti-joined every remaining row to return the
@@ -87,7 +88,11 @@ class DataCleansingPhase:
             for m in self._mappings.column_mappings(session, data_import)
         ]
         job = CleansingJob(
-            data_import.import_type, data_import.id, data_import.client_account_id, columns
+            data_import.import_type,
+            data_import.id,
+            data_import.client_account_id,
+            columns,
+            import_tool(data_import),
         )
         writer = CleanRowWriter(job)
         counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -150,6 +155,8 @@ class CleansingJob:
     account: uuid.UUID
     # (source column, field, field type, unit, column naming the unit per row)
     columns: list[tuple[str, str, str, str | None, str | None]]
+    # The namespace of the tool's numeric record ids (importer.discovery.identity), if known.
+    tool: str | None = None
 
     @property
     def params(self) -> dict[str, Any]:
@@ -161,6 +168,7 @@ class CleansingJob:
             "import_id": str(self.import_id),
             "account": str(self.account),
             "columns": self.columns,
+            "tool": self.tool,
         }
 
     @classmethod
@@ -170,6 +178,7 @@ class CleansingJob:
             uuid.UUID(data["import_id"]),
             uuid.UUID(data["account"]),
             [tuple(column) for column in data["columns"]],
+            data.get("tool"),
         )
 
 
@@ -179,6 +188,7 @@ class CleanRowWriter:
     def __init__(self, job: CleansingJob) -> None:
         self._cleaner = RowCleaner(job.columns, get_schema(job.import_type))
         self._import_type = job.import_type
+        self._tool = job.tool
         # A dependencies row is a connection between assets, not one: it has no asset's keys.
         self._describes_asset = job.import_type != "dependencies"
         # As text, which COPY takes as it is, rather than dumping the same UUIDs for every row.
@@ -188,14 +198,25 @@ class CleanRowWriter:
         for row_number, record in rows:
             data = self._cleaner.clean(record, counts)
             asset = (
-                (*identity(self._import_type, data), classify_asset(self._import_type, data))
+                (
+                    *identity(self._import_type, data, self._tool),
+                    classify_asset(self._import_type, data),
+                )
                 if self._describes_asset
-                else (None, None, None, None)
+                else (None,) * (len(Keys._fields) + 1)
             )
             copy.write_row(
                 (self._import_id, row_number, self._account, json_codec.dumps(data).decode())
                 + asset
             )
+
+
+def import_tool(data_import: DataImport) -> str | None:
+    """The namespace of record ids of the tool whose layout the import was recognised as."""
+    for profile in profiles():
+        if profile.id == data_import.profile:
+            return source_namespace(profile.tool)
+    return None
 
 
 def add_counts(counts: dict[str, dict[str, int]], more: dict[str, dict[str, int]]) -> None:
