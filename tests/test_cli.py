@@ -126,3 +126,12 @@ def test_mappings_approval_and_errors_from_the_cli(tmp_path, cli_env, live_url):
     errors = CliRunner().invoke(main, ["errors", import_id, "--json"], env=cli_env)
     body = json.loads(errors.stdout)
     assert [(i["row_number"], i["code"]) for i in body["items"]] == [(10, "type-error")]
+
+
+def test_profiles_lists_each_known_layout_with_its_documentation():
+    result = CliRunner().invoke(main, ["profiles", "--json"])
+    assert result.exit_code == 0, result.output
+    listed = {row["id"]: row for row in json.loads(result.output)}
+    assert listed["rvtools-vinfo"]["sheet"] == "vInfo"
+    assert listed["azure-migrate-dependencies"]["import_type"] == "dependencies"
+    assert all(row["sources"] and row["columns"] > 0 for row in listed.values())

@@ -147,3 +147,42 @@ def test_a_unit_set_in_review_converts_the_column(client, auth):
     assert sorted((a["name"], a["memory_gb"]) for a in assets) == [
         (f"node-{n}", 2 * n) for n in range(1, 6)
     ]
+
+
+def test_what_a_review_teaches_is_kept_per_layout_and_can_be_unlearned(client, auth, make_account):
+    header, rows = ["Srvr", "Memory"], [[f"node-{n}", 8] for n in range(1, 6)]
+    first = upload(client, auth, csv_bytes(header, rows))
+    paused = wait_for_final(client, first, auth, statuses={"waiting_for_approval"})
+    put_mappings(client, auth, first, [{"source_column": "Srvr", "target_field": "hostname"}])
+    assert (
+        client.post(f"/api/v1/flows/{paused['flow']['id']}/resume", headers=auth).status_code == 202
+    )
+    assert wait_for_final(client, first, auth)["status"] == "completed"
+
+    learned = client.get("/api/v1/learned-mappings", headers=auth).get_json()["items"]
+    [srvr] = [row for row in learned if row["header"] == "srvr"]
+    assert (srvr["target_field"], srvr["context"], srvr["import_type"]) == (
+        "hostname",
+        None,
+        "servers",
+    )
+    # Learned: the next export of that layout goes through untouched.
+    again = upload(client, auth, csv_bytes(header, rows))
+    assert wait_for_final(client, again, auth)["status"] == "completed"
+    # Not in another layout: RVTools' vInfo has its own meaning for its columns.
+    vinfo = upload(client, auth, csv_bytes([*VINFO, "Srvr"], vinfo_rows(5, lambda n: f"x{n}")))
+    settled = {"completed", "failed", "waiting_for_approval"}
+    assert wait_for_final(client, vinfo, auth, statuses=settled)["profile"] == "rvtools-vinfo"
+    in_vinfo = mappings(client, auth, vinfo)["Srvr"]
+    assert in_vinfo["match_type"] != "learned"
+
+    _, other = make_account()
+    gone = client.delete(f"/api/v1/learned-mappings/{srvr['id']}", headers=other)
+    assert gone.status_code == 404
+    assert client.delete(f"/api/v1/learned-mappings/{srvr['id']}", headers=auth).status_code == 204
+    assert client.delete(f"/api/v1/learned-mappings/{srvr['id']}", headers=auth).status_code == 404
+    unlearned = upload(client, auth, csv_bytes(header, rows))
+    assert (
+        wait_for_final(client, unlearned, auth, statuses={"waiting_for_approval"})["status"]
+        == "waiting_for_approval"
+    )

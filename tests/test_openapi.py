@@ -94,7 +94,7 @@ def test_every_api_route_is_documented(app, document):
         (path, method) for path, operations in document["paths"].items() for method in operations
     }
     assert documented == seen
-    assert len(seen) == 16
+    assert len(seen) == 18
 
 
 def test_request_bodies_are_documented(document):

@@ -88,7 +88,7 @@ def test_api_answers_as_documented(api_schema, api_key, real_ids):
             failures.append(f"{operation.label}: {exc}")
     assert not failures, "\n\n".join(failures)
     # Every operation but the document's own (schemathesis leaves out the schema's URL).
-    assert len(statuses) == 15, sorted(statuses)
+    assert len(statuses) == 17, sorted(statuses)
     print({label: dict(counts) for label, counts in statuses.items()})
     # The real ids were reached: not everything is a 404.
     assert set(statuses["GET /api/v1/imports/{import_id}/records"]) - {404}

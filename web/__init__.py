@@ -24,13 +24,14 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
     app.json.sort_keys = False
     app.extensions["importer"] = resources
 
-    from web import assets, dashboard, errors, flows, health, imports, openapi
+    from web import assets, dashboard, errors, flows, health, imports, learned, openapi
 
     errors.register(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(imports.bp)
     app.register_blueprint(flows.bp)
     app.register_blueprint(assets.bp)
+    app.register_blueprint(learned.bp)
     openapi.register(app)
     dashboard.register(app, settings)
     app.extensions["limiter"] = install_rate_limits(app, settings)

@@ -250,6 +250,23 @@ class FieldMapping(Model):
     status: MappingStatusName
 
 
+class LearnedMapping(Model):
+    id: int
+    import_type: str
+    context: str | None = Field(
+        description="The tool profile (or `sheet:<name>`) the header was reviewed in; null for "
+        "files of no recognised layout."
+    )
+    header: str = Field(description="The header as compared: lower-case words.")
+    target_field: str | None
+    ignored: bool
+    updated_at: DateTime | None = timestamp()
+
+
+class LearnedMappingList(Model):
+    items: list[LearnedMapping]
+
+
 class MappingList(Model):
     import_type: str
     profile: str | None = Field(

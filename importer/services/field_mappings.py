@@ -21,7 +21,7 @@ from importer.canonical import get_schema
 from importer.discovery.profiles import recognise
 from importer.discovery.units import SIZE_UNITS
 from importer.discovery.value_detection import contradiction, detect_field
-from importer.errors import Conflict, InvalidUpload
+from importer.errors import Conflict, InvalidUpload, NotFound
 from importer.models import (
     DataImport,
     ImportFieldMapping,
@@ -362,6 +362,26 @@ class FieldMappingService:
                     )
                 )
         return result
+
+    @staticmethod
+    def learned(session: Session, client_account_id) -> list[LearnedMapping]:
+        return session.scalars(
+            select(LearnedMapping)
+            .where(LearnedMapping.client_account_id == client_account_id)
+            .order_by(LearnedMapping.import_type, LearnedMapping.context, LearnedMapping.header)
+        ).all()
+
+    @staticmethod
+    def unlearn(session: Session, client_account_id, learned_id: int) -> None:
+        """Forget one learned mapping of the account; another account's is not found."""
+        deleted = session.execute(
+            delete(LearnedMapping).where(
+                LearnedMapping.id == learned_id,
+                LearnedMapping.client_account_id == client_account_id,
+            )
+        )
+        if deleted.rowcount == 0:
+            raise NotFound("No such learned mapping.", details={"id": str(learned_id)})
 
 
 def learning_context(data_import: DataImport) -> str:

@@ -15,6 +15,7 @@ from importer.models import (
     ImportFieldMapping,
     ImportStatus,
     ImportStepRun,
+    LearnedMapping,
     Step,
     StepStatus,
     ValidationIssue,
@@ -204,6 +205,17 @@ class ImportResponseBuilder:
             "field": issue.field,
             "message": issue.message,
             "severity": issue.severity,
+        }
+
+    def learned(self, row: LearnedMapping) -> dict[str, Any]:
+        return {
+            "id": row.id,
+            "import_type": row.import_type,
+            "context": row.context or None,
+            "header": row.header,
+            "target_field": row.target_field,
+            "ignored": row.ignored,
+            "updated_at": iso(row.updated_at),
         }
 
     def mapping(self, mapping: ImportFieldMapping) -> dict[str, Any]:

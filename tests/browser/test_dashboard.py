@@ -120,7 +120,7 @@ def test_upload_approve_mapping_and_see_the_inventory(signed_in: Page):
 
     row = page.locator('#mappings tr[data-source="Srvr"]')
     expect(row.locator(".samples")).to_contain_text("node-1")
-    row.locator("select").select_option("hostname")
+    row.locator(".target select").select_option("hostname")
     page.click("#approve")
     expect(status(page)).to_have_text("completed", timeout=LONG)
     for phase in (
