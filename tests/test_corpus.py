@@ -74,11 +74,25 @@ def as_workbook(csv_text: str, sheet: str) -> bytes:
     workbook.active.title = "vMetaData"
     workbook.active.append(["RVTools version", "4.6.1"])
     data = workbook.create_sheet(sheet)
-    for row in csv.reader(io.StringIO(csv_text)):
-        data.append(row)
+    rows = csv.reader(io.StringIO(csv_text))
+    data.append(next(rows))
+    for row in rows:
+        data.append([typed(cell) for cell in row])
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue()
+
+
+def typed(cell: str):
+    """A cell as a spreadsheet holds it: RVTools writes numbers and booleans, not their text."""
+    if cell in ("True", "False"):
+        return cell == "True"
+    for kind in (int, float):
+        try:
+            return kind(cell)
+        except ValueError:
+            pass
+    return cell or None
 
 
 def close(field: str, actual, expected) -> bool:

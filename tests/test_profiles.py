@@ -10,8 +10,7 @@ import pytest
 
 from importer.canonical import get_schema
 from importer.discovery.os_parse import OS_FAMILIES
-from importer.discovery.profiles import Profile, profiles, recognise
-from importer.services.mapping_suggester import normalise_header
+from importer.discovery.profiles import Profile, header_key, profiles, recognise
 
 CORPUS = Path(__file__).parent / "corpus"
 INVENTORY_KEYS = {
@@ -35,9 +34,7 @@ def corpus_header(profile: Profile) -> list[str]:
 
 
 def documented(profile: Profile) -> set[str]:
-    return {normalise_header(c.header) for c in profile.columns} | {
-        normalise_header(h) for h in profile.ignore
-    }
+    return {header_key(c.header) for c in profile.columns} | {header_key(h) for h in profile.ignore}
 
 
 def test_there_are_profiles_for_each_import_type_with_a_tool_export() -> None:
@@ -51,13 +48,13 @@ def test_profile_cites_https_documentation_and_has_a_fingerprint(profile: Profil
     assert all(source.startswith("https://") for source in profile.sources)
     assert profile.fingerprint
     # A fingerprint names documented columns, or no export of the layout could have them.
-    assert {normalise_header(h) for h in profile.fingerprint} <= documented(profile)
+    assert {header_key(h) for h in profile.fingerprint} <= documented(profile)
 
 
 @pytest.mark.parametrize("profile", PROFILES, ids=IDS)
 def test_each_documented_header_is_mapped_or_ignored_once(profile: Profile) -> None:
-    headers = [normalise_header(c.header) for c in profile.columns]
-    headers += [normalise_header(h) for h in profile.ignore]
+    headers = [header_key(c.header) for c in profile.columns]
+    headers += [header_key(h) for h in profile.ignore]
     assert len(headers) == len(set(headers))
 
 
@@ -83,12 +80,12 @@ def test_the_corpus_file_is_recognised_as_its_own_layout(profile: Profile) -> No
 def test_the_corpus_file_has_every_documented_column(profile: Profile) -> None:
     header = corpus_header(profile)
     assert len(header) == len(set(header))
-    assert documented(profile) <= {normalise_header(h) for h in header}
+    assert documented(profile) <= {header_key(h) for h in header}
 
 
 @pytest.mark.parametrize("profile", PROFILES, ids=IDS)
 def test_no_other_layout_is_mistaken_for_this_one(profile: Profile) -> None:
-    headers = {normalise_header(h) for h in corpus_header(profile)}
+    headers = {header_key(h) for h in corpus_header(profile)}
     for other in PROFILES:
         if other is profile or not other.matches(headers):
             continue

@@ -25,7 +25,15 @@ def owned_import(client, headers) -> dict[str, str]:
     import_id = response.get_json()["id"]
     final = wait_for_final(client, import_id, headers)
     asset = client.get("/api/v1/assets", headers=headers).get_json()["items"][0]
-    return {"import_id": import_id, "flow_id": final["flow"]["id"], "asset_id": asset["id"]}
+    # An approval teaches the account a mapping: one more thing of its own to find.
+    client.put(f"/api/v1/imports/{import_id}/mappings", json=BODIES["PUT"], headers=headers)
+    learned = client.get("/api/v1/learned-mappings", headers=headers).get_json()["items"][0]
+    return {
+        "import_id": import_id,
+        "flow_id": final["flow"]["id"],
+        "asset_id": asset["id"],
+        "learned_id": str(learned["id"]),
+    }
 
 
 def snapshot(client, headers, ids: dict[str, str]) -> list:
@@ -34,6 +42,7 @@ def snapshot(client, headers, ids: dict[str, str]) -> list:
         client.get(f"/api/v1/imports/{ids['import_id']}/mappings", headers=headers).get_json(),
         client.get(f"/api/v1/flows/{ids['flow_id']}", headers=headers).get_json(),
         client.get(f"/api/v1/assets/{ids['asset_id']}", headers=headers).get_json(),
+        client.get("/api/v1/learned-mappings", headers=headers).get_json(),
     ]
 
 

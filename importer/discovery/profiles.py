@@ -21,7 +21,8 @@ documented columns holds. Every profile cites the documentation its columns come
     "Memory" = { field = "memory_gb", unit = "MiB" }
     "ram" = { field = "memory_gb", unit_column = "ram_size_type" }
 
-Headers are compared as normalise_header sees them ("RAM (MB)" and "ram_mb" are one header).
+Headers are compared as normalise_header sees them, without spaces ("RAM (MB)" and "ram_mb" are
+one header, and so are "Time slot" and "Timeslot").
 A file matches a profile of its import type when it has every header of the fingerprint; of
 several, the one that knows most of the file's headers wins.
 """
@@ -61,21 +62,22 @@ class Profile:
     default_sheet: bool = False
 
     def matches(self, headers: set[str]) -> bool:
-        return all(normalise_header(h) in headers for h in self.fingerprint)
+        """``headers`` as header_key makes them."""
+        return all(header_key(h) in headers for h in self.fingerprint)
 
     def known(self, headers: set[str]) -> int:
         """How many of the file's headers this layout documents."""
-        documented = {normalise_header(c.header) for c in self.columns}
-        documented |= {normalise_header(h) for h in self.ignore}
+        documented = {header_key(c.header) for c in self.columns}
+        documented |= {header_key(h) for h in self.ignore}
         return len(documented & headers)
 
     def column(self, header: str) -> ProfileColumn | None:
-        wanted = normalise_header(header)
-        return next((c for c in self.columns if normalise_header(c.header) == wanted), None)
+        wanted = header_key(header)
+        return next((c for c in self.columns if header_key(c.header) == wanted), None)
 
     def ignores(self, header: str) -> bool:
-        wanted = normalise_header(header)
-        return any(normalise_header(h) == wanted for h in self.ignore)
+        wanted = header_key(header)
+        return any(header_key(h) == wanted for h in self.ignore)
 
 
 class ProfileError(ValueError):
@@ -137,9 +139,14 @@ def parse_profile(data: dict, name: str) -> Profile:
     )
 
 
+def header_key(header: str) -> str:
+    """A header as layouts are compared: "Time slot", "Timeslot" and "time_slot" are one."""
+    return normalise_header(header).replace(" ", "")
+
+
 def recognise(import_type: str, columns: Sequence[str]) -> Profile | None:
     """The tool layout a file of this import type is in, by its header; None when unknown."""
-    headers = {normalise_header(c) for c in columns}
+    headers = {header_key(c) for c in columns}
     candidates = [p for p in profiles() if p.import_type == import_type and p.matches(headers)]
     if not candidates:
         return None
