@@ -760,3 +760,16 @@ def test_records_from_objects_checks_like_a_file() -> None:
     assert code([{"a": 1}] * 3, ParseLimits(max_rows=2)) == "too-many-rows"
     assert code([{"a": 1}, {"b": 1}], ParseLimits(max_columns=1)) == "too-many-columns"
     assert code([]) == "no-records"
+
+
+def test_powershells_type_line_above_the_header_is_no_header():
+    content = (
+        b"#TYPE VMware.VimAutomation.ViCore.Impl.V1.VM.UniversalVirtualMachineImpl\r\n"
+        b'"Name","PowerState","NumCpu","MemoryGB"\r\n'
+        b'"lon-web01","PoweredOn","2","4"\r\n'
+    )
+    source = open_bytes(content, "vms.csv")
+    assert source.columns == ["Name", "PowerState", "NumCpu", "MemoryGB"]
+    assert [values for _, values, _ in rows(source)] == [
+        {"Name": "lon-web01", "PowerState": "PoweredOn", "NumCpu": "2", "MemoryGB": "4"}
+    ]

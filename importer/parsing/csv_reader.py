@@ -61,6 +61,7 @@ def open_csv(upload: TextUpload, limits: ParseLimits, delimiter: str | None) -> 
 
 def detect_delimiter(sample: str) -> str:
     """Picks the delimiter among , ; tab and | from the start of the file."""
+    sample = _without_type_line(sample)
     widths = {delimiter: _header_width(sample, delimiter) for delimiter in DELIMITERS}
     sniffed = _sniff(sample)
     # The sniffer weighs consistency across lines but can be fooled (by commas in a
@@ -81,6 +82,17 @@ def _sniff(sample: str) -> str | None:
         return csv.Sniffer().sniff(head, delimiters=DELIMITERS).delimiter
     except csv.Error:
         return None
+
+
+# Windows PowerShell's Export-Csv writes "#TYPE <.NET type>" above the header unless told not to
+# (-NoTypeInformation): it names no column.
+_TYPE_LINE = "#TYPE "
+
+
+def _without_type_line(sample: str) -> str:
+    if sample.startswith(_TYPE_LINE):
+        return sample.split("\n", 1)[1] if "\n" in sample else ""
+    return sample
 
 
 def _header_width(sample: str, delimiter: str) -> int:
@@ -122,7 +134,12 @@ class _CsvRows:
         )
 
     def read_header(self) -> list[str]:
+        first = True
         while (cells := self._next_row()) is not None:
+            if first and len(cells) == 1 and cells[0].startswith(_TYPE_LINE):
+                first = False
+                continue
+            first = False
             if not is_blank(cells):
                 break
         else:
