@@ -114,3 +114,10 @@ def test_the_expected_inventory_is_well_formed(profile: Profile) -> None:
         assert entry["hostname_key"] == entry["hostname_key"].lower()
         assert entry["os_family"] is None or entry["os_family"] in OS_FAMILIES
         assert entry["past_end_of_support"] in (True, False, None)
+
+
+def test_a_filled_in_template_without_its_optional_columns_is_still_recognised() -> None:
+    columns = ["ExternalId", "HostName", "IPAddress", "RAM.TotalSizeInMB", "CPU.NumberOfCores"]
+    profile = recognise("servers", columns)
+    assert profile is not None and profile.id == "aws-migration-hub-import"
+    assert profile.column("RAM.TotalSizeInMB").unit == "MB"
