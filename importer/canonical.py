@@ -23,8 +23,9 @@ class FieldSpec:
     # The unit a size is stored in: other units are converted (importer.discovery.units).
     unit: str | None = None
     # How several columns mapped to the field make one value: "sum" adds them up (disks, each
-    # also kept in the list named by ``parts``), "best" takes the best-informed one (OS names).
-    combine: Literal["one", "sum", "best"] = "one"
+    # also kept in the list named by ``parts``), "best" takes the best-informed one (OS names),
+    # "union" keeps each distinct value once, in column order (a primary address, then the rest).
+    combine: Literal["one", "sum", "best", "union"] = "one"
     parts: str | None = None
 
 
@@ -158,6 +159,7 @@ _SERVERS = CanonicalSchema(
         FieldSpec(
             "ip_address",
             "ip",
+            combine="union",
             synonyms=(
                 "ip",
                 "ips",

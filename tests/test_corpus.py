@@ -17,7 +17,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from openpyxl import Workbook
+from openpyxl import Workbook, load_workbook
 from sqlalchemy import text
 
 from importer.discovery.profiles import profiles
@@ -81,6 +81,24 @@ def as_workbook(csv_text: str, sheet: str) -> bytes:
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue()
+
+
+def with_vnetwork(workbook_bytes: bytes, csv_text: str) -> tuple[bytes, dict[str, str]]:
+    """The vInfo workbook with its vNetwork sheet: each VM's primary NIC, and a second NIC for
+    the first three VMs; and those VMs' second address."""
+    workbook = load_workbook(io.BytesIO(workbook_bytes))
+    sheet = workbook.create_sheet("vNetwork")
+    sheet.append(["VM", "NIC label", "IPv4 Address", "VM ID", "VI SDK Server", "VI SDK UUID"])
+    second = {}
+    for n, row in enumerate(csv.DictReader(io.StringIO(csv_text))):
+        ids = [row["VM ID"], row["VI SDK Server"], row["VI SDK UUID"]]
+        sheet.append([row["VM"], "Network adapter 1", row["Primary IP Address"], *ids])
+        if n < 3:
+            second[row["VM"].lower()] = f"10.99.0.{n + 1}"
+            sheet.append([row["VM"], "Network adapter 2", f"10.99.0.{n + 1}", *ids])
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue(), second
 
 
 def typed(cell: str):
@@ -174,3 +192,26 @@ def test_a_dependency_export_adds_edges_and_changes_no_asset(client, make_accoun
         after = conn.execute(ASSETS_SNAPSHOT, {"account": account}).all()
     assert {tuple(edge) for edge in expected["edges"]} <= edges
     assert sorted(after) == sorted(before)
+
+
+def test_an_rvtools_workbook_adds_each_vms_nics_from_its_vnetwork_sheet(
+    client, make_account, resources
+):
+    account, headers = make_account()
+    content = (CORPUS / "rvtools-vinfo.csv").read_text(encoding="utf-8")
+    expected = json.loads((CORPUS / "rvtools-vinfo.expected.json").read_text(encoding="utf-8"))
+    workbook, second = with_vnetwork(as_workbook(content, "vInfo"), content)
+    final = upload(client, headers, workbook, "rvtools.xlsx")
+
+    assert final["status"] == "completed", final
+    query = text(
+        "SELECT hostname_key, primary_ip, attributes -> 'ip_address' AS ips FROM assets"
+        " WHERE client_account_id = :account"
+    )
+    with resources.engine.connect() as conn:
+        assets = {row.hostname_key: row for row in conn.execute(query, {"account": account})}
+    # The primary address stays first, so the asset's key is what vInfo says.
+    for host in expected:
+        assert assets[host["hostname_key"]].primary_ip == host["primary_ip"]
+    for vm, address in second.items():
+        assert address in assets[vm].ips, (vm, assets[vm].ips)

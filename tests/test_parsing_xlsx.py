@@ -421,3 +421,46 @@ def test_a_workbook_larger_than_the_limit_is_not_spooled_whole() -> None:
     error = failure(lambda: open_upload(Endless(), "big.xlsx", None, limits))
     assert (error.code, error.details) == ("xlsx-too-large", {"limit": 3 << 20})
     assert reads <= 5
+
+
+VINFO = ["VM", "Powerstate", "VM ID", "VI SDK Server", "VI SDK UUID"]
+VNETWORK = ["VM", "NIC label", "IPv4 Address", "VM ID", "VI SDK Server", "VI SDK UUID"]
+
+
+def test_rvtools_vinfo_is_read_wherever_it_is_with_each_vms_nics_joined() -> None:
+    data = workbook(
+        [["RVTools version", "4.6.1"]],
+        title="vMetaData",
+        vNetwork=[
+            VNETWORK,
+            ["web-01", "Network adapter 1", "10.0.0.5", "vm-11", "vc01", "u-1"],
+            ["web-01", "Network adapter 2", "10.9.0.5, 10.9.0.6", "vm-11", "vc01", "u-1"],
+            # Another vCenter's VM of the same MoRef: not web-01's.
+            ["app-07", "Network adapter 1", "172.16.0.9", "vm-11", "vc02", "u-2"],
+        ],
+        vInfo=[
+            VINFO,
+            ["web-01", "poweredOn", "vm-11", "vc01", "u-1"],
+            ["db-01", "poweredOff", "vm-12", "vc01", "u-1"],
+        ],
+    )
+    source = open_xlsx(data)
+    assert source.sheet == "vInfo"
+    assert source.columns == [*VINFO, "vNetwork: IPv4 Address"]
+    assert [(values["VM"], values["vNetwork: IPv4 Address"]) for _, values, _ in rows(source)] == [
+        ("web-01", "10.0.0.5; 10.9.0.5, 10.9.0.6"),
+        ("db-01", ""),
+    ]
+
+
+def test_a_companion_sheet_without_the_key_or_rows_joins_nothing() -> None:
+    data = workbook(
+        [VINFO, ["web-01", "poweredOn", "vm-11", "vc01", "u-1"]],
+        title="vInfo",
+        vNetwork=[["NIC label", "IPv4 Address"], ["Network adapter 1", "10.0.0.5"]],
+    )
+    assert open_xlsx(data).columns == VINFO
+    empty = workbook(
+        [VINFO, ["web-01", "poweredOn", "vm-11", "vc01", "u-1"]], title="vInfo", vNetwork=[VNETWORK]
+    )
+    assert open_xlsx(empty).columns == VINFO

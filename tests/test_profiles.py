@@ -34,7 +34,15 @@ def corpus_header(profile: Profile) -> list[str]:
 
 
 def documented(profile: Profile) -> set[str]:
-    return {header_key(c.header) for c in profile.columns} | {header_key(h) for h in profile.ignore}
+    """The layout's own columns: not those its companion sheets add to a workbook's rows."""
+    joined = {
+        header_key(companion.joined(column))
+        for companion in profile.companions
+        for column in companion.columns
+    }
+    return {header_key(c.header) for c in profile.columns} - joined | {
+        header_key(h) for h in profile.ignore
+    }
 
 
 def test_there_are_profiles_for_each_import_type_with_a_tool_export() -> None:

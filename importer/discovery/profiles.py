@@ -16,6 +16,10 @@ documented columns holds. Every profile cites the documentation its columns come
     sources = ["https://..."]      # required: the documentation of the columns
     fingerprint = ["VM", "Powerstate", "VI SDK Server"]  # every one present: this layout
     ignore = ["Host", "Disks"]     # documented columns that hold no canonical field: never guessed
+    [[companions]]                 # optional: another sheet of the workbook about the same rows
+    sheet = "vNetwork"
+    keys = [["VM ID", "VI SDK UUID"], ["VM", "VI SDK Server"]]  # the first both sheets have
+    columns = ["IPv4 Address"]     # joined as "vNetwork: IPv4 Address", each row's values "; "-ed
     [columns]
     "VM" = "hostname"
     "Memory" = { field = "memory_gb", unit = "MiB" }
@@ -49,6 +53,18 @@ class ProfileColumn:
 
 
 @dataclass(frozen=True)
+class Companion:
+    """A sheet whose rows add to the layout's rows: several (a VM's NICs) for each, by keys."""
+
+    sheet: str
+    keys: tuple[tuple[str, ...], ...]
+    columns: tuple[str, ...]
+
+    def joined(self, column: str) -> str:
+        return f"{self.sheet}: {column}"
+
+
+@dataclass(frozen=True)
 class Profile:
     id: str
     tool: str
@@ -60,6 +76,7 @@ class Profile:
     ignore: tuple[str, ...] = ()
     sheet: str | None = None
     default_sheet: bool = False
+    companions: tuple[Companion, ...] = ()
 
     def matches(self, headers: set[str]) -> bool:
         """``headers`` as header_key makes them."""
@@ -125,6 +142,14 @@ def parse_profile(data: dict, name: str) -> Profile:
             raise ProfileError(f"{name}: column {header!r} has unit {unit!r} for {field}")
         columns.append(ProfileColumn(header, field, unit, spec.get("unit_column")))
     fingerprint = tuple(need("fingerprint", list))
+    companions = tuple(
+        Companion(
+            sheet=companion["sheet"],
+            keys=tuple(tuple(key) for key in companion["keys"]),
+            columns=tuple(companion["columns"]),
+        )
+        for companion in data.get("companions", ())
+    )
     return Profile(
         id=need("id", str),
         tool=need("tool", str),
@@ -136,6 +161,7 @@ def parse_profile(data: dict, name: str) -> Profile:
         ignore=tuple(data.get("ignore", ())),
         sheet=data.get("sheet"),
         default_sheet=bool(data.get("default_sheet", False)),
+        companions=companions,
     )
 
 
@@ -156,3 +182,14 @@ def recognise(import_type: str, columns: Sequence[str]) -> Profile | None:
 def default_sheets() -> tuple[str, ...]:
     """Worksheets read when an upload names none and the workbook has one of them."""
     return tuple(dict.fromkeys(p.sheet for p in profiles() if p.sheet and p.default_sheet))
+
+
+def companions_of(sheet: str) -> tuple[Companion, ...]:
+    """The sheets joined to a worksheet of this name, by the layouts that live in it."""
+    folded = sheet.casefold()
+    return tuple(
+        companion
+        for profile in profiles()
+        if profile.sheet and profile.sheet.casefold() == folded
+        for companion in profile.companions
+    )

@@ -1,4 +1,11 @@
-"""XLSX uploads: one worksheet's rows, with the first non-empty row as the header."""
+"""XLSX uploads: one worksheet's rows, with the first non-empty row as the header.
+
+A tool's workbook may say more about each row in other sheets (RVTools: every NIC of a VM in
+vNetwork): the profile that lives in the sheet names them, and their values are joined to each row
+as columns of their own ("vNetwork: IPv4 Address").
+"""
+
+from __future__ import annotations
 
 import contextlib
 import datetime
@@ -9,7 +16,7 @@ from typing import Any, BinaryIO
 from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 
-from importer.discovery.profiles import default_sheets
+from importer.discovery.profiles import Companion, companions_of, default_sheets, header_key
 from importer.errors import InvalidUpload
 from importer.parsing.header import check_labels, is_blank
 from importer.parsing.limits import ParseLimits
@@ -32,7 +39,16 @@ def open_xlsx(stream: BinaryIO, limits: ParseLimits, sheet: str | None) -> Recor
         worksheet = _worksheet(workbook, sheet)
         rows = _SheetRows(worksheet, limits)
         columns = rows.read_header()
-        records = _closing(rows.records(columns), resources.pop_all())
+        joins = [
+            join
+            for companion in companions_of(worksheet.title)
+            if (join := _Join.read(workbook, companion, columns, limits)) is not None
+        ]
+        records = rows.records(columns)
+        if joins:
+            columns = columns + [name for join in joins for name in join.names]
+            records = _joined(records, joins)
+        records = _closing(records, resources.pop_all())
     return RecordSource(
         format="xlsx",
         encoding=None,
@@ -41,6 +57,79 @@ def open_xlsx(stream: BinaryIO, limits: ParseLimits, sheet: str | None) -> Recor
         records=records,
         sheet=worksheet.title,
     )
+
+
+class _Join:
+    """A companion sheet's values, by the key of the rows they belong to (a VM's NICs)."""
+
+    def __init__(self, companion: Companion, key: list[str], wanted: list[str]) -> None:
+        self.names = [companion.joined(column) for column in wanted]
+        self._key = key
+        self._wanted = wanted
+        self._values: dict[tuple[str, ...], list[list[str]]] = {}
+
+    @classmethod
+    def read(
+        cls, workbook: Any, companion: Companion, columns: list[str], limits: ParseLimits
+    ) -> _Join | None:
+        """None when the workbook has no such sheet, or no key and column to join by."""
+        found = [
+            ws for ws in workbook.worksheets if ws.title.casefold() == companion.sheet.casefold()
+        ]
+        if not found:
+            return None
+        rows = _SheetRows(found[0], limits)
+        try:
+            header = rows.read_header()
+        except InvalidUpload:  # an empty companion sheet adds nothing
+            return None
+        own = {header_key(column): column for column in header}
+        main = {header_key(column): column for column in columns}
+        key = next(
+            (
+                k
+                for k in companion.keys
+                if all(header_key(c) in own and header_key(c) in main for c in k)
+            ),
+            None,
+        )
+        wanted = [own[header_key(c)] for c in companion.columns if header_key(c) in own]
+        if key is None or not wanted:
+            return None
+        join = cls(companion, [main[header_key(c)] for c in key], wanted)
+        their_key = [own[header_key(c)] for c in key]
+        try:
+            for record in rows.records(header):
+                join._add(tuple(_text(record.values.get(c)) for c in their_key), record.values)
+        except InvalidUpload as exc:
+            if exc.code != "no-records":
+                raise
+        return join if join._values else None
+
+    def _add(self, key: tuple[str, ...], values: dict[str, Any]) -> None:
+        lists = self._values.setdefault(key, [[] for _ in self._wanted])
+        for items, column in zip(lists, self._wanted, strict=True):
+            value = _text(values.get(column))
+            if value and value not in items:
+                items.append(value)
+
+    def values(self, record: dict[str, Any]) -> dict[str, str]:
+        lists = self._values.get(tuple(_text(record.get(c)) for c in self._key))
+        if lists is None:
+            return dict.fromkeys(self.names, "")
+        return {name: "; ".join(items) for name, items in zip(self.names, lists, strict=True)}
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value).strip()
+
+
+def _joined(records: Iterator[ParsedRecord], joins: list[_Join]) -> Iterator[ParsedRecord]:
+    for record in records:
+        if record.values:  # a blank row stays blank
+            for join in joins:
+                record.values.update(join.values(record.values))
+        yield record
 
 
 def _closing(

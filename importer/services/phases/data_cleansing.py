@@ -234,8 +234,9 @@ class RowCleaner:
     """Cleans rows with the import's mappings, each repeated text value of a column once.
 
     Several columns of one field make one value as the field's ``combine`` says: disk sizes
-    add up (each kept in the field's ``parts`` too), and of several OS names the one that tells
-    a version wins (VMware's configuration-file OS is only "2016 or later").
+    add up (each kept in the field's ``parts`` too), of several OS names the one that tells
+    a version wins (VMware's configuration-file OS is only "2016 or later"), and addresses are
+    the distinct ones of every column, the first column's first.
     """
 
     def __init__(self, columns: list[tuple], schema: CanonicalSchema) -> None:
@@ -305,6 +306,12 @@ class RowCleaner:
             if spec.parts:
                 combined[spec.parts] = numbers or None
             return combined
+        if spec.combine == "union":
+            items = [
+                i for value in present for i in (value if isinstance(value, list) else [value])
+            ]
+            distinct = list(dict.fromkeys(items))
+            return {spec.name: distinct[0] if len(distinct) == 1 else distinct or None}
         told = [value for value in present if self._parse_os(value, version).version is not None]
         return {spec.name: (told or present or [None])[0]}
 
