@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import time
+import uuid
 
 FINAL_STATUSES = {"completed", "failed", "cancelled"}
 
@@ -22,18 +23,27 @@ def wait_for_final(
     raise AssertionError(f"import {import_id} did not finish: {body}")
 
 
-def import_completed(
-    client, headers: dict, body: bytes, filename: str, engagement: str, timeout: float = 90
-) -> dict:
-    """The import of ``body``, uploaded and run to completion by the worker."""
+def uploaded(client, headers: dict, body: bytes, filename: str = "export.csv", **form: str) -> str:
+    """The id of the accepted upload of ``body``; ``form`` holds the other fields (engagement,
+    import_type, sheet), a fresh engagement by default."""
+    form.setdefault("engagement", uuid.uuid4().hex)
     response = client.post(
         "/api/v1/imports",
-        data={"file": (io.BytesIO(body), filename), "engagement": engagement},
+        data={"file": (io.BytesIO(body), filename), **form},
         headers=headers,
         content_type="multipart/form-data",
     )
     assert response.status_code == 202, response.get_json()
-    final = wait_for_final(client, response.get_json()["id"], headers, timeout)
+    return response.get_json()["id"]
+
+
+def import_completed(
+    client, headers: dict, body: bytes, filename: str, timeout: float = 90, **form: str
+) -> dict:
+    """The import of ``body``, uploaded and run to completion by the worker."""
+    final = wait_for_final(
+        client, uploaded(client, headers, body, filename, **form), headers, timeout
+    )
     assert final["status"] == "completed", final
     return final
 

@@ -57,7 +57,7 @@ def large_import(resources, app) -> uuid.UUID:
     body, _ = messy_csv_bytes(chunk_size * (MIN_RANGES + 3) + 17, seed=11)
     issued = resources.services.api_keys.create(f"helpers-{uuid.uuid4().hex[:8]}")
     auth = {"Authorization": f"Bearer {issued.key}"}
-    final = import_completed(app.test_client(), auth, body, "cmdb.csv", "helpers", timeout=180)
+    final = import_completed(app.test_client(), auth, body, "cmdb.csv", 180, engagement="helpers")
     return uuid.UUID(final["id"])
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import uuid
 from pathlib import Path
 
 import pytest
@@ -21,7 +20,7 @@ from openpyxl import Workbook, load_workbook
 from sqlalchemy import text
 
 from importer.discovery.profiles import profiles
-from tests.helpers import wait_for_final
+from tests.helpers import uploaded, wait_for_final
 
 pytestmark = pytest.mark.usefixtures("celery_worker")
 
@@ -49,23 +48,10 @@ EDGES = text(
 )
 
 
-def upload(
-    client, headers, body: bytes, filename: str, import_type: str = "servers", sheet=None
-) -> dict:
-    response = client.post(
-        "/api/v1/imports",
-        data={
-            "file": (io.BytesIO(body), filename),
-            "engagement": uuid.uuid4().hex,
-            "import_type": import_type,
-            **({"sheet": sheet} if sheet else {}),
-        },
-        headers=headers,
-        content_type="multipart/form-data",
-    )
-    assert response.status_code == 202, response.get_json()
+def upload(client, headers, body: bytes, filename: str, **form: str) -> dict:
+    import_id = uploaded(client, headers, body, filename, **form)
     statuses = {"completed", "failed", "cancelled", "waiting_for_approval"}
-    return wait_for_final(client, response.get_json()["id"], headers, 120, statuses)
+    return wait_for_final(client, import_id, headers, 120, statuses)
 
 
 def as_workbook(csv_text: str, sheet: str) -> bytes:
@@ -137,8 +123,8 @@ def test_an_export_in_its_tools_layout_gives_the_right_inventory(
     if profile.sheet:
         # A workbook's data sheet is found by name; another sheet of it is named in the upload.
         workbook = as_workbook(content, profile.sheet)
-        named = None if profile.default_sheet else profile.sheet
-        final = upload(client, headers, workbook, f"{profile_id}.xlsx", sheet=named)
+        named = {} if profile.default_sheet else {"sheet": profile.sheet}
+        final = upload(client, headers, workbook, f"{profile_id}.xlsx", **named)
     else:
         final = upload(client, headers, content.encode(), f"{profile_id}.csv")
 

@@ -8,7 +8,7 @@ from sqlalchemy import text
 
 from importer.discovery.dependencies import find_cycles, parse_targets
 from importer.discovery.normalize import normalize_value
-from tests.helpers import csv_bytes, wait_for_final
+from tests.helpers import csv_bytes, import_completed, wait_for_final
 
 
 @pytest.mark.parametrize(
@@ -195,20 +195,9 @@ def test_matches_the_definition_on_random_graphs(seed: int) -> None:
 # ------------------------------------------------------------------ through the API and a worker
 def imported(client, headers: dict, body: bytes, import_type: str, engagement: str) -> dict:
     """An import of ``import_type``, run to completion by the worker."""
-    response = client.post(
-        "/api/v1/imports",
-        data={
-            "file": (io.BytesIO(body), f"{import_type}.csv"),
-            "engagement": engagement,
-            "import_type": import_type,
-        },
-        headers=headers,
-        content_type="multipart/form-data",
+    return import_completed(
+        client, headers, body, f"{import_type}.csv", engagement=engagement, import_type=import_type
     )
-    assert response.status_code == 202, response.get_json()
-    final = wait_for_final(client, response.get_json()["id"], headers)
-    assert final["status"] == "completed", final
-    return final
 
 
 def dependencies_summary(client, headers: dict, final: dict) -> dict:

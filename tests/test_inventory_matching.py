@@ -625,7 +625,7 @@ def test_a_tools_numeric_record_id_is_a_key_within_that_tool(client, auth):
     header = ["device_pk", "name", "total_cpus", "ram", "ram_size_type", "hard_disk_size_type"]
     for name in ("edi-a", "edi-a-renamed"):
         body = csv_bytes(header, [[101, name, 2, 4, "GB", "GB"]])
-        final = import_completed(client, auth, body, "device42.csv", engagement)
+        final = import_completed(client, auth, body, "device42.csv", engagement=engagement)
         assert final["profile"] == "device42-view-device-v2"
     [asset] = asset_list(client, auth)
     assert (asset["name"], asset["source_id"]) == ("edi-a-renamed", "device42:101")

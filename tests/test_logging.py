@@ -29,7 +29,7 @@ from importer.logging_setup import (
 )
 from importer.resources import Resources
 from importer.sample_export import messy_csv_bytes
-from tests.helpers import wait_for, wait_for_final
+from tests.helpers import uploaded, wait_for, wait_for_final
 from tests.worker_process import ROOT, settings_env, stop_process
 from web import create_app
 
@@ -58,14 +58,7 @@ def json_lines(text: str) -> list[dict]:
 
 def upload(client, headers, rows: int = 300, seed: int = 1) -> str:
     content, _ = messy_csv_bytes(rows, seed=seed)
-    response = client.post(
-        "/api/v1/imports",
-        data={"file": (io.BytesIO(content), "cmdb.csv"), "engagement": uuid.uuid4().hex},
-        headers=headers,
-        content_type="multipart/form-data",
-    )
-    assert response.status_code == 202, response.get_json()
-    return response.get_json()["id"]
+    return uploaded(client, headers, content, "cmdb.csv")
 
 
 # -- format ---------------------------------------------------------------------------------------

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import io
-import uuid
-
 import pytest
 
-from tests.helpers import csv_bytes, wait_for_final
+from tests.helpers import csv_bytes, uploaded, wait_for_final
 
 pytestmark = pytest.mark.usefixtures("celery_worker")
 
@@ -16,14 +13,7 @@ VINFO = ["VM", "Powerstate", "Template", "CPUs", "Memory", "NICs", "Disks", "VI 
 
 
 def upload(client, auth, content: bytes) -> str:
-    response = client.post(
-        "/api/v1/imports",
-        data={"file": (io.BytesIO(content), "export.csv"), "engagement": uuid.uuid4().hex},
-        headers=auth,
-        content_type="multipart/form-data",
-    )
-    assert response.status_code == 202, response.get_json()
-    return response.get_json()["id"]
+    return uploaded(client, auth, content)
 
 
 def mappings(client, auth, import_id: str) -> dict[str, dict]:

@@ -161,7 +161,7 @@ def history(resources, client, make_account):
     """Other accounts' finished imports, 60 times a new import's rows, analysed."""
     account_id, headers = make_account()
     body, _ = messy_csv_bytes(ROWS, seed=11)
-    template = import_completed(client, headers, body, "history.csv", "history")
+    template = import_completed(client, headers, body, "history.csv", engagement="history")
     clone_into_other_accounts(resources.engine, template["id"], HISTORY_COPIES)
     yield
     with resources.engine.begin() as conn:
@@ -177,10 +177,10 @@ def test_a_new_accounts_imports_plan_in_proportion_to_their_rows(resources, clie
     # The same hosts again, other values: every row is matched to an asset of the first import.
     second, _ = messy_csv_bytes(ROWS, seed=22)
     with captured_plans(resources.engine) as plans:
-        import_completed(client, headers, first, "first.csv", engagement, timeout=180)
+        import_completed(client, headers, first, "first.csv", 180, engagement=engagement)
     assert len(plans) > 50, "auto_explain caught no plans"
     assert not overworked(plans, ROWS), "\n\n".join(overworked(plans, ROWS))
 
     with captured_plans(resources.engine) as plans:
-        import_completed(client, headers, second, "second.csv", engagement, timeout=180)
+        import_completed(client, headers, second, "second.csv", 180, engagement=engagement)
     assert not overworked(plans, 2 * ROWS), "\n\n".join(overworked(plans, 2 * ROWS))

@@ -36,7 +36,7 @@ def api_key(resources) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def real_ids(app, api_key, celery_worker) -> dict[str, str]:
     client = app.test_client()
-    final = import_completed(client, api_key, CSV, "seed.csv", "seed")
+    final = import_completed(client, api_key, CSV, "seed.csv", engagement="seed")
     assets = client.get("/api/v1/assets", headers=api_key).get_json()["items"]
     return {"import_id": final["id"], "flow_id": final["flow"]["id"], "asset_id": assets[0]["id"]}
 
