@@ -36,8 +36,8 @@ def create_celery(settings: Settings | None = None, resources: Resources | None 
             "unacked_restore_throttle": 1,
         },
         beat_schedule={
-            "reap-stale-steps": {
-                "task": "importer.reap_stale_steps",
+            "watchdog": {
+                "task": "importer.watchdog",
                 "schedule": settings.watchdog_interval_seconds,
             }
         },

@@ -43,8 +43,13 @@ class Settings(BaseSettings):
     max_restarts: int = Field(default=5, ge=1)
     # Retries of a step whose database connection failed (PostgreSQL restarting, say).
     db_retries: int = Field(default=5, ge=0)
-    # A running step with no heartbeat for this long, and no worker holding it, is marked failed.
+    # A running step or phase with no heartbeat for this long, and no worker holding it, is
+    # marked failed. Work waiting in the queue is pending, not running: it is never judged so.
     stale_after_seconds: int = Field(default=300, gt=0)
+    # The import's next run, pending this long since its task was sent, is sent again: its
+    # message may have been lost (a crash between the commit and the send). A copy that finds
+    # the run taken or done does nothing, so a message that was only slow costs one no-op.
+    resend_pending_after_seconds: int = Field(default=180, gt=0)
     watchdog_interval_seconds: int = Field(default=60, gt=0)
 
     # Below this confidence, a required field's mapping waits for a person's approval.

@@ -7,6 +7,7 @@ import io
 import os
 import signal
 import subprocess
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +18,7 @@ from sqlalchemy import func, select
 from importer.models import (
     CleanedRecord,
     DiscoveryFlow,
+    DiscoveryPhaseRun,
     ImportFieldMapping,
     ImportStepRun,
     ValidationIssue,
@@ -52,6 +54,11 @@ class FaultLab:
             self._worker_cm.__exit__(None, None, None)
             self._worker_cm = self._worker = None
 
+    def stop_worker_after_its_task(self) -> None:
+        """Ask the worker to stop (a warm shutdown: it takes no more tasks, and finishes the one
+        it runs); stop_worker waits for it."""
+        self._worker.terminate()
+
     def kill_worker(self) -> None:
         """SIGKILL the worker and its pool children: no goodbye, no ack, no cleanup."""
         os.killpg(self._worker.pid, signal.SIGKILL)
@@ -71,9 +78,31 @@ class FaultLab:
             # The connection may be gone already (a test restarting PostgreSQL kills it).
             conn.close()
 
+    # -- the watchdog -------------------------------------------------------------------------
+    @contextmanager
+    def watchdog_running(self, interval: float = 0.3) -> Iterator[list[str]]:
+        """What celery beat does, every ``interval`` seconds until the block ends; yields the
+        task ids it sent again, as it sends them."""
+        stop, resent = threading.Event(), []
+
+        def rounds() -> None:
+            while not stop.wait(interval):
+                resent.extend(self.resources.services.watchdog.run()[1])
+
+        thread = threading.Thread(target=rounds, daemon=True)
+        thread.start()
+        try:
+            yield resent
+        finally:
+            stop.set()
+            thread.join()
+
     # -- the API ----------------------------------------------------------------------------
     def upload(self, rows: int = 1500, seed: int = 1) -> tuple[str, ExportStats]:
         content, stats = messy_csv_bytes(rows, seed)
+        return self.upload_bytes(content), stats
+
+    def upload_bytes(self, content: bytes) -> str:
         response = self.client.post(
             "/api/v1/imports",
             data={"file": (io.BytesIO(content), "cmdb.csv"), "engagement": uuid.uuid4().hex},
@@ -81,7 +110,7 @@ class FaultLab:
             content_type="multipart/form-data",
         )
         assert response.status_code == 202, response.get_json()
-        return response.get_json()["id"], stats
+        return response.get_json()["id"]
 
     def detail(self, import_id: str) -> dict:
         response = self.client.get(f"/api/v1/imports/{import_id}", headers=self.headers)
@@ -138,6 +167,29 @@ class FaultLab:
                     select(func.count()).select_from(model).where(model.import_id == import_id)
                 )
         return counts
+
+    def runs(self, import_id: str) -> dict[str, tuple]:
+        """Every step and phase run's state, by task id: what a stray task must leave alone."""
+        with self.resources.session_factory() as session:
+            steps = session.execute(
+                select(
+                    ImportStepRun.task_id,
+                    ImportStepRun.step,
+                    ImportStepRun.attempt,
+                    ImportStepRun.status,
+                    ImportStepRun.restarts,
+                ).where(ImportStepRun.import_id == import_id)
+            ).all()
+            phases = session.execute(
+                select(
+                    DiscoveryPhaseRun.task_id,
+                    DiscoveryPhaseRun.phase,
+                    DiscoveryPhaseRun.attempt,
+                    DiscoveryPhaseRun.status,
+                    DiscoveryPhaseRun.restarts,
+                ).where(DiscoveryPhaseRun.import_id == import_id)
+            ).all()
+        return {row[0]: tuple(row[1:]) for row in [*steps, *phases]}
 
     def step_runs(self, import_id: str) -> list[ImportStepRun]:
         with self.resources.session_factory() as session:

@@ -5,6 +5,7 @@ from importer.models.asset import Asset, AssetDependency, AssetSource, LearnedMa
 from importer.models.base import Base
 from importer.models.data_import import (
     FINAL_IMPORT_STATUSES,
+    WORKING_IMPORT_STATUSES,
     DataImport,
     ImportFieldMapping,
     ImportStatus,
@@ -62,4 +63,5 @@ __all__ = [
     "StepStatus",
     "flow_phases",
     "ValidationIssue",
+    "WORKING_IMPORT_STATUSES",
 ]

@@ -41,6 +41,10 @@ class ImportStatus(enum.StrEnum):
 FINAL_IMPORT_STATUSES = frozenset(
     {ImportStatus.COMPLETED, ImportStatus.FAILED, ImportStatus.CANCELLED}
 )
+# An import whose work goes on without a person: only its tasks are sent, and only they run.
+WORKING_IMPORT_STATUSES = frozenset(
+    {ImportStatus.STORED, ImportStatus.VALIDATING, ImportStatus.MAPPING, ImportStatus.DISCOVERING}
+)
 
 
 class DataImport(Base):

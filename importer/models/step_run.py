@@ -6,7 +6,7 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from importer.models.base import Base, check_in, created_at, uuid_pk
@@ -51,6 +51,8 @@ class ImportStepRun(Base):
     status: Mapped[str] = mapped_column(String(20), default=StepStatus.PENDING)
     attempt: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = created_at()
+    # When its task was planned or last sent: a pending run unsent for long is sent again.
+    queued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Refreshed at every chunk; a running step whose heartbeat is stale lost its worker.

@@ -30,7 +30,7 @@ from importer.services.storage import ImportStorageManager
 from importer.services.table_statistics import TableStatistics
 from importer.services.transactions import ImportTransactionManager
 from importer.services.validation_service import ValidationService
-from importer.services.watchdog import StaleStepReaper
+from importer.services.watchdog import Watchdog
 
 
 class Services:
@@ -38,7 +38,7 @@ class Services:
         settings = resources.settings
         self.transactions = ImportTransactionManager(resources.session_factory)
         self.background = BackgroundExecutionService(resources.celery, self.transactions)
-        self.flows = FlowTriggerService(self.background)
+        self.flows = FlowTriggerService()
         self.validator = ImportValidator()
         self.storage = ImportStorageManager()
         self.responses = ImportResponseBuilder()
@@ -49,7 +49,9 @@ class Services:
         self.queries = ImportQueryService()
         self.inventory = InventoryQueryService()
         self.api_keys = ApiKeyService(self.transactions)
-        self.runner = StepRunner(self.transactions, resources.runtime_state, settings.max_restarts)
+        self.runner = StepRunner(
+            self.transactions, resources.runtime_state, settings.max_restarts, self.background
+        )
         self.field_mapping_phase = FieldMappingPhase(
             settings.mapping_confidence_threshold, self.validation
         )
@@ -76,8 +78,11 @@ class Services:
             self.flows,
             self.field_mapping_phase,
         )
-        self.reaper = StaleStepReaper(
-            self.transactions, timedelta(seconds=settings.stale_after_seconds)
+        self.watchdog = Watchdog(
+            self.transactions,
+            self.background,
+            stale_after=timedelta(seconds=settings.stale_after_seconds),
+            resend_after=timedelta(seconds=settings.resend_pending_after_seconds),
         )
         self.upload_handler = ImportStorageHandler(
             self.validator,

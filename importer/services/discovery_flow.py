@@ -1,4 +1,5 @@
-"""A discovery flow phase as a unit of work: one Celery task per phase, chained in order.
+"""A discovery flow phase as a unit of work: one Celery task per phase, each sent once the phase
+before it completed.
 
 The flow's state lives on its phase runs (status, progress, summary, error); the flow row sums
 them up. The last phase to complete completes the flow, the discovery step and the import.
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session
 from importer.models import (
     FINAL_FLOW_STATUSES,
     PHASE_WEIGHTS,
+    WORKING_IMPORT_STATUSES,
     DataImport,
     DiscoveryFlow,
     DiscoveryPhaseRun,
@@ -28,7 +30,7 @@ from importer.models import (
     flow_phases,
 )
 from importer.services.import_state import fail_import, now
-from importer.services.step_runner import AlreadyDone, TooManyRestarts, WorkContext
+from importer.services.step_runner import TooManyRestarts, WorkContext
 
 OPEN_PHASE_STATUSES = (PhaseStatus.PENDING, PhaseStatus.RUNNING)
 
@@ -73,6 +75,14 @@ def locked_flow(session: Session, data_import: DataImport) -> DiscoveryFlow | No
     ).one_or_none()
 
 
+def flow_under_way(session: Session, import_id: uuid.UUID) -> bool:
+    """Whether the import's flow is planned and not ended: its discovery step's work is done."""
+    status = session.scalar(
+        select(DiscoveryFlow.status).where(DiscoveryFlow.import_id == import_id)
+    )
+    return status is not None and status not in FINAL_FLOW_STATUSES
+
+
 def cancel_flow(session: Session, data_import: DataImport) -> list[str]:
     """Cancel the flow and its open phases; returns the task ids of phases not yet started."""
     flow = locked_flow(session, data_import)
@@ -97,6 +107,27 @@ def cancel_flow(session: Session, data_import: DataImport) -> list[str]:
         # No phase is running to notice the cancel and close the step: close it here.
         close_discovery_step(session, data_import, StepStatus.CANCELLED)
     return list(queued)
+
+
+def cancel_phase(session: Session, data_import: DataImport, run: DiscoveryPhaseRun | None) -> None:
+    if run is not None and run.status in OPEN_PHASE_STATUSES:
+        run.status, run.finished_at = PhaseStatus.CANCELLED, now()
+    cancel_flow(session, data_import)
+    close_discovery_step(session, data_import, StepStatus.CANCELLED)
+
+
+def fail_phase(
+    session: Session, data_import: DataImport, run: DiscoveryPhaseRun | None, error: str
+) -> None:
+    """The phase, its flow and the import failed; a cancel wins over a failure."""
+    if data_import.status == ImportStatus.CANCELLED:
+        cancel_phase(session, data_import, run)
+        return
+    if run is not None:
+        run.status, run.error, run.finished_at = PhaseStatus.FAILED, error, now()
+        flow = session.get(DiscoveryFlow, run.flow_id, with_for_update=True)
+        flow.status, flow.error, flow.finished_at = FlowStatus.FAILED, error, now()
+    fail_import(session, data_import, error)
 
 
 class ByImportType:
@@ -133,15 +164,16 @@ class PhaseUnit:
 
     def begin(self, session: Session, data_import: DataImport, max_restarts: int) -> bool:
         run = self._run(session, data_import)
-        if run is not None and run.status == PhaseStatus.COMPLETED and not data_import.is_final:
-            raise AlreadyDone
+        # Only a pending run, or a running one whose worker is gone (a live one holds the work
+        # lock), of an import at work is worked on: any other message of it (sent again by the
+        # watchdog, delivered twice) does nothing.
         if run is None or run.status not in OPEN_PHASE_STATUSES:
             return False
         self.name = run.phase
         if data_import.status == ImportStatus.CANCELLED:
             self.cancel(session, data_import)
             return False
-        if data_import.is_final:
+        if data_import.status not in WORKING_IMPORT_STATUSES:
             return False
         if run.status == PhaseStatus.RUNNING:
             run.restarts += 1
@@ -150,12 +182,8 @@ class PhaseUnit:
                     f"The {run.phase} phase was started {run.restarts + 1} times without "
                     "finishing (its worker died or lost the database each time); giving up."
                 )
-        run.status, run.started_at, run.error, run.progress = (
-            PhaseStatus.RUNNING,
-            now(),
-            None,
-            0,
-        )
+        run.status, run.error, run.progress = PhaseStatus.RUNNING, None, 0
+        run.started_at = run.heartbeat_at = now()
         flow = self._flow(session, run)
         flow.status, flow.current_phase = FlowStatus.RUNNING, run.phase
         flow.started_at = flow.started_at or now()
@@ -169,22 +197,13 @@ class PhaseUnit:
         flow_id = session.scalar(
             update(DiscoveryPhaseRun)
             .where(DiscoveryPhaseRun.task_id == self.task_id)
-            .values(progress=percent)
+            .values(progress=percent, heartbeat_at=now())
             .returning(DiscoveryPhaseRun.flow_id)
         )
         session.execute(
             update(DiscoveryFlow)
             .where(DiscoveryFlow.id == flow_id)
             .values(progress=flow_progress(session, flow_id), updated_at=now())
-        )
-        session.execute(
-            update(ImportStepRun)
-            .where(
-                ImportStepRun.import_id == import_id,
-                ImportStepRun.step == Step.DISCOVERY,
-                ImportStepRun.status == StepStatus.RUNNING,
-            )
-            .values(heartbeat_at=now())
         )
 
     def succeed(self, session: Session, data_import: DataImport, ctx: WorkContext) -> None:
@@ -207,19 +226,7 @@ class PhaseUnit:
             data_import.finished_at = now()
 
     def fail(self, session: Session, data_import: DataImport, error: str) -> None:
-        run = self._run(session, data_import)
-        if data_import.status == ImportStatus.CANCELLED:
-            self.cancel(session, data_import)
-            return
-        if run is not None:
-            run.status, run.error, run.finished_at = PhaseStatus.FAILED, error, now()
-            flow = self._flow(session, run)
-            flow.status, flow.error, flow.finished_at = FlowStatus.FAILED, error, now()
-        fail_import(session, data_import, error)
+        fail_phase(session, data_import, self._run(session, data_import), error)
 
     def cancel(self, session: Session, data_import: DataImport) -> None:
-        run = self._run(session, data_import)
-        if run is not None and run.status in OPEN_PHASE_STATUSES:
-            run.status, run.finished_at = PhaseStatus.CANCELLED, now()
-        cancel_flow(session, data_import)
-        close_discovery_step(session, data_import, StepStatus.CANCELLED)
+        cancel_phase(session, data_import, self._run(session, data_import))

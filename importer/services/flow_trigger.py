@@ -1,9 +1,8 @@
-"""FlowTriggerService: creates (or resumes) an import's discovery flow and starts its phases."""
+"""FlowTriggerService: creates (or resumes) an import's discovery flow and plans its phases."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -18,20 +17,17 @@ from importer.models import (
     PhaseStatus,
     flow_phases,
 )
-from importer.services.background import BackgroundExecutionService
 from importer.services.discovery_flow import locked_flow
+from importer.services.import_state import now
 
 
 class FlowTriggerService:
-    def __init__(self, background: BackgroundExecutionService) -> None:
-        self._background = background
-
     def prepare_flow(
         self, session: Session, data_import: DataImport, from_phase: FlowPhase | None = None
-    ) -> list[DiscoveryPhaseRun]:
+    ) -> None:
         """The import's flow, ready to run from ``from_phase`` (default: the first phase that
-        did not complete). One flow per import: a retry resumes it, completed phases are kept.
-        Returns the phase runs to enqueue, each with a new task id."""
+        did not complete): those phases pending, each with a new task id, for the caller to send
+        after its commit. One flow per import: a retry resumes it, completed phases are kept."""
         flow = locked_flow(session, data_import)
         if flow is None:
             flow = DiscoveryFlow(
@@ -57,7 +53,6 @@ class FlowTriggerService:
                 phases[0],
             )
         start = PHASE_ORDER.index(from_phase)
-        planned = []
         for phase in [p for p in phases if PHASE_ORDER.index(p) >= start]:
             run = runs.get(phase)
             if run is None:
@@ -72,11 +67,7 @@ class FlowTriggerService:
             else:
                 run.attempt += 1
             run.status, run.progress, run.error = PhaseStatus.PENDING, 0, None
-            run.task_id, run.started_at, run.finished_at = str(uuid.uuid4()), None, None
-            planned.append(run)
+            run.task_id, run.queued_at = str(uuid.uuid4()), now()
+            run.started_at, run.heartbeat_at, run.finished_at = None, None, None
         flow.status, flow.error, flow.finished_at = FlowStatus.PENDING, None, None
         session.flush()
-        return planned
-
-    def start(self, runs: Sequence[DiscoveryPhaseRun]) -> None:
-        self._background.enqueue_phases(runs)

@@ -126,9 +126,9 @@ class ImportControlService:
                     code="mappings-need-approval",
                     details=review,
                 )
-            runs = self._flows.prepare_flow(session, data_import, FlowPhase.FIELD_MAPPING)
+            self._flows.prepare_flow(session, data_import, FlowPhase.FIELD_MAPPING)
             data_import.status = ImportStatus.DISCOVERING
-        self._flows.start(runs)
+        self._background.send_next(data_import.id, client_account_id)
         return data_import
 
     def abandon_task(self, task_id: str, terminated: bool) -> None:
@@ -211,7 +211,7 @@ class ImportControlService:
                 for step in STEP_ORDER
                 if step not in latest or latest[step].status != StepStatus.SUCCEEDED
             )
-            runs = self._background.plan_steps(
+            self._background.plan_steps(
                 session, data_import, STEP_ORDER[STEP_ORDER.index(resume) :]
             )
             data_import.status = STATUS_OF_STEP[resume]
@@ -222,7 +222,7 @@ class ImportControlService:
             self._state.clear_cancel(import_id)
         except Exception:
             log.warning("could not clear the cancel flag in redis", exc_info=True)
-        self._background.start_steps(runs)
+        self._background.send_next(import_id, client_account_id)
         return data_import
 
     @staticmethod

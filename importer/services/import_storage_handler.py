@@ -1,7 +1,7 @@
 """ImportStorageHandler: the upload, from request to answer, composed of the import services.
 
 validate the options → in one transaction: idempotency, conflict check, import row, raw records by
-COPY, step runs with their task ids → commit → enqueue the chain → answer.
+COPY, step runs with their task ids → commit → send the first step's task → answer.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ class ImportStorageHandler:
                 )
                 self._storage.store_records(session, data_import, source)
                 data_import.content_sha256 = upload.content_sha256()
-                runs = self._background.plan_steps(session, data_import, STEP_ORDER)
+                self._background.plan_steps(session, data_import, STEP_ORDER)
         except IntegrityError:
             # A concurrent upload with the same idempotency key in another engagement won.
             if not options.idempotency_key:
@@ -80,7 +80,7 @@ class ImportStorageHandler:
                 )
             return self._replay(existing, upload)
         metrics.rows_ingested(client_account_id, data_import.records_stored)
-        self._background.start_steps(runs)
+        self._background.send_next(data_import.id, client_account_id)
         return HandlerResult(202, self._responses.accepted(data_import))
 
     def _replay(self, existing: DataImport, upload: Upload) -> HandlerResult:

@@ -1,4 +1,4 @@
-"""The chain's three steps as units of work, each tied to its ImportStepRun by Celery task id."""
+"""The pipeline's three steps as units of work, each tied to its ImportStepRun by Celery task id."""
 
 from __future__ import annotations
 
@@ -9,16 +9,18 @@ from sqlalchemy.orm import Session
 
 from importer.models import (
     OPEN_STEP_STATUSES,
+    WORKING_IMPORT_STATUSES,
     DataImport,
     ImportStatus,
     ImportStepRun,
     Step,
     StepStatus,
 )
+from importer.services.discovery_flow import flow_under_way
 from importer.services.field_mappings import FieldMappingService
 from importer.services.flow_trigger import FlowTriggerService
 from importer.services.import_state import fail_import, now
-from importer.services.step_runner import AlreadyDone, TooManyRestarts, WorkContext
+from importer.services.step_runner import TooManyRestarts, WorkContext
 from importer.services.validation_service import ValidationService
 
 
@@ -45,16 +47,19 @@ class StepUnit:
 
     def begin(self, session: Session, data_import: DataImport, max_restarts: int) -> bool:
         run = self._run(session, data_import)
-        if run is not None and run.status == StepStatus.SUCCEEDED and not data_import.is_final:
-            raise AlreadyDone
+        # Only a pending run, or a running one whose worker is gone (a live one holds the work
+        # lock), of an import at work is worked on: any other message of it (sent again by the
+        # watchdog, delivered twice) does nothing.
         if run is None or run.status not in OPEN_STEP_STATUSES:
             return False
         if data_import.status == ImportStatus.CANCELLED:
             run.status, run.finished_at = StepStatus.CANCELLED, now()
             return False
-        if data_import.is_final:
+        if data_import.status not in WORKING_IMPORT_STATUSES:
             return False
         if run.status == StepStatus.RUNNING:
+            if self._handed_over(session, data_import):
+                return False
             run.restarts += 1
             if run.restarts >= max_restarts:
                 raise TooManyRestarts(
@@ -73,6 +78,10 @@ class StepUnit:
             .where(ImportStepRun.task_id == self.task_id, ImportStepRun.import_id == import_id)
             .values(heartbeat_at=now())
         )
+
+    def _handed_over(self, session: Session, data_import: DataImport) -> bool:
+        """Whether a running run's task did its work already, the run staying open after it."""
+        return False
 
     def work(self, ctx: WorkContext) -> None:
         raise NotImplementedError
@@ -124,6 +133,10 @@ class DiscoveryStep(StepUnit):
         super().__init__(task_id)
         self._flows = flows
 
+    def _handed_over(self, session: Session, data_import: DataImport) -> bool:
+        # Planning its flow again would give the queued phases new task ids, and resume a flow
+        # that waits for a person's approval.
+        return flow_under_way(session, data_import.id)
+
     def work(self, ctx: WorkContext) -> None:
-        runs = self._flows.prepare_flow(ctx.session, ctx.data_import)
-        ctx.after_commit.append(lambda: self._flows.start(runs))
+        self._flows.prepare_flow(ctx.session, ctx.data_import)

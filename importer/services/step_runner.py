@@ -6,7 +6,8 @@ worker) finds it held and drops out, while the lock of a worker that died is rel
 connection. "Running" is committed in a short transaction of its own, so readers see it. The
 outcome is decided in the work transaction while holding the import's row lock: a cancel takes the
 same lock, so a cancel racing a step's success ends in one consistent state, and a cancelled or
-failed unit rolls its partial writes back.
+failed unit rolls its partial writes back. A unit that succeeded has the import's next run sent
+after its commit.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from sqlalchemy.orm import Session
 from importer import metrics
 from importer.models import DataImport, ImportStatus
 from importer.runtime_state import RuntimeState
+from importer.services.background import BackgroundExecutionService
 from importer.services.transactions import ImportTransactionManager
 
 log = logging.getLogger(__name__)
@@ -38,16 +40,11 @@ class ImportCancelled(Exception):
 
 
 class StepFailed(Exception):
-    """Raised to Celery once a failure is recorded, so the chain stops and Flower shows it."""
+    """Raised to Celery once a failure is recorded, so that Flower shows it."""
 
 
 class TransientFailure(Exception):
     """The database connection failed; the task is retried with backoff, nothing is recorded."""
-
-
-class AlreadyDone(Exception):  # noqa: N818 (a signal, not an error)
-    """The unit succeeded before, yet its task came again: its worker died after committing and
-    before the chain sent the next task. Succeeding again sends it."""
 
 
 class TooManyRestarts(Exception):
@@ -61,7 +58,6 @@ class WorkContext:
     runtime_state: RuntimeState
     progress_key: str
     heartbeat: Callable[[int], None]
-    after_commit: list[Callable[[], None]] = field(default_factory=list)
     # Set when the input cannot give a result (zero valid rows, say): the unit fails, keeping
     # what it wrote so that the user can see why.
     rejection: str | None = None
@@ -140,10 +136,12 @@ class StepRunner:
         transactions: ImportTransactionManager,
         runtime_state: RuntimeState,
         max_restarts: int,
+        background: BackgroundExecutionService,
     ) -> None:
         self._tx = transactions
         self._state = runtime_state
         self._max_restarts = max_restarts
+        self._background = background
 
     @metrics.timed_step
     def run(
@@ -156,7 +154,7 @@ class StepRunner:
     ) -> str:
         """Run the unit once; ``final_try`` False lets a lost connection be retried unrecorded."""
         try:
-            outcome, after_commit = self._run(import_id, client_account_id, unit)
+            outcome = self._run(import_id, client_account_id, unit)
         except ImportCancelled:
             self._record(import_id, client_account_id, unit.cancel)
             return Outcome.CANCELLED
@@ -174,28 +172,18 @@ class StepRunner:
             self._fail(import_id, client_account_id, unit, exc)
         except Exception as exc:
             self._fail(import_id, client_account_id, unit, exc)
-        try:
-            for callback in after_commit:
-                callback()
-        except Exception as exc:
-            self._fail(import_id, client_account_id, unit, exc)
+        if outcome == Outcome.SUCCEEDED:
+            self._background.send_next(import_id, client_account_id)
         return outcome
 
-    def _run(
-        self, import_id: uuid.UUID, client_account_id: uuid.UUID, unit: Unit
-    ) -> tuple[str, list[Callable[[], None]]]:
+    def _run(self, import_id: uuid.UUID, client_account_id: uuid.UUID, unit: Unit) -> str:
         with self._tx.transaction() as session:
             if not self._tx.try_lock_work(session, import_id):
                 log.info("%s of import %s is running elsewhere; dropping", unit.name, import_id)
-                return Outcome.SKIPPED, []
-            try:
-                began = self._begin(import_id, client_account_id, unit)
-            except AlreadyDone:
-                log.info("%s of import %s is done already; going on", unit.name, import_id)
-                return Outcome.SUCCEEDED, []
-            if not began:
+                return Outcome.SKIPPED
+            if not self._begin(import_id, client_account_id, unit):
                 log.info("skipping %s for import %s", unit.name, import_id)
-                return Outcome.SKIPPED, []
+                return Outcome.SKIPPED
             reset_progress(self._state, import_id, unit.name)
             data_import = session.get(DataImport, import_id)
             ctx = WorkContext(
@@ -215,11 +203,11 @@ class StepRunner:
                 raise ImportCancelled
             if ctx.rejection is not None:
                 unit.fail(session, data_import, ctx.rejection)
-                return Outcome.FAILED, []
+                return Outcome.FAILED
             unit.succeed(session, data_import, ctx)
             if ctx.paused is not None:
-                return Outcome.PAUSED, []
-            return Outcome.SUCCEEDED, ctx.after_commit
+                return Outcome.PAUSED
+            return Outcome.SUCCEEDED
 
     def _heartbeat(self, import_id: uuid.UUID, unit: Unit, percent: int) -> None:
         # Its own short transaction, taking no lock the work transaction may hold.

@@ -1,4 +1,4 @@
-"""The discovery flow: one task per phase, chained by the discovery step (or a resume)."""
+"""The discovery flow: one task per phase, each sent once the phase before it completed."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
-"""The upload's chain: validate → persist field mappings → trigger the discovery flow.
+"""The upload's steps: validate → persist field mappings → trigger the discovery flow.
 
 Each task takes the import id and client account id (what Flower shows), finds its step run by its
-own task id, and lets the StepRunner do the rest.
+own task id, and lets the StepRunner do the rest, including sending the next step's task.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def run_step(task, import_id: str, client_account_id: str, unit) -> str:
         uuid.UUID(import_id), uuid.UUID(client_account_id), unit, final_try=final_try
     )
     if outcome != Outcome.SUCCEEDED:
-        # Stops the chain here; the step run in PostgreSQL says why.
+        # Not shown as a success in Flower: the step run in PostgreSQL says what happened.
         raise Ignore()
     return outcome
 

@@ -1,10 +1,11 @@
-"""The periodic check for steps whose worker vanished (run by celery beat)."""
+"""The periodic watchdog (run by celery beat): lost running runs fail, lost messages are re-sent."""
 
 from __future__ import annotations
 
 from celery import shared_task
 
 
-@shared_task(bind=True, name="importer.reap_stale_steps", ignore_result=True)
-def reap_stale_steps(self) -> list[str]:
-    return [str(i) for i in self.app.importer.services.reaper.reap()]
+@shared_task(bind=True, name="importer.watchdog", ignore_result=True)
+def watchdog(self) -> dict[str, list[str]]:
+    failed, resent = self.app.importer.services.watchdog.run()
+    return {"failed": [str(i) for i in failed], "resent": resent}
