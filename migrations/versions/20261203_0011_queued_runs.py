@@ -2,7 +2,7 @@
 
 Revision ID: 0011
 Revises: 0010
-Create Date: 2026-12-10 10:00:00
+Create Date: 2026-12-03 14:20:00
 
 A pending run is work to be sent: queued_at says when its task was planned or last sent, so that
 the watchdog sends again a pending run whose message may have been lost (a crash between the
