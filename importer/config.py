@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     # Below this confidence, a required field's mapping waits for a person's approval.
     mapping_confidence_threshold: float = Field(default=0.85, ge=0, le=1)
 
+    # The client accounts /metrics names in its imports gauge (those with the most imports); the
+    # others are summed as "other", so that tenants do not each cost Prometheus a series.
+    metrics_top_accounts: int = Field(default=20, ge=0)
+
     api_url: str = "http://127.0.0.1:8000"
     api_key: str = ""
 

@@ -11,6 +11,10 @@ two processes with the same PID never share a file.
 Gauges that describe the system rather than a process are computed at scrape time by the API:
 imports by status and client account (PostgreSQL) and the broker's queue depth (Redis ``LLEN``, or
 a passive ``queue_declare`` on AMQP).
+
+No series is labelled per tenant but the imports gauge, and that one names only the accounts with
+the most imports (``IMPORTER_METRICS_TOP_ACCOUNTS``), the rest summed as ``other``: every label
+value is a series Prometheus keeps, and a few thousand tenants would swamp it.
 """
 
 from __future__ import annotations
@@ -56,7 +60,6 @@ DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 
 ROWS_INGESTED = Counter(
     "importer_rows_ingested",
     "Raw records stored by uploads (counted once their transaction committed).",
-    ["client_account"],
 )
 STEP_DURATION = Histogram(
     "importer_step_duration_seconds",
@@ -90,9 +93,9 @@ TASK_RETRIES = Counter(
 # -- observing ------------------------------------------------------------------------------------
 
 
-def rows_ingested(client_account_id: object, rows: int) -> None:
+def rows_ingested(rows: int) -> None:
     if rows > 0:
-        ROWS_INGESTED.labels(client_account=str(client_account_id)).inc(rows)
+        ROWS_INGESTED.inc(rows)
 
 
 # StepRunner.run's exceptions, by name (importing them here would be circular).
@@ -182,11 +185,31 @@ class _ProcessRegistry:
 _REDIS_PRIORITY_SUFFIXES = ("", "\x06\x163", "\x06\x166", "\x06\x169")
 
 
+# The label of the imports of the accounts the imports gauge does not name (ids are UUIDs).
+OTHER_ACCOUNTS = "other"
+# The accounts with the most imports (ties by id, so that the choice holds still between scrapes);
+# the imports of the others come with no account.
+_IMPORTS_BY_SHOWN_ACCOUNT = """
+    WITH shown AS (
+        SELECT client_account_id FROM data_imports GROUP BY client_account_id
+        ORDER BY count(*) DESC, client_account_id LIMIT :top
+    )
+    SELECT s.client_account_id, a.name, i.status, count(*)
+    FROM data_imports i
+    LEFT JOIN shown s ON s.client_account_id = i.client_account_id
+    LEFT JOIN client_accounts a ON a.id = s.client_account_id
+    GROUP BY s.client_account_id, a.name, i.status
+"""
+
+
 class ScrapeTimeCollector:
     """Gauges read from PostgreSQL and the broker when Prometheus scrapes."""
 
-    def __init__(self, resources) -> None:
+    def __init__(self, resources, top_accounts: int | None = None) -> None:
         self._resources = resources
+        self._top = (
+            resources.settings.metrics_top_accounts if top_accounts is None else top_accounts
+        )
         self._broker_redis = None
 
     def collect(self) -> Iterator[Metric]:
@@ -213,33 +236,35 @@ class ScrapeTimeCollector:
 
         with self._resources.engine.connect() as conn:
             conn.execute(text("SET LOCAL statement_timeout = '5s'"))
-            counts = conn.execute(
-                text(
-                    "SELECT client_account_id, status, count(*) FROM data_imports "
-                    "GROUP BY client_account_id, status"
-                )
-            ).all()
-            accounts = conn.execute(text("SELECT id, name FROM client_accounts")).all()
+            counts = conn.execute(text(_IMPORTS_BY_SHOWN_ACCOUNT), {"top": self._top}).all()
+        by_account: dict[str, dict[str, int]] = {}
+        names: dict[str, str] = {}
+        for account, name, status, count in counts:
+            label = OTHER_ACCOUNTS if account is None else str(account)
+            by_account.setdefault(label, {})[status] = count
+            if account is not None:
+                names[label] = name
         imports = GaugeMetricFamily(
             "importer_imports",
-            "Imports by status and client account (from PostgreSQL at scrape time).",
+            f"Imports by status and client account (from PostgreSQL at scrape time): the "
+            f"{self._top} accounts with the most imports, the others summed as "
+            f'"{OTHER_ACCOUNTS}".',
             labels=["status", "client_account"],
         )
-        by_account: dict[str, dict[str, int]] = {}
-        for account, status, count in counts:
-            by_account.setdefault(str(account), {})[status] = count
-        # Every status of every account with imports, zeros included: series do not vanish.
-        for account, statuses in sorted(by_account.items()):
+        # Every status of every account shown, and of "other" even when no account is left out:
+        # zeros included, so that series do not vanish.
+        for account in [*sorted(names), OTHER_ACCOUNTS]:
+            statuses = by_account.get(account, {})
             for status in ImportStatus:
                 imports.add_metric([str(status), account], statuses.get(str(status), 0))
         yield imports
         info = GaugeMetricFamily(
             "importer_client_account_info",
-            "Client accounts: the id the other metrics label, with its name.",
+            "Client accounts: the id the imports gauge labels, with its name.",
             labels=["client_account", "name"],
         )
-        for account, name in accounts:
-            info.add_metric([str(account), name], 1)
+        for account, name in sorted(names.items()):
+            info.add_metric([account, name], 1)
         yield info
 
     def _queue_depth(self) -> Iterator[Metric]:

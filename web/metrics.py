@@ -1,7 +1,8 @@
 """GET /metrics: Prometheus exposition, aggregated over processes in multiprocess mode.
 
-Unauthenticated like /healthz: Prometheus scrapes it from inside the network. It names client
-accounts by id and counts their imports, so keep it off the public side of the proxy.
+Unauthenticated like /healthz: Prometheus scrapes it from inside the network. It names the client
+accounts with the most imports and counts their imports, so keep it off the public side of the
+proxy.
 """
 
 from __future__ import annotations

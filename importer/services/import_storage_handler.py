@@ -79,7 +79,7 @@ class ImportStorageHandler:
                     session, client_account_id, options.idempotency_key
                 )
             return self._replay(existing, upload)
-        metrics.rows_ingested(client_account_id, data_import.records_stored)
+        metrics.rows_ingested(data_import.records_stored)
         self._background.send_next(data_import.id, client_account_id)
         return HandlerResult(202, self._responses.accepted(data_import))
 
