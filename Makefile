@@ -5,6 +5,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 RUN_DIR := .run
+# The banner names the addresses as the processes get them: under `honcho run`, which lays .env
+# over the environment as `honcho start` does, and gunicorn's from its own config file.
+GUNICORN_BIND := import runpy; print(runpy.run_path('gunicorn.conf.py')['bind'])
 
 .PHONY: install up down test lint format bench
 
@@ -16,6 +19,8 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
+# honcho pipes its processes' output, which would make them all log JSON: at a terminal, `make up`
+# asks them for text unless IMPORTER_LOG_FORMAT says otherwise.
 up: install
 	@$(BIN)/importer preflight
 	@$(BIN)/importer db upgrade
@@ -24,17 +29,20 @@ up: install
 	@test -s $(RUN_DIR)/flower-auth || echo "admin:$$(openssl rand -hex 12)" > $(RUN_DIR)/flower-auth
 	@test -s $(RUN_DIR)/secret-key || (umask 077 && openssl rand -hex 32 > $(RUN_DIR)/secret-key)
 	@key=$$($(BIN)/importer create-api-key demo) && \
-	  echo "API:    http://127.0.0.1:8000  (docs: http://127.0.0.1:8000/api/docs)" && \
-	  echo "Flower: http://127.0.0.1:5555  (login $$(cat $(RUN_DIR)/flower-auth))" && \
-	  echo "Dashboard: http://127.0.0.1:8000/dashboard/  (sign in with the demo API key)" && \
+	  api=http://$$($(BIN)/honcho run $(BIN)/python -c "$(GUNICORN_BIND)") && \
+	  flower=http://127.0.0.1:$$($(BIN)/honcho run sh -c 'echo $${IMPORTER_FLOWER_PORT:-5555}') && \
+	  echo "API:    $$api  (docs: $$api/api/docs)" && \
+	  echo "Flower: $$flower  (login $$(cat $(RUN_DIR)/flower-auth))" && \
+	  echo "Dashboard: $$api/dashboard/  (sign in with the demo API key)" && \
 	  echo "Demo API key: $$key" && \
 	  echo "  export IMPORTER_API_KEY=$$key" && \
-	  echo "Stop with Ctrl-C or make down."
-	@echo $$$$ > $(RUN_DIR)/up.pid; \
+	  echo "Stop with Ctrl-C or make down." && \
+	  echo $$$$ > $(RUN_DIR)/up.pid && \
 	  PATH="$(CURDIR)/$(BIN):$$PATH" IMPORTER_FLOWER_BASIC_AUTH=$$(cat $(RUN_DIR)/flower-auth) \
 	  IMPORTER_SECRET_KEY=$$(cat $(RUN_DIR)/secret-key) \
 	  IMPORTER_SESSION_COOKIE_SECURE=$${IMPORTER_SESSION_COOKIE_SECURE:-false} \
-	  IMPORTER_FLOWER_URL=$${IMPORTER_FLOWER_URL:-http://127.0.0.1:$${IMPORTER_FLOWER_PORT:-5555}} \
+	  IMPORTER_FLOWER_URL=$${IMPORTER_FLOWER_URL:-$$flower} \
+	  IMPORTER_LOG_FORMAT=$${IMPORTER_LOG_FORMAT:-$$(test -t 2 && echo text || echo json)} \
 	  exec $(BIN)/honcho start -f Procfile
 
 down:

@@ -434,8 +434,30 @@ class GunicornLogger(_GunicornBaseLogger):  # type: ignore[misc, valid-type]
 
     def setup(self, cfg) -> None:
         super().setup(cfg)
+        self._cfg = cfg
         configure_logging()
         for gunicorn_log in (self.error_log, self.access_log):
             for handler in list(gunicorn_log.handlers):
                 gunicorn_log.removeHandler(handler)
             gunicorn_log.propagate = True
+
+    def info(self, msg, *args, **kwargs) -> None:
+        # With reuse_port each worker binds its own sockets and the master none, so gunicorn's
+        # "Listening at: %s (%s)" names no address: the configured ones are those listened on.
+        if msg.startswith("Listening at:") and args and not args[0]:
+            args = (",".join(gunicorn_addresses(self._cfg)), *args[1:])
+        super().info(msg, *args, **kwargs)
+
+
+def gunicorn_addresses(cfg) -> list[str]:
+    """The bind addresses as gunicorn writes a listener: ``http://host:port``, ``unix:path``."""
+    scheme = "https" if cfg.is_ssl else "http"
+    addresses = []
+    for address in cfg.address:
+        if isinstance(address, tuple):
+            host, port = address[:2]
+            host = f"[{host}]" if ":" in host else host
+            addresses.append(f"{scheme}://{host}:{port}")
+        else:
+            addresses.append(f"unix:{address}")
+    return addresses
