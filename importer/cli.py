@@ -162,7 +162,9 @@ def status_table(body: dict) -> Table:
         table.add_row(name, "" if body.get(name) is None else str(body.get(name)))
     flow = body.get("flow")
     if flow:
-        table.add_row("flow", f"{flow['status']} ({flow.get('current_phase') or '-'})")
+        # A flow has a current phase only while it runs one.
+        phase = flow.get("current_phase")
+        table.add_row("flow", f"{flow['status']} ({phase})" if phase else flow["status"])
     for step in body.get("steps", []):
         table.add_row(
             f"step {step['name']} #{step['attempt']}",

@@ -8,9 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
+from rich.console import Console
 from werkzeug.serving import make_server
 
-from importer.cli import main
+from importer.cli import main, status_table
 from importer.client import ApiClient
 from importer.sample_export import messy_csv_bytes
 from tests.helpers import wait_for
@@ -51,6 +52,24 @@ def test_upload_wait_follows_the_import_to_completed(tmp_path, cli_env):
     status = CliRunner().invoke(main, ["status", import_id, "--json"], env=cli_env)
     assert status.exit_code == 0
     assert '"status": "completed"' in status.stdout
+
+    status = CliRunner().invoke(main, ["status", import_id], env=cli_env)
+    assert status.exit_code == 0, status.output
+    assert flow_row(status.stdout) == "completed"
+
+
+def flow_row(table: str) -> str:
+    """The value of the ``flow`` row of a status table as rich draws it."""
+    (row,) = [line for line in table.splitlines() if line.strip("│ ").startswith("flow ")]
+    return row.strip("│ ").split("│")[1].strip()
+
+
+def test_status_names_the_phase_a_running_flow_is_in():
+    body = {"id": "x", "status": "discovering", "steps": []}
+    body["flow"] = {"status": "running", "current_phase": "data_cleansing"}
+    console = Console(width=100, record=True)
+    console.print(status_table(body))
+    assert flow_row(console.export_text()) == "running (data_cleansing)"
 
 
 def test_upload_wait_exits_non_zero_when_the_import_fails(tmp_path, cli_env):
