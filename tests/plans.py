@@ -38,6 +38,14 @@ class ExecutedPlan:
         """Rows produced or removed by every node, over all of its loops."""
         return sum(_node_work(node) for node in _nodes(self.plan))
 
+    def nodes_reading(self, table: str) -> list[dict]:
+        """The nodes that read ``table`` (scans, not the writes into it)."""
+        return [
+            node
+            for node in _nodes(self.plan)
+            if node.get("Relation Name") == table and node["Node Type"] != "ModifyTable"
+        ]
+
     def heaviest_node(self) -> str:
         node = max(_nodes(self.plan), key=_node_work)
         where = " ".join(
