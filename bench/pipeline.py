@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import collections
 import concurrent.futures
-import contextlib
 import csv
 import json
 import math
@@ -40,7 +39,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -57,6 +55,14 @@ from importer import migrate  # noqa: E402
 from importer.config import Settings  # noqa: E402
 from importer.resources import Resources  # noqa: E402
 from importer.sample_export import HEADER, write_messy_csv  # noqa: E402
+from tests.processes import (  # noqa: E402
+    Process,
+    answers,
+    free_port,
+    gunicorn_command,
+    worker_command,
+    worker_ready,
+)
 from tests.worker_process import settings_env  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -104,46 +110,6 @@ def copy_file(rows: int, source: Path) -> Path:
 # ----------------------------------------------------------------------------- processes
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Proc:
-    """A subprocess in its own process group, its output in a log file; stop() ends the group."""
-
-    def __init__(self, args: list[str], env: dict[str, str], log: Path):
-        self.log = log
-        self._out = log.open("w")
-        self.popen = subprocess.Popen(
-            args,
-            cwd=ROOT,
-            env=env,
-            stdout=self._out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    @property
-    def pid(self) -> int:
-        return self.popen.pid
-
-    def text(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def stop(self, sig=signal.SIGTERM, timeout: float = 30) -> None:
-        if self.popen.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.popen.pid, sig)
-            try:
-                self.popen.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.popen.pid, signal.SIGKILL)
-                self.popen.wait()
-        self._out.close()
-
-
 def children(pid: int) -> list[int]:
     """Child pids from /proc (no psutil needed)."""
     found = []
@@ -166,64 +132,18 @@ def proc_status_bytes(pid: int, field: str) -> int:
         return 0
 
 
-def start_gunicorn(env: dict[str, str], port: int, log: Path) -> Proc:
-    proc = Proc(
-        [
-            str(BIN / "gunicorn"),
-            "--config",
-            str(ROOT / "gunicorn.conf.py"),
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--timeout",
-            "1200",
-            "web:create_app()",
-        ],
-        env,
-        log,
+def start_gunicorn(env: dict[str, str], port: int, log: Path) -> Process:
+    gunicorn = Process(
+        gunicorn_command("--bind", f"127.0.0.1:{port}", "--timeout", "1200"), env, log
     )
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.popen.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError("gunicorn did not start:\n" + proc.text())
-        time.sleep(0.2)
-    # Both workers booted (the health check reached one of them).
-    while len(children(proc.pid)) < 2:
-        time.sleep(0.1)
-    return proc
+    # Both workers booted, not only the one that answered the health check.
+    health = f"http://127.0.0.1:{port}/healthz"
+    return gunicorn.wait_until(lambda p: answers(health) and len(children(p.pid)) >= 2, "gunicorn")
 
 
-def start_worker(env: dict[str, str], log: Path) -> Proc:
-    proc = Proc(
-        [
-            *WORKER_NICE,
-            str(BIN / "celery"),
-            "-A",
-            "worker",
-            "worker",
-            "-E",
-            "--pool",
-            "prefork",
-            "--concurrency",
-            "2",
-            "--without-gossip",
-            "--without-mingle",
-            "--loglevel",
-            "INFO",
-        ],
-        env,
-        log,
-    )
-    deadline = time.monotonic() + 60
-    while "ready." not in proc.text():
-        if proc.popen.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError("celery worker did not start:\n" + proc.text())
-        time.sleep(0.2)
-    return proc
+def start_worker(env: dict[str, str], log: Path) -> Process:
+    worker = Process([*WORKER_NICE, *worker_command(2)], env, log)
+    return worker.wait_until(worker_ready, "celery worker")
 
 
 class RssSampler(threading.Thread):
@@ -518,10 +438,10 @@ def baseline_pgloader(db_url: str, csv_path: Path, log_dir: Path) -> float | Non
 # ----------------------------------------------------------------------------- ours
 
 
-def py_spy(pid: int, out: Path) -> Proc:
+def py_spy(pid: int, out: Path) -> Process:
     args = [str(BIN / "py-spy"), "record", "--pid", str(pid), "--subprocesses", "--nonblocking"]
     args += ["--rate", "50", "--format", "raw", "-o", str(out)]
-    return Proc(args, os.environ.copy(), out.with_suffix(".log"))
+    return Process(args, os.environ.copy(), out.with_suffix(".log"))
 
 
 def run_import(ctx: dict, rows: int, path: Path, *, load_seconds: int, profile: bool) -> dict:
@@ -796,7 +716,7 @@ def bench_settings(run: str) -> Settings:
     )
 
 
-def tear_down(procs: list[Proc], resources: Resources, run: str) -> None:
+def tear_down(procs: list[Process], resources: Resources, run: str) -> None:
     """Stop the run's processes, and drop its Redis keys and database."""
     for proc in reversed(procs):
         proc.stop()
@@ -858,7 +778,7 @@ def main() -> None:
     pg_started = postmaster_start(db_url)
     print(f"load average before the run: {os.getloadavg()[0]:.2f} (2 cores; others' load skews)")
     resources = Resources(settings)
-    procs: list[Proc] = []
+    procs: list[Process] = []
     try:
         baselines: dict = {}
         if not args.no_baselines:

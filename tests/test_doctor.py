@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import uuid
 
 import psycopg
@@ -14,17 +13,12 @@ from sqlalchemy import make_url
 from importer import migrate
 from importer.cli import main
 from importer.doctor import run_checks
+from tests.processes import free_port
 from tests.worker_process import celery_worker_process, settings_env
 
 
 def by_name(checks) -> dict:
     return {check.name: check for check in checks}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def doctor_cli(settings, *args: str):

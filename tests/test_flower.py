@@ -5,15 +5,9 @@ from __future__ import annotations
 
 import io
 import os
-import socket
-import subprocess
-import sys
-import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import httpx
 import pytest
@@ -22,48 +16,23 @@ from importer.celery_app import create_celery
 from importer.resources import Resources
 from importer.sample_export import messy_csv_bytes
 from tests.helpers import wait_for, wait_for_final
-from tests.worker_process import ROOT, celery_worker_process, settings_env, stop_process
+from tests.processes import answering, celery_command, free_port, running
+from tests.worker_process import celery_worker_process, settings_env
 from web import create_app
 
 USER, PASSWORD = "flower-user", "s3cret-pw"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @contextmanager
 def flower_process(settings) -> Iterator[str]:
     """``celery -A worker flower`` with basic auth, on the test broker; yields its base URL."""
     port = free_port()
-    log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)  # noqa: SIM115
-    process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "worker", "flower"]
-        + ["--address=127.0.0.1", f"--port={port}", f"--basic-auth={USER}:{PASSWORD}"],
-        cwd=ROOT,
-        env={**os.environ, **settings_env(settings)},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/healthcheck", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("flower did not start:\n" + Path(log.name).read_text())
-            time.sleep(0.2)
+    command = celery_command("flower", "--address=127.0.0.1", f"--port={port}")
+    command.append(f"--basic-auth={USER}:{PASSWORD}")
+    env = {**os.environ, **settings_env(settings)}
+    with running(command, env, "flower", answering(f"{url}/healthcheck")):
         yield url
-    finally:
-        stop_process(process)
-        os.unlink(log.name)
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,7 @@ import json
 import logging
 import os
 import re
-import subprocess
 import sys
-import time
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,7 +28,15 @@ from importer.logging_setup import (
 from importer.resources import Resources
 from importer.sample_export import messy_csv_bytes
 from tests.helpers import uploaded, wait_for, wait_for_final
-from tests.worker_process import ROOT, settings_env, stop_process
+from tests.processes import (
+    answering,
+    free_port,
+    gunicorn_command,
+    running,
+    worker_command,
+    worker_ready,
+)
+from tests.worker_process import settings_env
 from web import create_app
 
 
@@ -250,26 +256,8 @@ def worker_with_output(settings, tmp_path: Path):
     err_path, out_path = tmp_path / "worker.err", tmp_path / "worker.out"
     env = {**os.environ, **settings_env(settings)}
     env.pop("IMPORTER_LOG_FORMAT", None)
-    with err_path.open("w") as err, out_path.open("w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "worker", "worker", "-E"]
-            + ["--pool", "prefork", "--concurrency", "1", "--without-gossip", "--without-mingle"]
-            + ["--loglevel", "INFO"],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=err,
-            start_new_session=True,
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while "ready." not in err_path.read_text():
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("worker did not start:\n" + err_path.read_text())
-            time.sleep(0.2)
+    with running(worker_command(1), env, "worker", worker_ready, err_path, out_path):
         yield err_path
-    finally:
-        stop_process(process)
 
 
 def test_a_worker_process_logs_json_lines_that_follow_the_import(
@@ -304,3 +292,14 @@ def test_a_worker_process_logs_json_lines_that_follow_the_import(
         if line["logger"] == "celery.app.trace" and line.get("import_id") == import_id
     }
     assert {step["task_id"] for step in final["steps"]} <= traced
+
+
+def test_gunicorn_says_the_address_it_listens_on(subprocess_settings):
+    port = free_port()
+    env = {**os.environ, **settings_env(subprocess_settings), "IMPORTER_LOG_FORMAT": "json"}
+    env.update(IMPORTER_BIND=f"127.0.0.1:{port}", IMPORTER_WEB_WORKERS="1")
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    health = answering(f"http://127.0.0.1:{port}/healthz")
+    with running(gunicorn_command(), env, "gunicorn", health) as gunicorn:
+        messages = [line["message"] for line in json_lines(gunicorn.text())]
+    assert f"Listening at: http://127.0.0.1:{port} ({gunicorn.pid})" in messages
