@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, aliased
 
 from importer.errors import NotFound
@@ -18,7 +18,7 @@ from importer.models import (
     DiscoveryFlow,
     DiscoveryPhaseRun,
 )
-from importer.models.asset import ASSET_TYPES, SEVERITIES
+from importer.models.asset import ACCOUNT_SCAN, ASSET_TYPES, SEVERITIES
 from importer.services.pagination import InvalidQuery, decode_cursor, encode_cursor
 
 ASSET_FILTERS = {
@@ -74,7 +74,9 @@ class InventoryQueryService:
         cursor: str | None,
         limit: int,
     ) -> tuple[list[Asset], str | None]:
-        query = select(Asset).where(Asset.client_account_id == client_account_id)
+        query = select(Asset).where(
+            Asset.client_account_id == client_account_id, text(ACCOUNT_SCAN)
+        )
         for name, value in filters.items():
             column, allowed = ASSET_FILTERS[name]
             if allowed is not None and value not in allowed:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from importer.models import (
@@ -16,6 +16,7 @@ from importer.models import (
     ImportStepRun,
     ValidationIssue,
 )
+from importer.models.asset import ACCOUNT_SCAN
 from importer.services.field_mappings import first_records
 from importer.services.import_queries import step_order
 
@@ -120,7 +121,7 @@ class DashboardQueries:
                 (value, count)
                 for value, count in session.execute(
                     select(label, func.count())
-                    .where(Asset.client_account_id == client_account_id)
+                    .where(Asset.client_account_id == client_account_id, text(ACCOUNT_SCAN))
                     .group_by(label)
                     .order_by(func.count().desc(), label)
                 )

@@ -54,6 +54,7 @@ from importer import json_codec
 from importer.discovery.classify import classify_asset
 from importer.discovery.identity import identity
 from importer.models import Asset, AssetSource, DataImport
+from importer.models.asset import ACCOUNT_SCAN
 from importer.services.phases.data_cleansing import import_tool
 from importer.services.phases.tech_debt import end_of_support_table
 from importer.services.step_runner import WorkContext
@@ -239,7 +240,9 @@ KNOWN_BY_KEYS = text(
 # When the imports that last described the matched assets were made: an older import than an
 # asset's last one only fills its blanks.
 IMPORT_TIMES = text("SELECT id, created_at FROM data_imports WHERE id = ANY(CAST(:ids AS uuid[]))")
-ANY_ASSET = text("SELECT EXISTS (SELECT 1 FROM assets WHERE client_account_id = :account)")
+ANY_ASSET = text(
+    f"SELECT EXISTS (SELECT 1 FROM assets WHERE client_account_id = :account AND {ACCOUNT_SCAN})"
+)
 RANGE = """
     c.import_id = :import_id AND c.client_account_id = :account
     AND c.row_number > :after AND c.row_number <= :upto

@@ -17,6 +17,7 @@ from sqlalchemy import delete, select, text
 from importer.discovery.dependencies import find_cycles, parse_targets
 from importer.discovery.normalize import normalize_hostname_key
 from importer.models import AssetDependency, AssetSource
+from importer.models.asset import ACCOUNT_SCAN
 from importer.services.range_reader import RangeReader
 from importer.services.step_runner import WorkContext
 from importer.services.table_statistics import TableStatistics
@@ -64,14 +65,14 @@ RESOLVE = text(
 # account's assets one index probe each: asset_dependencies has no account index, and scanned
 # whole it is every account's edges.
 OTHER_EDGES = text(
-    """
+    f"""
     SELECT d.source_asset_id::text, d.target_asset_id::text
     FROM assets a CROSS JOIN LATERAL (
         SELECT source_asset_id, target_asset_id FROM asset_dependencies
         WHERE source_asset_id = a.id AND target_asset_id IS NOT NULL AND import_id <> :import_id
         OFFSET 0
     ) d
-    WHERE a.client_account_id = :account
+    WHERE a.client_account_id = :account AND a.{ACCOUNT_SCAN}
     """
 )
 NAMES = text("SELECT id::text, name FROM assets WHERE id = ANY(CAST(:ids AS uuid[]))")
