@@ -2,7 +2,7 @@ from typing import Any
 
 import pytest
 
-from importer.discovery.os_parse import OS_FAMILIES, OsInfo, parse_os
+from importer.discovery.os_parse import OsInfo, parse_os
 
 WINDOWS_SERVER = "Windows Server"
 RHEL = "Red Hat Enterprise Linux"
@@ -57,8 +57,8 @@ SLES = "SUSE Linux Enterprise Server"
         ("VMware ESXi 6.7.0 build-8169922", OsInfo("vmware_esxi", "VMware ESXi", "6.7.0")),
         ("macOS 13.4", OsInfo("macos", "macOS", "13.4")),
         ("Mac OS X 10.15", OsInfo("macos", "macOS", "10.15")),
-        ("Rocky Linux 8.6", OsInfo("linux", "Rocky Linux", "8.6")),
-        ("AlmaLinux 9.2 (x86_64)", OsInfo("linux", "AlmaLinux", "9.2")),
+        ("Rocky Linux 8.6", OsInfo("rocky_linux", "Rocky Linux", "8.6")),
+        ("AlmaLinux 9.2 (x86_64)", OsInfo("almalinux", "AlmaLinux", "9.2")),
         ("Linux", OsInfo("linux", "Linux", None)),
         ("Other 3.x Linux (64-bit)", OsInfo("linux", "Other 3.x Linux (64-bit)", None)),
         ("FreeBSD 13.1", OsInfo("other", "FreeBSD 13.1", None)),
@@ -85,7 +85,7 @@ def test_parse_os(text: str, expected: OsInfo) -> None:
         ("Ubuntu", 18.04, OsInfo("ubuntu", "Ubuntu", "18.04")),
         ("Debian", "  ", OsInfo("debian", "Debian", None)),
         ("FreeBSD", "13.1", OsInfo("other", "FreeBSD", "13.1")),
-        ("Rocky Linux", "8.6", OsInfo("linux", "Rocky Linux", "8.6")),
+        ("Rocky Linux", "8.6", OsInfo("rocky_linux", "Rocky Linux", "8.6")),
         ("HP/UX", "B.11.23", OsInfo("hpux", "HP-UX", "11.23")),
         ("AIX", "7200-05-03-2148", OsInfo("aix", "AIX", "7.2.5.3")),
     ],
@@ -194,21 +194,15 @@ def test_json_number_name() -> None:
     assert parse_os(2019) == OsInfo("other", "2019", None)
 
 
-def test_families_are_the_documented_ones() -> None:
-    assert {
-        "windows",
-        "rhel",
-        "centos",
-        "ubuntu",
-        "debian",
-        "sles",
-        "oracle_linux",
-        "amazon_linux",
-        "aix",
-        "solaris",
-        "hpux",
-        "vmware_esxi",
-        "macos",
-        "linux",
-        "other",
-    } == OS_FAMILIES
+@pytest.mark.parametrize(
+    ("name", "family", "version"),
+    [
+        ("Rocky Linux 8.6 (Green Obsidian)", "rocky_linux", "8.6"),
+        ("Rocky Linux 9.3", "rocky_linux", "9.3"),
+        ("AlmaLinux 9.2 (Turquoise Kodkod)", "almalinux", "9.2"),
+        ("Alma Linux 8", "almalinux", "8"),
+    ],
+)
+def test_rhel_rebuilds_are_families_of_their_own(name: str, family: str, version: str) -> None:
+    info = parse_os(name, None)
+    assert (info.family, info.version) == (family, version)

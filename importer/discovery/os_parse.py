@@ -38,6 +38,8 @@ OS_FAMILIES = frozenset(
         "sles",
         "oracle_linux",
         "amazon_linux",
+        "rocky_linux",
+        "almalinux",
         "aix",
         "solaris",
         "hpux",
@@ -224,6 +226,8 @@ _RULES = (
         "oracle_linux", "Oracle Linux", r"\boracle\s*(?:enterprise\s*)?linux|\b(?:oel|ol)(?=\s?\d)"
     ),
     _rule("amazon_linux", "Amazon Linux", r"\bamazon\s*linux|\bamzn|\bal(?=2)"),
+    _rule("rocky_linux", "Rocky Linux", r"\brocky"),
+    _rule("almalinux", "AlmaLinux", r"\balma\s*linux"),
     _rule("rhel", "Red Hat Enterprise Linux", r"\bred\s*hat|\brhel"),
     _rule("sles", "SUSE Linux Enterprise Server", r"\bsles|\bsuse\b", _sles),
     _rule("ubuntu", "Ubuntu", r"\bubuntu", _numeric_or_codename(_UBUNTU_CODENAMES)),
@@ -232,7 +236,7 @@ _RULES = (
     _rule("solaris", "Solaris", r"\bsolaris|\bsunos", _solaris),
     _rule("hpux", "HP-UX", r"\bhp[\s/-]?ux"),
     _rule("macos", "macOS", r"\bmac\s*os|\bos\s*x\b|\bdarwin"),
-    _rule("linux", None, r"linux|\bfedora|\brocky|\balma|\bopensuse|\balpine"),
+    _rule("linux", None, r"linux|\bfedora|\bopensuse|\balpine"),
 )
 # The rule that reads a family's versions, for a spelling of data/spellings.csv that names the
 # family (the last of a family's rules: CentOS, not CentOS Stream).
