@@ -1,13 +1,15 @@
-"""One log line per event, on stderr, for the API and the worker alike.
+"""One log line per event, on stderr, for the API and the worker alike, through structlog.
 
-JSON when stderr is not a terminal (``time level logger message`` then ``key=value`` pairs when it
-is); ``IMPORTER_LOG_FORMAT=json|text`` overrides, ``IMPORTER_LOG_LEVEL`` sets the level.
+JSON when stderr is not a terminal, structlog's console renderer (``time level logger message``
+then ``key=value`` pairs, coloured) when it is; ``IMPORTER_LOG_FORMAT=json|text`` overrides,
+``IMPORTER_LOG_LEVEL`` sets the level. The standard library's records (Celery, gunicorn, werkzeug,
+SQLAlchemy, ours) go through the same processors as structlog's own.
 
-Every record is stamped with the log context: contextvars bound per Celery task (``task_id``,
-``task``, ``step``, ``import_id``, ``client_account_id``) and per API request (``request_id``,
-``import_id`` from the URL, ``client_account_id`` once authenticated), so that
+Every line carries the log context: structlog contextvars bound per Celery task (``task_id``,
+``task``, ``step``, ``phase``, ``import_id``, ``client_account_id``) and per API request
+(``request_id``, ``import_id`` from the URL, ``client_account_id`` once authenticated), so that
 ``grep <import id>`` follows an import through the API and the workers. API keys never reach the
-output: whatever looks like one is masked in the formatted line.
+output: whatever looks like one is masked by the last processor before rendering.
 """
 
 from __future__ import annotations
@@ -23,19 +25,28 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from contextvars import ContextVar, Token
-from datetime import UTC, datetime
-from types import MappingProxyType
+from contextvars import Token
+from datetime import UTC, date, datetime
 from typing import Any
 
-from pythonjsonlogger.core import RESERVED_ATTRS
-from pythonjsonlogger.json import JsonFormatter
+import structlog
+from structlog.contextvars import (
+    bind_contextvars,
+    bound_contextvars,
+    clear_contextvars,
+    get_contextvars,
+    merge_contextvars,
+    reset_contextvars,
+)
+from structlog.dev import Column, ConsoleRenderer, KeyValueColumnFormatter, plain_traceback
+from structlog.stdlib import ProcessorFormatter
+from structlog.typing import EventDict
 
 log = logging.getLogger(__name__)
 
-# -- the log context ------------------------------------------------------------------------------
+# -- the log context: structlog's contextvars -----------------------------------------------------
 
-# The fields, in the order the text format prints them.
+# The fields, in the order both formats print them (after time, level, logger and message).
 CONTEXT_FIELDS = (
     "request_id",
     "import_id",
@@ -46,37 +57,34 @@ CONTEXT_FIELDS = (
     "task",
 )
 
-_EMPTY: Mapping[str, str] = MappingProxyType({})
-_context: ContextVar[Mapping[str, str]] = ContextVar("importer_log_context", default=_EMPTY)
 # Called for every record; each returns fields known only lazily (Flask's g after authentication).
 _providers: list[Callable[[], Mapping[str, Any] | None]] = []
 
 
-def bind(**fields: Any) -> Token:
-    """Add fields (None values are left out) to the context; ``unbind(token)`` restores it."""
-    merged = dict(_context.get())
-    merged.update({k: str(v) for k, v in fields.items() if v is not None})
-    return _context.set(MappingProxyType(merged))
+def _strings(fields: Mapping[str, Any]) -> dict[str, str]:
+    return {k: str(v) for k, v in fields.items() if v is not None}
 
 
-def unbind(token: Token) -> None:
+def bind(**fields: Any) -> Mapping[str, Token]:
+    """Add fields (None values are left out) to the context; ``unbind(tokens)`` restores it."""
+    return bind_contextvars(**_strings(fields))
+
+
+def unbind(tokens: Mapping[str, Token]) -> None:
     try:
-        _context.reset(token)
+        reset_contextvars(**tokens)
     except ValueError:  # Made in another context (a thread that ended, say): start afresh.
-        _context.set(_EMPTY)
+        clear_contextvars()
 
 
 @contextmanager
 def log_context(**fields: Any) -> Iterator[None]:
-    token = bind(**fields)
-    try:
+    with bound_contextvars(**_strings(fields)):
         yield
-    finally:
-        unbind(token)
 
 
 def current_context() -> dict[str, str]:
-    return dict(_context.get())
+    return get_contextvars()
 
 
 def add_context_provider(provider: Callable[[], Mapping[str, Any] | None]) -> None:
@@ -84,30 +92,69 @@ def add_context_provider(provider: Callable[[], Mapping[str, Any] | None]) -> No
         _providers.append(provider)
 
 
-class ContextFilter(logging.Filter):
-    """Copies the log context onto each record; fields given with ``extra=`` win."""
+# -- processors -----------------------------------------------------------------------------------
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        fields = dict(_context.get())
-        # Celery's lines about a task ("received", "succeeded") outside the task itself (in the
-        # worker's main process) carry the task in ``data``: its context comes from there.
-        data = record.__dict__.get("data")
-        if "task_id" not in fields and _is_celery_task_data(data):
-            fields.update(_celery_data_fields(data))
-        for provider in _providers:
-            with contextlib.suppress(Exception):  # A provider must never cost a log line.
-                fields.update({k: str(v) for k, v in (provider() or {}).items() if v is not None})
-        for key, value in fields.items():
-            if key not in record.__dict__:
-                setattr(record, key, value)
-        return True
+_RECORD_ATTRS = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
 
 
-# -- formatting -----------------------------------------------------------------------------------
+def add_record_extras(_logger: Any, _method: str, event: EventDict) -> EventDict:
+    """A standard library record's ``extra=`` fields; they win over the context."""
+    record = event.get("_record")
+    if record is not None:
+        for key, value in record.__dict__.items():
+            if key not in _RECORD_ATTRS and not key.startswith("_"):
+                event.setdefault(key, value)
+    return event
 
-# API keys are "imp_" + 43 URL-safe characters; bearer credentials and authorization=... values
-# of any shape go as well.
+
+def add_lazy_context(_logger: Any, _method: str, event: EventDict) -> EventDict:
+    """The providers' fields, and the context of the task a Celery line is about."""
+    for provider in _providers:
+        with contextlib.suppress(Exception):  # A provider must never cost a log line.
+            for key, value in _strings(provider() or {}).items():
+                event.setdefault(key, value)
+    # Celery's lines about a task ("received", "succeeded") outside the task itself (in the
+    # worker's main process) carry the task in ``data``, its format arguments: the context.
+    data = event.get("data")
+    if _is_celery_task_data(data):
+        del event["data"]
+        if "task_id" not in get_contextvars():
+            for key, value in _celery_data_fields(data).items():
+                event.setdefault(key, value)
+    return event
+
+
+def add_time(_logger: Any, _method: str, event: EventDict) -> EventDict:
+    record = event.get("_record")
+    moment = datetime.fromtimestamp(record.created if record else time.time(), tz=UTC)
+    event["time"] = moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return event
+
+
+def add_level(logger: Any, method: str, event: EventDict) -> EventDict:
+    record = event.get("_record")
+    if record is not None:
+        event["level"] = record.levelname
+    else:
+        event["level"] = structlog.stdlib.add_log_level(logger, method, {})["level"].upper()
+    return event
+
+
+# What runs on every event, structlog's own and the standard library's alike.
+SHARED_PROCESSORS = [
+    add_record_extras,
+    add_lazy_context,
+    merge_contextvars,
+    add_time,
+    add_level,
+    structlog.stdlib.add_logger_name,
+    structlog.processors.EventRenamer("message"),
+]
+
+# API keys are "imp_" + 43 URL-safe characters; bearer credentials, authorization=... values of
+# any shape and passwords in URLs (a database's, a broker's) go as well.
 _SECRETS = [
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://[^/\s:@]*:)[^@\s/]+@"), r"\1[REDACTED]@"),
     (re.compile(r"imp_[A-Za-z0-9_\-]{8,}"), "imp_[REDACTED]"),
     (re.compile(r"(?i)\b(bearer)(\s+)[^\s\"',;}]+"), r"\1\2[REDACTED]"),
     (
@@ -118,6 +165,7 @@ _SECRETS = [
         r"\1[REDACTED]",
     ),
 ]
+_SECRET_KEY = re.compile(r"(?i)(?:authorization|api[_-]?key)$")
 
 
 def redact(text: str) -> str:
@@ -126,66 +174,44 @@ def redact(text: str) -> str:
     return text
 
 
-_STANDARD_ATTRS = frozenset(RESERVED_ATTRS) | {"taskName", "message", "asctime"}
+def _redacted(key: str, value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _redacted(str(k), v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redacted("", v) for v in value]
+    if (value is None or isinstance(value, bool | int | float)) and not _SECRET_KEY.search(key):
+        return value
+    text = value if isinstance(value, str) else str(value)
+    if _SECRET_KEY.search(key):  # api_key=..., "authorization": "..." as the line shows them.
+        return redact(f"{key}={text}")[len(key) + 1 :]
+    masked = redact(text)
+    return value if masked == text else masked
 
 
-def _extras(record: logging.LogRecord) -> dict[str, Any]:
-    """The record's own fields: the log context and ``extra=``, context fields first."""
-    fields = {k: record.__dict__[k] for k in CONTEXT_FIELDS if k in record.__dict__}
-    for key, value in record.__dict__.items():
-        if key not in _STANDARD_ATTRS and key not in fields and not key.startswith("_"):
-            fields[key] = value
-    if _is_celery_task_data(fields.get("data")):
-        del fields["data"]  # Celery's format arguments: in the message and the context already.
-    return fields
+def redact_secrets(_logger: Any, _method: str, event: EventDict) -> EventDict:
+    """Mask API keys, bearer credentials and authorization values in every field."""
+    return {key: _redacted(key, value) for key, value in event.items()}
 
 
-def _iso_time(record: logging.LogRecord) -> str:
-    moment = datetime.fromtimestamp(record.created, tz=UTC)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def _in_order(_logger: Any, _method: str, event: EventDict) -> EventDict:
+    """time, level, logger, message, the context fields, the record's own extras, exception."""
+    head = ("time", "level", "logger", "message", *CONTEXT_FIELDS)
+    ordered = {key: event.pop(key) for key in head if key in event}
+    tail = {key: event.pop(key) for key in ("exc_info", "stack_info") if key in event}
+    return {**ordered, **event, **tail}
 
 
-class JsonLineFormatter(JsonFormatter):
-    """``{"time", "level", "logger", "message", <context>, <extra>, "exc_info"}`` on one line."""
+def _rename(old: str, new: str) -> Callable[[Any, str, EventDict], EventDict]:
+    def rename(_logger: Any, _method: str, event: EventDict) -> EventDict:
+        if old in event:
+            event[new] = event.pop(old)
+        return event
 
-    def __init__(self) -> None:
-        super().__init__(
-            "%(levelname)s %(name)s %(message)s",
-            rename_fields={"levelname": "level", "name": "logger"},
-            json_ensure_ascii=False,
-        )
-
-    def add_fields(self, log_data, record, message_dict) -> None:
-        super().add_fields(log_data, record, message_dict)
-        # time, level, logger, message, the context fields, then the record's own extras.
-        fields = dict(log_data)
-        log_data.clear()
-        log_data["time"] = _iso_time(record)
-        for key in ("level", "logger", "message", *CONTEXT_FIELDS):
-            if key in fields:
-                log_data[key] = fields.pop(key)
-        if _is_celery_task_data(fields.get("data")):
-            del fields["data"]  # Celery's format arguments: in the message and the context already.
-        log_data.update(fields)
-
-    def format(self, record: logging.LogRecord) -> str:
-        return redact(super().format(record))
+    return rename
 
 
-class TextFormatter(logging.Formatter):
-    """``time level logger message key=value ...`` for a human at a terminal."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        message = record.getMessage()
-        parts = [_iso_time(record), f"{record.levelname:<7}", record.name, message]
-        for key, value in _extras(record).items():
-            parts.append(f"{key}={_text_value(value)}")
-        line = " ".join(parts)
-        if record.exc_info:
-            line += "\n" + self.formatException(record.exc_info)
-        if record.stack_info:
-            line += "\n" + self.formatStack(record.stack_info)
-        return redact(line)
+def _json_default(value: object) -> str:
+    return value.isoformat() if isinstance(value, date) else str(value)
 
 
 def _text_value(value: Any) -> str:
@@ -195,19 +221,87 @@ def _text_value(value: Any) -> str:
     return text
 
 
+_FORMATTING = [
+    ProcessorFormatter.remove_processors_meta,
+    structlog.processors.format_exc_info,
+]
+
+
+class JsonLineFormatter(ProcessorFormatter):
+    """``{"time", "level", "logger", "message", <context>, <extra>, "exc_info"}`` on one line."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            foreign_pre_chain=SHARED_PROCESSORS,
+            processors=[
+                *_FORMATTING,
+                _rename("exception", "exc_info"),
+                redact_secrets,
+                _in_order,
+                structlog.processors.JSONRenderer(ensure_ascii=False, default=_json_default),
+            ],
+        )
+
+
+_LEVEL_COLOURS = {"DEBUG": "\033[32m", "INFO": "\033[32m", "WARNING": "\033[33m"}
+_RED, _BRIGHT, _DIM, _BLUE, _CYAN, _RESET = (f"\033[{n}m" for n in (31, 1, 2, 34, 36, 0))
+
+
+class TextFormatter(ProcessorFormatter):
+    """``time level logger message key=value ...`` for a human, in colours at a terminal."""
+
+    def __init__(self, colors: bool = False) -> None:
+        def style(code: str) -> str:
+            return code if colors else ""
+
+        def plain(code: str = "") -> KeyValueColumnFormatter:
+            return KeyValueColumnFormatter(None, style(code), style(_RESET), str)
+
+        def level(_key: str, value: object) -> str:
+            colour = style(_LEVEL_COLOURS.get(str(value), _RED))
+            return f"{colour}{value!s:<7}{style(_RESET)}"
+
+        pairs = KeyValueColumnFormatter(style(_CYAN), "", style(_RESET), _text_value)
+        renderer = ConsoleRenderer(
+            columns=[
+                Column("", pairs),
+                Column("time", plain(_DIM)),
+                Column("level", level),
+                Column("logger", plain(_BLUE)),
+                Column("message", plain(_BRIGHT)),
+            ],
+            sort_keys=False,
+            exception_formatter=plain_traceback,
+        )
+        super().__init__(
+            foreign_pre_chain=SHARED_PROCESSORS,
+            processors=[
+                *_FORMATTING,
+                _rename("stack_info", "stack"),
+                redact_secrets,
+                _in_order,
+                renderer,
+            ],
+        )
+
+
 # -- setup ----------------------------------------------------------------------------------------
 
 _HANDLER_NAME = "importer"
+
+
+def _is_terminal(stream) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
 
 
 def _wants_json(stream) -> bool:
     choice = os.environ.get("IMPORTER_LOG_FORMAT", "").strip().lower()
     if choice in ("json", "text"):
         return choice == "json"
-    try:
-        return not stream.isatty()
-    except (AttributeError, ValueError):
-        return True
+    return not _is_terminal(stream)
 
 
 def _level(level: int | str | None) -> int | str:
@@ -226,12 +320,19 @@ def _writes_to(handler: logging.Handler, path: str) -> bool:
 
 
 def configure_logging(level: int | str | None = None, logfile: str | None = None) -> None:
-    """Route the root logger through the importer's handler; idempotent.
+    """Route the root logger, and structlog's loggers through it, to the importer's handler;
+    idempotent.
 
     The handler keeps the process's real stderr: Celery later replaces ``sys.stderr`` with a proxy
     that logs, and a handler writing into that proxy would loop. ``IMPORTER_LOG_LEVEL`` wins over
     ``level`` (a Celery worker passes its ``--loglevel``).
     """
+    structlog.configure(
+        processors=[*SHARED_PROCESSORS, ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
     root = logging.getLogger()
     handler = next((h for h in root.handlers if h.get_name() == _HANDLER_NAME), None)
     if logfile and handler is not None and not _writes_to(handler, logfile):
@@ -245,13 +346,15 @@ def configure_logging(level: int | str | None = None, logfile: str | None = None
         else:
             handler = logging.StreamHandler(sys.__stderr__ or sys.stderr)
         handler.set_name(_HANDLER_NAME)
-        handler.addFilter(ContextFilter())
         root.addHandler(handler)
         first = True
     else:
         first = False
     stream = getattr(handler, "stream", None)
-    handler.setFormatter(JsonLineFormatter() if _wants_json(stream) else TextFormatter())
+    if _wants_json(stream):
+        handler.setFormatter(JsonLineFormatter())
+    else:
+        handler.setFormatter(TextFormatter(colors=_is_terminal(stream)))
     # A later call (another app in the same process) leaves a level set since alone.
     if first or level or os.environ.get("IMPORTER_LOG_LEVEL"):
         root.setLevel(_level(level))
@@ -273,7 +376,7 @@ TASK_STEPS = {
     "importer.run_discovery_flow": "discovery_flow",
     "importer.run_discovery_phase": "discovery_flow",
 }
-_task_tokens: dict[str, Token] = {}
+_task_tokens: dict[str, Mapping[str, Token]] = {}
 
 
 def task_fields(name: str | None, args: Any, kwargs: Any) -> dict[str, Any]:
@@ -404,7 +507,7 @@ def install_flask_logging(app) -> None:
             extra["duration_ms"] = round((time.perf_counter() - started) * 1000, 1)
         # An upload's import id is known once it is stored: its Location names it.
         created = _IMPORT_LOCATION.search(response.headers.get("Location", ""))
-        if created and "import_id" not in _context.get():
+        if created and "import_id" not in get_contextvars():
             extra["import_id"] = created.group(1)
         # Probes and scrapes come every few seconds: not events worth a line at INFO.
         level = logging.DEBUG if request.path in QUIET_PATHS else logging.INFO

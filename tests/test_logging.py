@@ -18,7 +18,6 @@ import pytest
 from importer import logging_setup
 from importer.celery_app import create_celery
 from importer.logging_setup import (
-    ContextFilter,
     JsonLineFormatter,
     TextFormatter,
     configure_logging,
@@ -45,7 +44,6 @@ def captured_logs(level: int = logging.DEBUG):
     """Every record that reaches the root logger, formatted as the importer's JSON handler does."""
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
-    handler.addFilter(ContextFilter())
     handler.setFormatter(JsonLineFormatter())
     root = logging.getLogger()
     previous = root.level
@@ -74,7 +72,6 @@ def make_record(message: str, **extra) -> logging.LogRecord:
     record = logging.getLogger("importer.test").makeRecord(
         "importer.test", logging.INFO, __file__, 1, message, (), None, extra=extra
     )
-    ContextFilter().filter(record)
     return record
 
 
