@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from importer import logging_setup
+from importer import logging_setup, task_log
 from importer.celery_app import create_celery
 from importer.logging_setup import (
     JsonLineFormatter,
@@ -158,20 +158,20 @@ def test_secrets_are_masked_in_any_message():
 
 def test_task_fields_name_the_step_and_the_import():
     import_id, account = str(uuid.uuid4()), str(uuid.uuid4())
-    fields = logging_setup.task_fields("importer.validate_import", [import_id, account], {})
+    fields = task_log.task_fields("importer.validate_import", [import_id, account], {})
     assert fields == {
         "task": "importer.validate_import",
         "step": "validate",
         "import_id": import_id,
         "client_account_id": account,
     }
-    phase = logging_setup.task_fields(
+    phase = task_log.task_fields(
         "importer.run_discovery_phase", [import_id, account, "data_cleansing"], {}
     )
     assert phase["phase"] == "data_cleansing"
     assert phase["step"] == "discovery_flow"
     # Arguments that are not ids are not taken for one.
-    assert "import_id" not in logging_setup.task_fields("importer.other", ["x", "y"], {})
+    assert "import_id" not in task_log.task_fields("importer.other", ["x", "y"], {})
 
 
 # -- the API --------------------------------------------------------------------------------------
