@@ -6,9 +6,10 @@ from celery import Celery
 from celery.signals import worker_process_init
 
 from importer.config import Settings
-from importer.logging_setup import configure_logging, install_celery_logging
+from importer.logging_setup import configure_logging
 from importer.metrics import install_celery_metrics
 from importer.resources import Resources
+from importer.task_log import install_celery_logging
 from importer.tasks.revocation import install_revocation_handler
 
 TASK_MODULES = ["importer.tasks.pipeline", "importer.tasks.discovery", "importer.tasks.watchdog"]

@@ -1,18 +1,19 @@
-"""One log line per event, on stderr, for the API and the worker alike.
+"""Logging for the API, the worker and the CLI, through structlog: one line per event on stderr.
 
-JSON when stderr is not a terminal (``time level logger message`` then ``key=value`` pairs when it
-is); ``IMPORTER_LOG_FORMAT=json|text`` overrides, ``IMPORTER_LOG_LEVEL`` sets the level.
+JSON when stderr is not a terminal, structlog's console renderer (``time level logger message``
+then ``key=value`` pairs, coloured) when it is; ``IMPORTER_LOG_FORMAT=json|text`` overrides,
+``IMPORTER_LOG_LEVEL`` sets the level. The standard library's records (Celery, gunicorn, werkzeug,
+SQLAlchemy, ours) go through the same processors as structlog's own.
 
-Every record is stamped with the log context: contextvars bound per Celery task (``task_id``,
-``task``, ``step``, ``import_id``, ``client_account_id``) and per API request (``request_id``,
-``import_id`` from the URL, ``client_account_id`` once authenticated), so that
-``grep <import id>`` follows an import through the API and the workers. API keys never reach the
-output: whatever looks like one is masked in the formatted line.
+Every line carries the log context, structlog contextvars: per Celery task (``task_id``, ``task``,
+``step``, ``phase``, ``import_id``, ``client_account_id``: importer.task_log) and per API request
+(``request_id``, ``import_id``, ``client_account_id``: web.request_log), so that
+``grep <import id>`` follows an import through the API and the workers. Secrets (API keys, bearer
+credentials, authorization values, passwords in URLs) are masked before rendering.
 """
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import json
 import logging
@@ -20,22 +21,33 @@ import os
 import re
 import sys
 import time
-import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from contextvars import ContextVar, Token
-from datetime import UTC, datetime
-from types import MappingProxyType
+from contextvars import Token
+from datetime import UTC, date, datetime
 from typing import Any
 
-from pythonjsonlogger.core import RESERVED_ATTRS
-from pythonjsonlogger.json import JsonFormatter
+import structlog
+from structlog.contextvars import (
+    bind_contextvars,
+    bound_contextvars,
+    clear_contextvars,
+    get_contextvars,
+    merge_contextvars,
+    reset_contextvars,
+)
+from structlog.dev import Column, ConsoleRenderer, KeyValueColumnFormatter, plain_traceback
+from structlog.processors import EventRenamer, JSONRenderer, format_exc_info
+from structlog.stdlib import ProcessorFormatter, add_log_level, add_logger_name
+from structlog.typing import EventDict
+
+from importer.task_log import add_celery_task_context
 
 log = logging.getLogger(__name__)
 
-# -- the log context ------------------------------------------------------------------------------
+# -- the log context: thin wrappers over structlog.contextvars ------------------------------------
 
-# The fields, in the order the text format prints them.
+# Printed in this order, after time, level, logger and message.
 CONTEXT_FIELDS = (
     "request_id",
     "import_id",
@@ -45,38 +57,33 @@ CONTEXT_FIELDS = (
     "task_id",
     "task",
 )
-
-_EMPTY: Mapping[str, str] = MappingProxyType({})
-_context: ContextVar[Mapping[str, str]] = ContextVar("importer_log_context", default=_EMPTY)
-# Called for every record; each returns fields known only lazily (Flask's g after authentication).
+# Called for every record: fields known only lazily (Flask's g after authentication).
 _providers: list[Callable[[], Mapping[str, Any] | None]] = []
 
 
-def bind(**fields: Any) -> Token:
-    """Add fields (None values are left out) to the context; ``unbind(token)`` restores it."""
-    merged = dict(_context.get())
-    merged.update({k: str(v) for k, v in fields.items() if v is not None})
-    return _context.set(MappingProxyType(merged))
+def _strings(fields: Mapping[str, Any]) -> dict[str, str]:
+    return {k: str(v) for k, v in fields.items() if v is not None}
 
 
-def unbind(token: Token) -> None:
+def bind(**fields: Any) -> Mapping[str, Token]:
+    """Add fields (None values are left out) to the context; ``unbind(tokens)`` restores it."""
+    return bind_contextvars(**_strings(fields))
+
+
+def unbind(tokens: Mapping[str, Token]) -> None:
     try:
-        _context.reset(token)
-    except ValueError:  # Made in another context (a thread that ended, say): start afresh.
-        _context.set(_EMPTY)
+        reset_contextvars(**tokens)
+    except ValueError:  # Bound in another context (a thread that ended, say): start afresh.
+        clear_contextvars()
 
 
 @contextmanager
 def log_context(**fields: Any) -> Iterator[None]:
-    token = bind(**fields)
-    try:
+    with bound_contextvars(**_strings(fields)):
         yield
-    finally:
-        unbind(token)
 
 
-def current_context() -> dict[str, str]:
-    return dict(_context.get())
+current_context = get_contextvars
 
 
 def add_context_provider(provider: Callable[[], Mapping[str, Any] | None]) -> None:
@@ -84,30 +91,51 @@ def add_context_provider(provider: Callable[[], Mapping[str, Any] | None]) -> No
         _providers.append(provider)
 
 
-class ContextFilter(logging.Filter):
-    """Copies the log context onto each record; fields given with ``extra=`` win."""
+# -- processors -----------------------------------------------------------------------------------
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        fields = dict(_context.get())
-        # Celery's lines about a task ("received", "succeeded") outside the task itself (in the
-        # worker's main process) carry the task in ``data``: its context comes from there.
-        data = record.__dict__.get("data")
-        if "task_id" not in fields and _is_celery_task_data(data):
-            fields.update(_celery_data_fields(data))
-        for provider in _providers:
-            with contextlib.suppress(Exception):  # A provider must never cost a log line.
-                fields.update({k: str(v) for k, v in (provider() or {}).items() if v is not None})
-        for key, value in fields.items():
-            if key not in record.__dict__:
-                setattr(record, key, value)
-        return True
+_RECORD_ATTRS = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
 
 
-# -- formatting -----------------------------------------------------------------------------------
+def add_record_extras(_logger: Any, _method: str, event: EventDict) -> EventDict:
+    """A standard library record's ``extra=`` fields (they win over the context)."""
+    record = event.get("_record")
+    for key, value in (record.__dict__ if record else {}).items():
+        if key not in _RECORD_ATTRS and not key.startswith("_"):
+            event.setdefault(key, value)
+    return event
 
-# API keys are "imp_" + 43 URL-safe characters; bearer credentials and authorization=... values
-# of any shape go as well.
-_SECRETS = [
+
+def add_provided_context(_logger: Any, _method: str, event: EventDict) -> EventDict:
+    for provider in _providers:
+        with contextlib.suppress(Exception):  # A provider must never cost a log line.
+            for key, value in _strings(provider() or {}).items():
+                event.setdefault(key, value)
+    return event
+
+
+def add_time_and_level(logger: Any, method: str, event: EventDict) -> EventDict:
+    """``time`` (UTC, milliseconds, of the record when there is one) and ``level`` (INFO...)."""
+    record = event.get("_record")
+    moment = datetime.fromtimestamp(record.created if record else time.time(), tz=UTC)
+    event["time"] = moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    event["level"] = record.levelname if record else add_log_level(logger, method, {})["level"]
+    event["level"] = event["level"].upper()
+    return event
+
+
+# What every event goes through, structlog's own and the standard library's alike.
+SHARED_PROCESSORS = [
+    add_record_extras,
+    add_provided_context,
+    add_celery_task_context,
+    merge_contextvars,
+    add_time_and_level,
+    add_logger_name,
+    EventRenamer("message"),
+]
+
+_SECRETS = [  # API keys are "imp_" + 43 URL-safe characters.
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://[^/\s:@]*:)[^@\s/]+@"), r"\1[REDACTED]@"),
     (re.compile(r"imp_[A-Za-z0-9_\-]{8,}"), "imp_[REDACTED]"),
     (re.compile(r"(?i)\b(bearer)(\s+)[^\s\"',;}]+"), r"\1\2[REDACTED]"),
     (
@@ -118,6 +146,7 @@ _SECRETS = [
         r"\1[REDACTED]",
     ),
 ]
+_SECRET_KEY = re.compile(r"(?i)(?:authorization|api[_-]?key)$")
 
 
 def redact(text: str) -> str:
@@ -126,73 +155,89 @@ def redact(text: str) -> str:
     return text
 
 
-_STANDARD_ATTRS = frozenset(RESERVED_ATTRS) | {"taskName", "message", "asctime"}
+def _redacted(key: str, value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _redacted(str(k), v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redacted("", v) for v in value]
+    if _SECRET_KEY.search(key):  # api_key=..., "authorization": "..." as a line shows them.
+        return redact(f"{key}={value}")[len(key) + 1 :]
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    text = str(value)
+    return value if redact(text) == text else redact(text)
 
 
-def _extras(record: logging.LogRecord) -> dict[str, Any]:
-    """The record's own fields: the log context and ``extra=``, context fields first."""
-    fields = {k: record.__dict__[k] for k in CONTEXT_FIELDS if k in record.__dict__}
-    for key, value in record.__dict__.items():
-        if key not in _STANDARD_ATTRS and key not in fields and not key.startswith("_"):
-            fields[key] = value
-    if _is_celery_task_data(fields.get("data")):
-        del fields["data"]  # Celery's format arguments: in the message and the context already.
-    return fields
+def redact_secrets(_logger: Any, _method: str, event: EventDict) -> EventDict:
+    """Mask API keys, bearer credentials, authorization values and URL passwords anywhere."""
+    return {key: _redacted(key, value) for key, value in event.items()}
 
 
-def _iso_time(record: logging.LogRecord) -> str:
-    moment = datetime.fromtimestamp(record.created, tz=UTC)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def _finish(exception_key: str, stack_key: str) -> Callable[[Any, str, EventDict], EventDict]:
+    """Order the fields: time, level, logger, message, the context, the extras, the exception."""
+    head = ("time", "level", "logger", "message", *CONTEXT_FIELDS)
 
+    def finish(_logger: Any, _method: str, event: EventDict) -> EventDict:
+        ordered = {key: event.pop(key) for key in head if key in event}
+        renames = (("exception", exception_key), ("stack_info", stack_key))
+        tail = {new: event.pop(old) for old, new in renames if old in event}
+        return {**ordered, **event, **tail}
 
-class JsonLineFormatter(JsonFormatter):
-    """``{"time", "level", "logger", "message", <context>, <extra>, "exc_info"}`` on one line."""
-
-    def __init__(self) -> None:
-        super().__init__(
-            "%(levelname)s %(name)s %(message)s",
-            rename_fields={"levelname": "level", "name": "logger"},
-            json_ensure_ascii=False,
-        )
-
-    def add_fields(self, log_data, record, message_dict) -> None:
-        super().add_fields(log_data, record, message_dict)
-        # time, level, logger, message, the context fields, then the record's own extras.
-        fields = dict(log_data)
-        log_data.clear()
-        log_data["time"] = _iso_time(record)
-        for key in ("level", "logger", "message", *CONTEXT_FIELDS):
-            if key in fields:
-                log_data[key] = fields.pop(key)
-        if _is_celery_task_data(fields.get("data")):
-            del fields["data"]  # Celery's format arguments: in the message and the context already.
-        log_data.update(fields)
-
-    def format(self, record: logging.LogRecord) -> str:
-        return redact(super().format(record))
-
-
-class TextFormatter(logging.Formatter):
-    """``time level logger message key=value ...`` for a human at a terminal."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        message = record.getMessage()
-        parts = [_iso_time(record), f"{record.levelname:<7}", record.name, message]
-        for key, value in _extras(record).items():
-            parts.append(f"{key}={_text_value(value)}")
-        line = " ".join(parts)
-        if record.exc_info:
-            line += "\n" + self.formatException(record.exc_info)
-        if record.stack_info:
-            line += "\n" + self.formatStack(record.stack_info)
-        return redact(line)
+    return finish
 
 
 def _text_value(value: Any) -> str:
-    text = value if isinstance(value, str) else str(value)
+    text = str(value)
     if not text or any(c.isspace() or c in "\"'=" for c in text):
         return json.dumps(text, ensure_ascii=False)
     return text
+
+
+_PRE_RENDER = [ProcessorFormatter.remove_processors_meta, format_exc_info, redact_secrets]
+
+
+class JsonLineFormatter(ProcessorFormatter):
+    """``{"time", "level", "logger", "message", <context>, <extra>, "exc_info"}`` on one line."""
+
+    def __init__(self) -> None:
+        def default(value: object) -> str:
+            return value.isoformat() if isinstance(value, date) else str(value)
+
+        render = JSONRenderer(ensure_ascii=False, default=default)
+        processors = [*_PRE_RENDER, _finish("exc_info", "stack_info"), render]
+        super().__init__(foreign_pre_chain=SHARED_PROCESSORS, processors=processors)
+
+
+_LEVEL_COLOURS = {"DEBUG": "\033[32m", "INFO": "\033[32m", "WARNING": "\033[33m"}
+_RED, _BRIGHT, _DIM, _BLUE, _CYAN, _RESET = (f"\033[{n}m" for n in (31, 1, 2, 34, 36, 0))
+
+
+class TextFormatter(ProcessorFormatter):
+    """structlog's console renderer: ``time level logger message key=value ...``, the exception
+    below; in colours at a terminal."""
+
+    def __init__(self, colors: bool = False) -> None:
+        def style(code: str) -> str:
+            return code if colors else ""
+
+        def plain(code: str) -> KeyValueColumnFormatter:
+            return KeyValueColumnFormatter(None, style(code), style(_RESET), str)
+
+        def level(_key: str, value: object) -> str:
+            return f"{style(_LEVEL_COLOURS.get(str(value), _RED))}{value!s:<7}{style(_RESET)}"
+
+        columns = [
+            Column("", KeyValueColumnFormatter(style(_CYAN), "", style(_RESET), _text_value)),
+            Column("time", plain(_DIM)),
+            Column("level", level),
+            Column("logger", plain(_BLUE)),
+            Column("message", plain(_BRIGHT)),
+        ]
+        render = ConsoleRenderer(
+            columns=columns, sort_keys=False, exception_formatter=plain_traceback
+        )
+        processors = [*_PRE_RENDER, _finish("exception", "stack"), render]
+        super().__init__(foreign_pre_chain=SHARED_PROCESSORS, processors=processors)
 
 
 # -- setup ----------------------------------------------------------------------------------------
@@ -200,14 +245,18 @@ def _text_value(value: Any) -> str:
 _HANDLER_NAME = "importer"
 
 
+def _is_terminal(stream) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
 def _wants_json(stream) -> bool:
     choice = os.environ.get("IMPORTER_LOG_FORMAT", "").strip().lower()
     if choice in ("json", "text"):
         return choice == "json"
-    try:
-        return not stream.isatty()
-    except (AttributeError, ValueError):
-        return True
+    return not _is_terminal(stream)
 
 
 def _level(level: int | str | None) -> int | str:
@@ -226,12 +275,19 @@ def _writes_to(handler: logging.Handler, path: str) -> bool:
 
 
 def configure_logging(level: int | str | None = None, logfile: str | None = None) -> None:
-    """Route the root logger through the importer's handler; idempotent.
+    """Route the root logger, and structlog's loggers through it, to the importer's handler;
+    idempotent.
 
     The handler keeps the process's real stderr: Celery later replaces ``sys.stderr`` with a proxy
     that logs, and a handler writing into that proxy would loop. ``IMPORTER_LOG_LEVEL`` wins over
     ``level`` (a Celery worker passes its ``--loglevel``).
     """
+    structlog.configure(
+        processors=[*SHARED_PROCESSORS, ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
     root = logging.getLogger()
     handler = next((h for h in root.handlers if h.get_name() == _HANDLER_NAME), None)
     if logfile and handler is not None and not _writes_to(handler, logfile):
@@ -245,13 +301,15 @@ def configure_logging(level: int | str | None = None, logfile: str | None = None
         else:
             handler = logging.StreamHandler(sys.__stderr__ or sys.stderr)
         handler.set_name(_HANDLER_NAME)
-        handler.addFilter(ContextFilter())
         root.addHandler(handler)
         first = True
     else:
         first = False
     stream = getattr(handler, "stream", None)
-    handler.setFormatter(JsonLineFormatter() if _wants_json(stream) else TextFormatter())
+    if _wants_json(stream):
+        handler.setFormatter(JsonLineFormatter())
+    else:
+        handler.setFormatter(TextFormatter(colors=_is_terminal(stream)))
     # A later call (another app in the same process) leaves a level set since alone.
     if first or level or os.environ.get("IMPORTER_LOG_LEVEL"):
         root.setLevel(_level(level))
@@ -260,164 +318,6 @@ def configure_logging(level: int | str | None = None, logfile: str | None = None
     # Chatter that is not an event: HTTP clients (the CLI polls the API), Alembic's plugin list.
     for name in ("httpx", "httpcore", "alembic.runtime.plugins"):
         logging.getLogger(name).setLevel(logging.WARNING)
-
-
-# -- Celery ---------------------------------------------------------------------------------------
-
-# Task name -> the pipeline step it runs, as the step runs and the API call them; another
-# "importer.<name>" task is step <name>.
-TASK_STEPS = {
-    "importer.validate_import": "validate",
-    "importer.persist_field_mappings": "mappings",
-    "importer.trigger_discovery_flow": "discovery",
-    "importer.run_discovery_flow": "discovery_flow",
-    "importer.run_discovery_phase": "discovery_flow",
-}
-_task_tokens: dict[str, Token] = {}
-
-
-def task_fields(name: str | None, args: Any, kwargs: Any) -> dict[str, Any]:
-    """The log context of a task: its step (and phase), and the import its arguments name."""
-    name = name or ""
-    step = TASK_STEPS.get(name) or (name.removeprefix("importer.") if name else None)
-    fields: dict[str, Any] = {"task": name or None, "step": step}
-    args = list(args or ())
-    kwargs = dict(kwargs or {})
-    # A discovery phase task takes (import_id, client_account_id, phase).
-    phase = kwargs.get("phase", args[2] if len(args) >= 3 else None)
-    if isinstance(phase, str):
-        fields["phase"] = phase
-    import_id = args[0] if len(args) >= 1 else kwargs.get("import_id")
-    account = args[1] if len(args) >= 2 else kwargs.get("client_account_id")
-    for key, value in (("import_id", import_id), ("client_account_id", account)):
-        if value is not None and _is_uuid(value):
-            fields[key] = value
-    return fields
-
-
-def _is_celery_task_data(data: object) -> bool:
-    return isinstance(data, dict) and "id" in data and "name" in data
-
-
-def _celery_data_fields(data: dict) -> dict[str, str]:
-    def literal(value: Any) -> Any:
-        if isinstance(value, str):  # Celery's argsrepr / kwargsrepr.
-            try:
-                return ast.literal_eval(value)
-            except (ValueError, SyntaxError, MemoryError, RecursionError):
-                return None
-        return value
-
-    args, kwargs = literal(data.get("args")), literal(data.get("kwargs"))
-    fields = task_fields(
-        str(data["name"]),
-        args if isinstance(args, list | tuple) else (),
-        kwargs if isinstance(kwargs, dict) else {},
-    )
-    fields["task_id"] = data["id"]
-    return {k: str(v) for k, v in fields.items() if v is not None}
-
-
-def _on_task_prerun(task_id=None, task=None, args=None, kwargs=None, **_: Any) -> None:
-    if task_id is None:
-        return
-    name = getattr(task, "name", None)
-    _task_tokens[task_id] = bind(task_id=task_id, **task_fields(name, args, kwargs))
-
-
-def _on_task_postrun(task_id=None, **_: Any) -> None:
-    token = _task_tokens.pop(task_id, None) if task_id is not None else None
-    if token is not None:
-        unbind(token)
-
-
-def _on_setup_logging(loglevel=None, logfile=None, **_: Any) -> None:
-    # Connected at all, this receiver stops Celery configuring logging itself: its own loggers
-    # ("celery.*", task loggers) then propagate to the root and its importer handler.
-    configure_logging(loglevel, logfile)
-
-
-def install_celery_logging() -> None:
-    """Connect the Celery signals once per process, however many apps are created."""
-    from celery.signals import setup_logging, task_postrun, task_prerun
-
-    setup_logging.connect(_on_setup_logging, weak=False, dispatch_uid="importer.logging.setup")
-    task_prerun.connect(_on_task_prerun, weak=False, dispatch_uid="importer.logging.prerun")
-    task_postrun.connect(_on_task_postrun, weak=False, dispatch_uid="importer.logging.postrun")
-
-
-# -- Flask ----------------------------------------------------------------------------------------
-
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
-_IMPORT_LOCATION = re.compile(r"/api/v1/imports/([0-9a-fA-F-]{36})$")
-request_log = logging.getLogger("importer.request")
-QUIET_PATHS = frozenset({"/metrics", "/healthz", "/readyz"})
-
-
-def _is_uuid(value: object) -> bool:
-    try:
-        uuid.UUID(str(value))
-    except ValueError:
-        return False
-    return True
-
-
-def _flask_account() -> Mapping[str, Any] | None:
-    """The authenticated client account of the current request (set by web.auth on ``g``)."""
-    flask = sys.modules.get("flask")
-    if flask is None or not flask.has_app_context():
-        return None
-    account = flask.g.get("client_account_id")
-    return {"client_account_id": account} if account is not None else None
-
-
-def install_flask_logging(app) -> None:
-    """A request id per request (``X-Request-ID`` in and out), the import id from the URL, and one
-    access line per request with its status and duration."""
-    from flask import g, request
-
-    add_context_provider(_flask_account)
-
-    @app.before_request
-    def _bind_request_context() -> None:
-        incoming = request.headers.get("X-Request-ID", "")
-        g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
-        g.request_started = time.perf_counter()
-        import_id = (request.view_args or {}).get("import_id")
-        g.log_token = bind(
-            request_id=g.request_id,
-            import_id=import_id if import_id and _is_uuid(import_id) else None,
-        )
-
-    @app.after_request
-    def _log_request(response):
-        request_id = g.get("request_id")
-        if request_id:
-            response.headers["X-Request-ID"] = request_id
-        started = g.get("request_started")
-        extra: dict[str, Any] = {
-            "method": request.method,
-            "path": request.path,
-            "status": response.status_code,
-        }
-        if started is not None:
-            extra["duration_ms"] = round((time.perf_counter() - started) * 1000, 1)
-        # An upload's import id is known once it is stored: its Location names it.
-        created = _IMPORT_LOCATION.search(response.headers.get("Location", ""))
-        if created and "import_id" not in _context.get():
-            extra["import_id"] = created.group(1)
-        # Probes and scrapes come every few seconds: not events worth a line at INFO.
-        level = logging.DEBUG if request.path in QUIET_PATHS else logging.INFO
-        request_log.log(
-            level, "%s %s %s", request.method, request.path, response.status_code, extra=extra
-        )
-        return response
-
-    @app.teardown_request
-    def _unbind_request_context(_exc: BaseException | None) -> None:
-        token = g.pop("log_token", None)
-        if token is not None:
-            unbind(token)
 
 
 # -- gunicorn --------------------------------------------------------------------------------------

@@ -15,10 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from importer import logging_setup
+from importer import logging_setup, task_log
 from importer.celery_app import create_celery
 from importer.logging_setup import (
-    ContextFilter,
     JsonLineFormatter,
     TextFormatter,
     configure_logging,
@@ -45,7 +44,6 @@ def captured_logs(level: int = logging.DEBUG):
     """Every record that reaches the root logger, formatted as the importer's JSON handler does."""
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
-    handler.addFilter(ContextFilter())
     handler.setFormatter(JsonLineFormatter())
     root = logging.getLogger()
     previous = root.level
@@ -74,7 +72,6 @@ def make_record(message: str, **extra) -> logging.LogRecord:
     record = logging.getLogger("importer.test").makeRecord(
         "importer.test", logging.INFO, __file__, 1, message, (), None, extra=extra
     )
-    ContextFilter().filter(record)
     return record
 
 
@@ -161,20 +158,20 @@ def test_secrets_are_masked_in_any_message():
 
 def test_task_fields_name_the_step_and_the_import():
     import_id, account = str(uuid.uuid4()), str(uuid.uuid4())
-    fields = logging_setup.task_fields("importer.validate_import", [import_id, account], {})
+    fields = task_log.task_fields("importer.validate_import", [import_id, account], {})
     assert fields == {
         "task": "importer.validate_import",
         "step": "validate",
         "import_id": import_id,
         "client_account_id": account,
     }
-    phase = logging_setup.task_fields(
+    phase = task_log.task_fields(
         "importer.run_discovery_phase", [import_id, account, "data_cleansing"], {}
     )
     assert phase["phase"] == "data_cleansing"
     assert phase["step"] == "discovery_flow"
     # Arguments that are not ids are not taken for one.
-    assert "import_id" not in logging_setup.task_fields("importer.other", ["x", "y"], {})
+    assert "import_id" not in task_log.task_fields("importer.other", ["x", "y"], {})
 
 
 # -- the API --------------------------------------------------------------------------------------

@@ -37,9 +37,9 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
     app.extensions["limiter"] = install_rate_limits(app, settings)
     dashboard.limit_uploads(app, settings)
     # Observability: request id and import id in the log context, one line per request; /metrics.
-    from importer.logging_setup import install_flask_logging
     from web import metrics
+    from web.request_log import install_request_logging
 
-    install_flask_logging(app)
+    install_request_logging(app)
     app.register_blueprint(metrics.bp)
     return app
