@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from importer.errors import InvalidUpload, NotFound, UnsupportedMediaType
-from importer.models import MappingStatus
-from importer.services.field_mappings import MappingChange
+from importer.errors import NotFound, UnsupportedMediaType
 from importer.services.import_validator import ImportOptions
-from importer.services.pagination import parse_limit
 from importer.uploads import FileUpload, RecordsUpload, Upload
-from web import schemas
+from web import schemas, validation
 from web.auth import authenticate, client_account_id
 from web.ids import live_progress, parse_id, reject_nul_in_query, services
 from web.openapi import document
@@ -20,28 +17,15 @@ bp.before_request(authenticate)
 bp.before_request(reject_nul_in_query)
 
 
-def text_field(source, name: str, default: str | None) -> str | None:
-    """A string field; one that has a default may be left out, but is never null."""
-    value = source.get(name, default)
-    if (value is not None or default is not None) and not isinstance(value, str):
-        raise InvalidUpload(
-            f"{name} must be a string.", code="invalid-field", details={"field": name}
-        )
-    return value
-
-
 def read_upload() -> Upload:
     idempotency_key = request.headers.get("Idempotency-Key") or None
     mimetype = request.mimetype
     if mimetype == "multipart/form-data":
         file = request.files.get("file")
-        if file is None:
-            raise InvalidUpload(
-                "The multipart body has no 'file' part.", code="missing-file", details={}
-            )
+        form = validation.form_upload(request.form, file is not None)
         options = ImportOptions(
-            import_type=text_field(request.form, "import_type", "servers"),
-            engagement=text_field(request.form, "engagement", "default"),
+            import_type=form.import_type,
+            engagement=form.engagement,
             filename=file.filename or None,
             idempotency_key=idempotency_key,
         )
@@ -49,25 +33,19 @@ def read_upload() -> Upload:
             options,
             file.stream,
             file.mimetype or None,
-            encoding=text_field(request.form, "encoding", None),
-            delimiter=text_field(request.form, "delimiter", None),
-            sheet=text_field(request.form, "sheet", None),
+            encoding=form.encoding,
+            delimiter=form.delimiter,
+            sheet=form.sheet,
         )
     if mimetype == "application/json":
-        body = request.get_json(silent=True)
-        if not isinstance(body, dict) or "records" not in body:
-            raise InvalidUpload(
-                'The JSON body must be an object with a "records" array.',
-                code="invalid-json",
-                details={},
-            )
+        body = validation.json_upload(request.get_json(silent=True))
         options = ImportOptions(
-            import_type=text_field(body, "import_type", "servers"),
-            engagement=text_field(body, "engagement", "default"),
-            filename=text_field(body, "filename", None),
+            import_type=body.import_type,
+            engagement=body.engagement,
+            filename=body.filename,
             idempotency_key=idempotency_key,
         )
-        return RecordsUpload(options, body["records"])
+        return RecordsUpload(options, body.records)
     raise UnsupportedMediaType(
         "Send multipart/form-data with a 'file' part, or application/json with records.",
         details={"content_type": request.content_type},
@@ -105,13 +83,14 @@ def create_import():
 def list_imports():
     """List the account's imports, newest first"""
     svc = services()
+    params = validation.query(schemas.ImportListQuery, request.args)
     with svc.transactions.reading() as session:
         page, cursor = svc.queries.list(
             session,
             client_account_id(),
-            request.args.get("status"),
-            request.args.get("cursor"),
-            parse_limit(request.args.get("limit")),
+            params.status,
+            params.cursor,
+            params.limit,
         )
         items = [svc.responses.summary(data_import) for data_import in page]
     return jsonify({"items": items, "next_cursor": cursor})
@@ -135,11 +114,10 @@ def get_import(import_id: str):
 def list_records(import_id: str):
     """The raw records exactly as uploaded"""
     svc = services()
+    params = validation.query(schemas.PageQuery, request.args)
     with svc.transactions.reading() as session:
         data_import = svc.queries.get(session, parse_id(import_id), client_account_id())
-        page, cursor = svc.queries.records(
-            session, data_import, request.args.get("cursor"), parse_limit(request.args.get("limit"))
-        )
+        page, cursor = svc.queries.records(session, data_import, params.cursor, params.limit)
         items = [
             {"row_number": r.row_number, "values": r.record, "extra_values": r.extra_values}
             for r in page
@@ -152,11 +130,10 @@ def list_records(import_id: str):
 def list_errors(import_id: str):
     """Validation issues by row, with Frictionless codes"""
     svc = services()
+    params = validation.query(schemas.PageQuery, request.args)
     with svc.transactions.reading() as session:
         data_import = svc.queries.get(session, parse_id(import_id), client_account_id())
-        page, cursor = svc.queries.issues(
-            session, data_import, request.args.get("cursor"), parse_limit(request.args.get("limit"))
-        )
+        page, cursor = svc.queries.issues(session, data_import, params.cursor, params.limit)
         items = [svc.responses.issue(issue) for issue in page]
     return jsonify(
         {
@@ -200,7 +177,7 @@ def update_mappings(import_id: str):
     step or phase reads the mappings.
     """
     svc = services()
-    changes = read_mapping_changes(request.get_json(silent=True))
+    changes = validation.mapping_changes(request.get_json(silent=True))
     with svc.transactions.transaction() as session:
         data_import = svc.transactions.lock_import(
             session, parse_id(import_id), client_account_id()
@@ -217,44 +194,6 @@ def update_mappings(import_id: str):
             "items": items,
         }
     )
-
-
-def read_mapping_changes(body) -> list[MappingChange]:
-    """{"mappings": [{"source_column", "target_field"?, "unit"?, "status"}]}: approve or ignore."""
-    entries = body.get("mappings") if isinstance(body, dict) else None
-    if not isinstance(entries, list) or not entries:
-        raise InvalidUpload(
-            'The body must be {"mappings": [{"source_column", "target_field", "status"}]}.',
-            code="invalid-mappings",
-        )
-    changes = []
-    for position, entry in enumerate(entries):
-        if not isinstance(entry, dict):
-            raise InvalidUpload(
-                "Each mapping must be an object.",
-                code="invalid-mappings",
-                details={"position": position},
-            )
-        column, target, status, unit = (
-            entry.get("source_column"),
-            entry.get("target_field"),
-            entry.get("status", "approved"),
-            entry.get("unit"),
-        )
-        if (
-            not isinstance(column, str)
-            or (target is not None and not isinstance(target, str))
-            or (unit is not None and not isinstance(unit, str))
-            or status not in (MappingStatus.APPROVED, MappingStatus.IGNORED)
-        ):
-            raise InvalidUpload(
-                "source_column must be a string, target_field and unit strings or null, and "
-                "status 'approved' or 'ignored'.",
-                code="invalid-mappings",
-                details={"position": position},
-            )
-        changes.append(MappingChange(column, target, MappingStatus(status), unit))
-    return changes
 
 
 @bp.post("/<import_id>/cancel")

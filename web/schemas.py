@@ -1,8 +1,8 @@
-"""Pydantic models of the API's request and response bodies, for the OpenAPI document.
+"""Pydantic models of the API's request and response bodies, and of its OpenAPI document.
 
-They describe the JSON that ``ImportResponseBuilder`` and the blueprints already produce; nothing
-serialises through them (the views answer with ``jsonify``), and requests are not validated with
-them: the views keep their own checks and error codes.
+Requests are read through them (web.validation: a ValidationError becomes the API's error, with
+its stable code), and responses are built as them (web.responses) and answered as their
+``model_dump(mode="json")``: what the document says is what the API does.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from importer.discovery.units import SIZE_UNITS
 from importer.models import FlowPhase, FlowStatus, ImportStatus, MappingStatus, PhaseStatus, Step
 from importer.models import StepStatus as _StepStatus
 from importer.models.asset import ASSET_TYPES, SEVERITIES
+from importer.services.pagination import DEFAULT_LIMIT, MAX_LIMIT
 
 DateTime = str  # ISO 8601 with offset, as ``datetime.isoformat()`` writes it
 
@@ -41,7 +42,7 @@ class Model(BaseModel):
 class RequestModel(Model):
     """A request body: other members are ignored by the API, and documented as not allowed."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="ignore", json_schema_extra={"additionalProperties": False})
 
 
 # Enums as they appear on the wire (their values), with names for the document.
@@ -109,13 +110,13 @@ CURSOR = "`next_cursor` of the previous page."
 
 
 class PageQuery(Model):
-    limit: int = Field(default=50, ge=1, le=1000)
+    limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
     cursor: str = absent(CURSOR)
 
 
 class ImportListQuery(Model):
     status: ImportStatusName = absent()
-    limit: int = Field(default=50, ge=1, le=1000)
+    limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
     cursor: str = absent(CURSOR)
 
 
@@ -124,7 +125,7 @@ class AssetListQuery(Model):
     os_family: str = absent()
     environment: str = absent()
     end_of_support: Literal[SEVERITIES] = absent()
-    limit: int = Field(default=50, ge=1, le=1000)
+    limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
     cursor: str = absent(CURSOR)
 
 

@@ -22,7 +22,7 @@ from importer.services.field_mappings import EDITABLE_MAPPING_STATUSES, MappingC
 from importer.services.import_control import CANCELLABLE, RETRYABLE, STATUS_OF_STEP
 from web.dashboard.blueprint import bp, queries, signed_in
 from web.ids import live_progress, parse_id, services
-from web.imports import read_mapping_changes
+from web.validation import mapping_changes
 
 ISSUES_SHOWN = 200
 STEP_OF_STATUS = {status: step for step, status in STATUS_OF_STEP.items()}
@@ -125,7 +125,7 @@ def save_mappings(
         data_import = svc.transactions.lock_import(session, import_id, account)
         if data_import is None:
             raise NotFound("No such import.", details={"id": str(import_id)})
-        changes = read_mapping_changes({"mappings": entries})
+        changes = mapping_changes({"mappings": entries})
         svc.mappings.review(session, data_import, changes)
         return changes, svc.queries.flow(session, data_import)
 
