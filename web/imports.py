@@ -7,7 +7,7 @@ from flask import Blueprint, jsonify, request
 from importer.errors import NotFound, UnsupportedMediaType
 from importer.services.import_validator import ImportOptions
 from importer.uploads import FileUpload, RecordsUpload, Upload
-from web import schemas, validation
+from web import responses, schemas, validation
 from web.auth import authenticate, client_account_id
 from web.ids import live_progress, parse_id, reject_nul_in_query, services
 from web.openapi import document
@@ -70,9 +70,10 @@ def create_import():
     an import whose discovery has not finished.
     """
     result = services().upload_handler.handle(client_account_id(), read_upload())
-    response = jsonify(result.body)
+    body = responses.accepted(result.data_import)
+    response = jsonify(body.dump())
     response.status_code = result.status
-    response.headers["Location"] = result.body["links"]["self"]
+    response.headers["Location"] = body.links.self
     if result.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return response
@@ -92,8 +93,8 @@ def list_imports():
             params.cursor,
             params.limit,
         )
-        items = [svc.responses.summary(data_import) for data_import in page]
-    return jsonify({"items": items, "next_cursor": cursor})
+        body = schemas.ImportList(items=[responses.summary(i) for i in page], next_cursor=cursor)
+    return jsonify(body.dump())
 
 
 @bp.get("/<import_id>")
@@ -106,7 +107,7 @@ def get_import(import_id: str):
             session, parse_id(import_id), client_account_id()
         )
     live = live_progress(data_import.id, runs)
-    return jsonify(svc.responses.detail(data_import, runs, flow, live))
+    return jsonify(responses.detail(data_import, runs, flow, live).dump())
 
 
 @bp.get("/<import_id>/records")
@@ -118,11 +119,12 @@ def list_records(import_id: str):
     with svc.transactions.reading() as session:
         data_import = svc.queries.get(session, parse_id(import_id), client_account_id())
         page, cursor = svc.queries.records(session, data_import, params.cursor, params.limit)
-        items = [
-            {"row_number": r.row_number, "values": r.record, "extra_values": r.extra_values}
-            for r in page
-        ]
-    return jsonify({"columns": data_import.columns, "items": items, "next_cursor": cursor})
+        body = schemas.RecordList(
+            columns=data_import.columns,
+            items=[responses.record(row) for row in page],
+            next_cursor=cursor,
+        )
+    return jsonify(body.dump())
 
 
 @bp.get("/<import_id>/errors")
@@ -134,15 +136,13 @@ def list_errors(import_id: str):
     with svc.transactions.reading() as session:
         data_import = svc.queries.get(session, parse_id(import_id), client_account_id())
         page, cursor = svc.queries.issues(session, data_import, params.cursor, params.limit)
-        items = [svc.responses.issue(issue) for issue in page]
-    return jsonify(
-        {
-            "valid_records": data_import.valid_records,
-            "invalid_records": data_import.invalid_records,
-            "items": items,
-            "next_cursor": cursor,
-        }
-    )
+        body = schemas.IssueList(
+            valid_records=data_import.valid_records,
+            invalid_records=data_import.invalid_records,
+            items=[responses.issue(issue) for issue in page],
+            next_cursor=cursor,
+        )
+    return jsonify(body.dump())
 
 
 @bp.get("/<import_id>/mappings")
@@ -152,15 +152,8 @@ def list_mappings(import_id: str):
     svc = services()
     with svc.transactions.reading() as session:
         data_import = svc.queries.get(session, parse_id(import_id), client_account_id())
-        items = [svc.responses.mapping(m) for m in svc.queries.mappings(session, data_import)]
-    return jsonify(
-        {
-            "import_type": data_import.import_type,
-            "profile": data_import.profile,
-            "sheet": data_import.sheet,
-            "items": items,
-        }
-    )
+        body = responses.mapping_list(data_import, svc.queries.mappings(session, data_import))
+    return jsonify(body.dump())
 
 
 @bp.put("/<import_id>/mappings")
@@ -185,15 +178,8 @@ def update_mappings(import_id: str):
         if data_import is None:
             raise NotFound("No such import.", details={"id": import_id})
         svc.mappings.review(session, data_import, changes)
-        items = [svc.responses.mapping(m) for m in svc.queries.mappings(session, data_import)]
-    return jsonify(
-        {
-            "import_type": data_import.import_type,
-            "profile": data_import.profile,
-            "sheet": data_import.sheet,
-            "items": items,
-        }
-    )
+        body = responses.mapping_list(data_import, svc.queries.mappings(session, data_import))
+    return jsonify(body.dump())
 
 
 @bp.post("/<import_id>/cancel")
@@ -202,7 +188,7 @@ def cancel_import(import_id: str):
     """Cancel an import that is not final (409 otherwise)"""
     svc = services()
     data_import = svc.control.cancel(parse_id(import_id), client_account_id())
-    return jsonify(svc.responses.accepted(data_import)), 202
+    return jsonify(responses.accepted(data_import).dump()), 202
 
 
 @bp.post("/<import_id>/retry")
@@ -211,4 +197,4 @@ def retry_import(import_id: str):
     """Retry a failed or cancelled import from the first step that did not succeed"""
     svc = services()
     data_import = svc.control.retry(parse_id(import_id), client_account_id())
-    return jsonify(svc.responses.accepted(data_import)), 202
+    return jsonify(responses.accepted(data_import).dump()), 202
