@@ -36,7 +36,7 @@ ERROR_DESCRIPTIONS = {
     413: "The request body exceeds IMPORTER_MAX_UPLOAD_BYTES (`payload-too-large`).",
     415: "Neither multipart/form-data nor application/json (`unsupported-media-type`).",
     422: "The upload or body cannot be used (`invalid-upload`, `invalid-json`, `missing-file`, "
-    "`invalid-field`, `invalid-mappings`, ...).",
+    "`invalid-field`, `invalid-import-type`, `invalid-mappings`, `invalid-unit`, ...).",
     429: "Too many uploads for this API key (`too-many-requests`).",
     503: "A backing service is unavailable (`service-unavailable`).",
 }
