@@ -13,6 +13,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from tests.helpers import wait_for, wait_for_final
+from web.openapi import ERROR_DESCRIPTIONS
 
 DOCUMENT_URI = "urn:importer:openapi"
 CSV = (
@@ -36,6 +37,7 @@ class Checker:
 
     def __init__(self, document: dict) -> None:
         self.document = document
+        self.seen: set[tuple[str, str, int]] = set()  # (path, method, status) checked
         resource = Resource.from_contents(document, default_specification=DRAFT202012)
         self.registry = Registry().with_resource(DOCUMENT_URI, resource)
 
@@ -45,6 +47,10 @@ class Checker:
         assert status in operation["responses"], (
             f"{method.upper()} {path} answered {status}, not documented: {response.get_data()!r}"
         )
+        self.seen.add((path, method, response.status_code))
+        if response.status_code == 204:
+            assert response.get_data() == b""
+            return {}
         declared = operation["responses"][status]["content"]["application/json"]["schema"]
         assert response.mimetype == "application/json"
         schema = {"$ref": DOCUMENT_URI + declared["$ref"]}
@@ -363,3 +369,137 @@ def test_observed_connections_match_the_declared_schemas(client, auth, check):
         ("web-01", None, None),
         ("web-01", 1433, ["w3wp.exe"]),
     ]
+
+
+# Requests outside their model: (method, url, request kwargs, documented path, status, code).
+# The body or query is refused before the import is looked up, so no import need exist.
+SOME_IMPORT = "/api/v1/imports/00000000-0000-0000-0000-000000000000"
+OUTSIDE_THE_MODELS = [
+    ("put", f"{SOME_IMPORT}/mappings", {"json": [1, 2]}, 422, "invalid-mappings"),
+    ("put", f"{SOME_IMPORT}/mappings", {"json": {"changes": []}}, 422, "invalid-mappings"),
+    ("put", f"{SOME_IMPORT}/mappings", {"json": {"mappings": []}}, 422, "invalid-mappings"),
+    ("put", f"{SOME_IMPORT}/mappings", {"json": {"mappings": [7]}}, 422, "invalid-mappings"),
+    (
+        "put",
+        f"{SOME_IMPORT}/mappings",
+        {"json": {"mappings": [{"source_column": "a", "status": "maybe"}]}},
+        422,
+        "invalid-mappings",
+    ),
+    (
+        "put",
+        f"{SOME_IMPORT}/mappings",
+        {"json": {"mappings": [{"source_column": "a", "target_field": 5}]}},
+        422,
+        "invalid-mappings",
+    ),
+    (
+        "put",
+        f"{SOME_IMPORT}/mappings",
+        {"json": {"mappings": [{"source_column": "a", "unit": "furlongs"}]}},
+        422,
+        "invalid-unit",
+    ),
+    ("post", "/api/v1/imports", {"json": [{"a": 1}]}, 422, "invalid-json"),
+    ("post", "/api/v1/imports", {"json": {"records": "nope"}}, 422, "invalid-json"),
+    ("post", "/api/v1/imports", {"json": {"records": [], "engagement": 7}}, 422, "invalid-field"),
+    ("post", "/api/v1/imports", {"json": {"records": [], "filename": 5}}, 422, "invalid-field"),
+    (
+        "post",
+        "/api/v1/imports",
+        {"json": {"records": [{"a": 1}], "import_type": "spaceships"}},
+        422,
+        "invalid-import-type",
+    ),
+    (
+        "post",
+        "/api/v1/imports",
+        {"data": {"import_type": "servers"}, "content_type": "multipart/form-data"},
+        422,
+        "missing-file",
+    ),
+    (
+        "post",
+        "/api/v1/imports",
+        {
+            "data": {"file": (io.BytesIO(b"a\n1\n"), "a.csv"), "import_type": "spaceships"},
+            "content_type": "multipart/form-data",
+        },
+        422,
+        "invalid-import-type",
+    ),
+    ("get", "/api/v1/imports?limit=x", {}, 400, "invalid-query"),
+    ("get", "/api/v1/imports?limit=1001", {}, 400, "invalid-query"),
+    ("get", "/api/v1/imports?status=nope", {}, 400, "invalid-query"),
+    ("get", "/api/v1/assets?limit=0", {}, 400, "invalid-query"),
+    ("get", "/api/v1/assets?type=toaster", {}, 400, "invalid-query"),
+    ("get", "/api/v1/assets?end_of_support=soon", {}, 400, "invalid-query"),
+]
+
+
+def documented_path(url: str) -> str:
+    path = url.split("?")[0]
+    path = re.sub(r"^/api/v1/imports/[^/]+", "/api/v1/imports/{import_id}", path)
+    return path
+
+
+@pytest.mark.parametrize(("method", "url", "kwargs", "status", "code"), OUTSIDE_THE_MODELS)
+def test_a_request_outside_its_model_gets_the_documented_4xx(
+    client, auth, check, document, method, url, kwargs, status, code
+):
+    path = documented_path(url)
+    response = getattr(client, method)(url, headers=auth, **kwargs)
+    assert response.status_code == status, response.get_json()
+    error = check(response, path, method)["error"]
+    assert error["code"] == code
+    assert f"`{code}`" in ERROR_DESCRIPTIONS[status]
+
+
+@pytest.mark.usefixtures("celery_worker")
+def test_every_route_answers_as_its_model_declares(client, auth, check, document, request):
+    """Last in the module: with the tests above, every route's success is checked against the
+    model its document declares (and a 204 has no body)."""
+    selected = {
+        item.originalname for item in request.session.items if item.module is request.module
+    }
+    every = {name for name in vars(request.module) if name.startswith("test_")}
+    if not every <= selected:
+        pytest.skip("needs the whole module: the other tests check most routes")
+
+    check(client.get("/api/v1/openapi.json"), "/api/v1/openapi.json")
+    # A header the suggester cannot place pauses the flow for review.
+    content = b"Srvr,IP Addr\na-1,10.0.0.1\na-2,10.0.0.2\n"
+    response = client.post(
+        "/api/v1/imports",
+        data={"file": (io.BytesIO(content), "paused.csv"), "engagement": uuid.uuid4().hex},
+        headers=auth,
+        content_type="multipart/form-data",
+    )
+    import_id = check(response, "/api/v1/imports", "post")["id"]
+    paused = wait_for_final(client, import_id, auth, statuses={"waiting_for_approval"})
+    assert paused["status"] == "waiting_for_approval", paused
+    check(
+        client.put(
+            f"/api/v1/imports/{import_id}/mappings",
+            json={"mappings": [{"source_column": "Srvr", "target_field": "hostname"}]},
+            headers=auth,
+        ),
+        "/api/v1/imports/{import_id}/mappings",
+        "put",
+    )
+    resume = client.post(f"/api/v1/flows/{paused['flow']['id']}/resume", headers=auth)
+    check(resume, "/api/v1/flows/{flow_id}/resume", "post")
+    assert wait_for_final(client, import_id, auth)["status"] == "completed"
+    learned_url = "/api/v1/learned-mappings"
+    learned = check(client.get(learned_url, headers=auth), learned_url)
+    srvr = next(item for item in learned["items"] if item["header"] == "srvr")
+    check(
+        client.delete(f"/api/v1/learned-mappings/{srvr['id']}", headers=auth),
+        "/api/v1/learned-mappings/{learned_id}",
+        "delete",
+    )
+
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            success = min(int(status) for status in operation["responses"])
+            assert (path, method, success) in check.seen, f"{method.upper()} {path} {success}"

@@ -5,8 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from importer.services.inventory_queries import ASSET_FILTERS
-from importer.services.pagination import parse_limit
-from web import schemas
+from web import responses, schemas, validation
 from web.auth import authenticate, client_account_id
 from web.ids import parse_id, reject_nul_in_query, services
 from web.openapi import document
@@ -21,17 +20,16 @@ bp.before_request(reject_nul_in_query)
 def list_assets():
     """The account's de-duplicated inventory"""
     svc = services()
-    filters = {name: request.args[name] for name in ASSET_FILTERS if name in request.args}
+    params = validation.query(schemas.AssetListQuery, request.args)
+    filters = {
+        name: getattr(params, name) for name in ASSET_FILTERS if getattr(params, name) is not None
+    }
     with svc.transactions.reading() as session:
         page, cursor = svc.inventory.assets(
-            session,
-            client_account_id(),
-            filters,
-            request.args.get("cursor"),
-            parse_limit(request.args.get("limit")),
+            session, client_account_id(), filters, params.cursor, params.limit
         )
-        items = [svc.responses.asset(asset) for asset in page]
-    return jsonify({"items": items, "next_cursor": cursor})
+        body = schemas.AssetList(items=[responses.asset(a) for a in page], next_cursor=cursor)
+    return jsonify(body.dump())
 
 
 @bp.get("/<asset_id>")
@@ -41,8 +39,5 @@ def get_asset(asset_id: str):
     svc = services()
     with svc.transactions.reading() as session:
         found = svc.inventory.asset(session, parse_id(asset_id, "asset"), client_account_id())
-        body = {
-            **svc.responses.asset(found.pop("asset")),
-            **found,
-        }
-    return jsonify(body)
+        body = responses.asset_detail(found)
+    return jsonify(body.dump())

@@ -8,13 +8,14 @@ from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from importer.errors import ImporterError
+from web.schemas import ErrorInfo, ErrorResponse
 
 log = logging.getLogger(__name__)
 
 
 def error_response(status: int, code: str, message: str, details: dict | None = None):
-    body = {"error": {"code": code, "message": message, "details": details or {}}}
-    return jsonify(body), status
+    body = ErrorResponse(error=ErrorInfo(code=code, message=message, details=details or {}))
+    return jsonify(body.dump()), status
 
 
 def http_error_code(exc: HTTPException) -> str:

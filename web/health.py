@@ -15,7 +15,7 @@ bp = Blueprint("health", __name__)
 @document((200, schemas.Health), tags=["health"], authenticated=False)
 def healthz():
     """The process is up"""
-    return jsonify({"status": "ok"})
+    return jsonify(schemas.Health(status="ok").dump())
 
 
 @bp.get("/readyz")
@@ -41,6 +41,5 @@ def readyz():
     except Exception as exc:
         checks["redis"] = f"error: {type(exc).__name__}"
     ready = all(value == "ok" for value in checks.values())
-    return jsonify({"status": "ready" if ready else "unavailable", "checks": checks}), (
-        200 if ready else 503
-    )
+    body = schemas.Readiness(status="ready" if ready else "unavailable", checks=checks)
+    return jsonify(body.dump()), (200 if ready else 503)

@@ -19,7 +19,7 @@ def services() -> Services:
 def live_progress(import_id: uuid.UUID, runs) -> dict[str, int]:
     """Redis's chunk progress, read only while a step that shows it runs. It refines what
     PostgreSQL says; with Redis down, PostgreSQL's coarser progress is still right."""
-    if services().responses.shows_live_progress(runs):
+    if services().progress.shows_live_progress(runs):
         with contextlib.suppress(Exception):
             return current_app.extensions["importer"].runtime_state.progress(import_id)
     return {}

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from importer.errors import InvalidUpload, NotFound, UnsupportedMediaType
-from importer.models import MappingStatus
-from importer.services.field_mappings import MappingChange
+from importer.errors import NotFound, UnsupportedMediaType
 from importer.services.import_validator import ImportOptions
-from importer.services.pagination import parse_limit
 from importer.uploads import FileUpload, RecordsUpload, Upload
-from web import schemas
+from web import responses, schemas, validation
 from web.auth import authenticate, client_account_id
 from web.ids import live_progress, parse_id, reject_nul_in_query, services
 from web.openapi import document
@@ -20,28 +17,15 @@ bp.before_request(authenticate)
 bp.before_request(reject_nul_in_query)
 
 
-def text_field(source, name: str, default: str | None) -> str | None:
-    """A string field; one that has a default may be left out, but is never null."""
-    value = source.get(name, default)
-    if (value is not None or default is not None) and not isinstance(value, str):
-        raise InvalidUpload(
-            f"{name} must be a string.", code="invalid-field", details={"field": name}
-        )
-    return value
-
-
 def read_upload() -> Upload:
     idempotency_key = request.headers.get("Idempotency-Key") or None
     mimetype = request.mimetype
     if mimetype == "multipart/form-data":
         file = request.files.get("file")
-        if file is None:
-            raise InvalidUpload(
-                "The multipart body has no 'file' part.", code="missing-file", details={}
-            )
+        form = validation.form_upload(request.form, file is not None)
         options = ImportOptions(
-            import_type=text_field(request.form, "import_type", "servers"),
-            engagement=text_field(request.form, "engagement", "default"),
+            import_type=form.import_type,
+            engagement=form.engagement,
             filename=file.filename or None,
             idempotency_key=idempotency_key,
         )
@@ -49,25 +33,19 @@ def read_upload() -> Upload:
             options,
             file.stream,
             file.mimetype or None,
-            encoding=text_field(request.form, "encoding", None),
-            delimiter=text_field(request.form, "delimiter", None),
-            sheet=text_field(request.form, "sheet", None),
+            encoding=form.encoding,
+            delimiter=form.delimiter,
+            sheet=form.sheet,
         )
     if mimetype == "application/json":
-        body = request.get_json(silent=True)
-        if not isinstance(body, dict) or "records" not in body:
-            raise InvalidUpload(
-                'The JSON body must be an object with a "records" array.',
-                code="invalid-json",
-                details={},
-            )
+        body = validation.json_upload(request.get_json(silent=True))
         options = ImportOptions(
-            import_type=text_field(body, "import_type", "servers"),
-            engagement=text_field(body, "engagement", "default"),
-            filename=text_field(body, "filename", None),
+            import_type=body.import_type,
+            engagement=body.engagement,
+            filename=body.filename,
             idempotency_key=idempotency_key,
         )
-        return RecordsUpload(options, body["records"])
+        return RecordsUpload(options, body.records)
     raise UnsupportedMediaType(
         "Send multipart/form-data with a 'file' part, or application/json with records.",
         details={"content_type": request.content_type},
@@ -92,9 +70,10 @@ def create_import():
     an import whose discovery has not finished.
     """
     result = services().upload_handler.handle(client_account_id(), read_upload())
-    response = jsonify(result.body)
+    body = responses.accepted(result.data_import)
+    response = jsonify(body.dump())
     response.status_code = result.status
-    response.headers["Location"] = result.body["links"]["self"]
+    response.headers["Location"] = body.links.self
     if result.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return response
@@ -105,16 +84,17 @@ def create_import():
 def list_imports():
     """List the account's imports, newest first"""
     svc = services()
+    params = validation.query(schemas.ImportListQuery, request.args)
     with svc.transactions.reading() as session:
         page, cursor = svc.queries.list(
             session,
             client_account_id(),
-            request.args.get("status"),
-            request.args.get("cursor"),
-            parse_limit(request.args.get("limit")),
+            params.status,
+            params.cursor,
+            params.limit,
         )
-        items = [svc.responses.summary(data_import) for data_import in page]
-    return jsonify({"items": items, "next_cursor": cursor})
+        body = schemas.ImportList(items=[responses.summary(i) for i in page], next_cursor=cursor)
+    return jsonify(body.dump())
 
 
 @bp.get("/<import_id>")
@@ -127,7 +107,7 @@ def get_import(import_id: str):
             session, parse_id(import_id), client_account_id()
         )
     live = live_progress(data_import.id, runs)
-    return jsonify(svc.responses.detail(data_import, runs, flow, live))
+    return jsonify(responses.detail(data_import, runs, flow, live).dump())
 
 
 @bp.get("/<import_id>/records")
@@ -135,16 +115,16 @@ def get_import(import_id: str):
 def list_records(import_id: str):
     """The raw records exactly as uploaded"""
     svc = services()
+    params = validation.query(schemas.PageQuery, request.args)
     with svc.transactions.reading() as session:
         data_import = svc.queries.get(session, parse_id(import_id), client_account_id())
-        page, cursor = svc.queries.records(
-            session, data_import, request.args.get("cursor"), parse_limit(request.args.get("limit"))
+        page, cursor = svc.queries.records(session, data_import, params.cursor, params.limit)
+        body = schemas.RecordList(
+            columns=data_import.columns,
+            items=[responses.record(row) for row in page],
+            next_cursor=cursor,
         )
-        items = [
-            {"row_number": r.row_number, "values": r.record, "extra_values": r.extra_values}
-            for r in page
-        ]
-    return jsonify({"columns": data_import.columns, "items": items, "next_cursor": cursor})
+    return jsonify(body.dump())
 
 
 @bp.get("/<import_id>/errors")
@@ -152,20 +132,17 @@ def list_records(import_id: str):
 def list_errors(import_id: str):
     """Validation issues by row, with Frictionless codes"""
     svc = services()
+    params = validation.query(schemas.PageQuery, request.args)
     with svc.transactions.reading() as session:
         data_import = svc.queries.get(session, parse_id(import_id), client_account_id())
-        page, cursor = svc.queries.issues(
-            session, data_import, request.args.get("cursor"), parse_limit(request.args.get("limit"))
+        page, cursor = svc.queries.issues(session, data_import, params.cursor, params.limit)
+        body = schemas.IssueList(
+            valid_records=data_import.valid_records,
+            invalid_records=data_import.invalid_records,
+            items=[responses.issue(issue) for issue in page],
+            next_cursor=cursor,
         )
-        items = [svc.responses.issue(issue) for issue in page]
-    return jsonify(
-        {
-            "valid_records": data_import.valid_records,
-            "invalid_records": data_import.invalid_records,
-            "items": items,
-            "next_cursor": cursor,
-        }
-    )
+    return jsonify(body.dump())
 
 
 @bp.get("/<import_id>/mappings")
@@ -175,15 +152,8 @@ def list_mappings(import_id: str):
     svc = services()
     with svc.transactions.reading() as session:
         data_import = svc.queries.get(session, parse_id(import_id), client_account_id())
-        items = [svc.responses.mapping(m) for m in svc.queries.mappings(session, data_import)]
-    return jsonify(
-        {
-            "import_type": data_import.import_type,
-            "profile": data_import.profile,
-            "sheet": data_import.sheet,
-            "items": items,
-        }
-    )
+        body = responses.mapping_list(data_import, svc.queries.mappings(session, data_import))
+    return jsonify(body.dump())
 
 
 @bp.put("/<import_id>/mappings")
@@ -200,7 +170,7 @@ def update_mappings(import_id: str):
     step or phase reads the mappings.
     """
     svc = services()
-    changes = read_mapping_changes(request.get_json(silent=True))
+    changes = validation.mapping_changes(request.get_json(silent=True))
     with svc.transactions.transaction() as session:
         data_import = svc.transactions.lock_import(
             session, parse_id(import_id), client_account_id()
@@ -208,53 +178,8 @@ def update_mappings(import_id: str):
         if data_import is None:
             raise NotFound("No such import.", details={"id": import_id})
         svc.mappings.review(session, data_import, changes)
-        items = [svc.responses.mapping(m) for m in svc.queries.mappings(session, data_import)]
-    return jsonify(
-        {
-            "import_type": data_import.import_type,
-            "profile": data_import.profile,
-            "sheet": data_import.sheet,
-            "items": items,
-        }
-    )
-
-
-def read_mapping_changes(body) -> list[MappingChange]:
-    """{"mappings": [{"source_column", "target_field"?, "unit"?, "status"}]}: approve or ignore."""
-    entries = body.get("mappings") if isinstance(body, dict) else None
-    if not isinstance(entries, list) or not entries:
-        raise InvalidUpload(
-            'The body must be {"mappings": [{"source_column", "target_field", "status"}]}.',
-            code="invalid-mappings",
-        )
-    changes = []
-    for position, entry in enumerate(entries):
-        if not isinstance(entry, dict):
-            raise InvalidUpload(
-                "Each mapping must be an object.",
-                code="invalid-mappings",
-                details={"position": position},
-            )
-        column, target, status, unit = (
-            entry.get("source_column"),
-            entry.get("target_field"),
-            entry.get("status", "approved"),
-            entry.get("unit"),
-        )
-        if (
-            not isinstance(column, str)
-            or (target is not None and not isinstance(target, str))
-            or (unit is not None and not isinstance(unit, str))
-            or status not in (MappingStatus.APPROVED, MappingStatus.IGNORED)
-        ):
-            raise InvalidUpload(
-                "source_column must be a string, target_field and unit strings or null, and "
-                "status 'approved' or 'ignored'.",
-                code="invalid-mappings",
-                details={"position": position},
-            )
-        changes.append(MappingChange(column, target, MappingStatus(status), unit))
-    return changes
+        body = responses.mapping_list(data_import, svc.queries.mappings(session, data_import))
+    return jsonify(body.dump())
 
 
 @bp.post("/<import_id>/cancel")
@@ -263,7 +188,7 @@ def cancel_import(import_id: str):
     """Cancel an import that is not final (409 otherwise)"""
     svc = services()
     data_import = svc.control.cancel(parse_id(import_id), client_account_id())
-    return jsonify(svc.responses.accepted(data_import)), 202
+    return jsonify(responses.accepted(data_import).dump()), 202
 
 
 @bp.post("/<import_id>/retry")
@@ -272,4 +197,4 @@ def retry_import(import_id: str):
     """Retry a failed or cancelled import from the first step that did not succeed"""
     svc = services()
     data_import = svc.control.retry(parse_id(import_id), client_account_id())
-    return jsonify(svc.responses.accepted(data_import)), 202
+    return jsonify(responses.accepted(data_import).dump()), 202

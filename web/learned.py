@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 
 from importer.errors import NotFound
-from web import schemas
+from web import responses, schemas
 from web.auth import authenticate, client_account_id
 from web.ids import reject_nul_in_query, services
 from web.openapi import document
@@ -21,10 +21,9 @@ def list_learned():
     """Headers the account's reviews mapped or ignored, by import type and layout"""
     svc = services()
     with svc.transactions.reading() as session:
-        items = [
-            svc.responses.learned(row) for row in svc.mappings.learned(session, client_account_id())
-        ]
-    return jsonify({"items": items})
+        rows = svc.mappings.learned(session, client_account_id())
+        body = schemas.LearnedMappingList(items=[responses.learned(row) for row in rows])
+    return jsonify(body.dump())
 
 
 @bp.delete("/<learned_id>")

@@ -4,8 +4,9 @@
 and styles come from the ``swagger-ui-py`` package (served from here: no CDN, no internet).
 
 The views are decorated with ``document(...)``: spectree records the models for the document and
-is told to skip validation, so requests and responses go through exactly as before (the views
-keep their own checks and their ``{"error": {...}}`` bodies).
+is told to skip validation. The views validate requests with the same models themselves
+(web.validation), so that a refusal keeps the API's stable code in its ``{"error": {...}}`` body,
+and build their answers as those models (web.responses).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ ERROR_DESCRIPTIONS = {
     413: "The request body exceeds IMPORTER_MAX_UPLOAD_BYTES (`payload-too-large`).",
     415: "Neither multipart/form-data nor application/json (`unsupported-media-type`).",
     422: "The upload or body cannot be used (`invalid-upload`, `invalid-json`, `missing-file`, "
-    "`invalid-field`, `invalid-mappings`, ...).",
+    "`invalid-field`, `invalid-import-type`, `invalid-mappings`, `invalid-unit`, ...).",
     429: "Too many uploads for this API key (`too-many-requests`).",
     503: "A backing service is unavailable (`service-unavailable`).",
 }
@@ -80,7 +81,7 @@ def document(
     headers: Any = None,
     extra: Iterable[tuple[int, Any]] = (),
 ) -> Callable:
-    """Record a view's request and response models in the document, without validating.
+    """Record a view's request and response models in the document (spectree validates nothing).
 
     ``ok`` is the success status and its model; ``errors`` the statuses answered with the error
     body (401 is added to authenticated routes); ``extra`` any other (status, model).

@@ -1,24 +1,39 @@
-"""Pydantic models of the API's request and response bodies, for the OpenAPI document.
+"""Pydantic models of the API's request and response bodies, and of its OpenAPI document.
 
-They describe the JSON that ``ImportResponseBuilder`` and the blueprints already produce; nothing
-serialises through them (the views answer with ``jsonify``), and requests are not validated with
-them: the views keep their own checks and error codes.
+Requests are read through them (web.validation: a ValidationError becomes the API's error, with
+its stable code), and responses are built as them (web.responses) and answered as their
+``model_dump(mode="json")``: what the document says is what the API does.
 """
 
 from __future__ import annotations
 
+import uuid
+from datetime import date, datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from importer.canonical import IMPORT_TYPES
 from importer.discovery.units import SIZE_UNITS
 from importer.models import FlowPhase, FlowStatus, ImportStatus, MappingStatus, PhaseStatus, Step
 from importer.models import StepStatus as _StepStatus
 from importer.models.asset import ASSET_TYPES, SEVERITIES
+from importer.services.pagination import DEFAULT_LIMIT, MAX_LIMIT
 
-DateTime = str  # ISO 8601 with offset, as ``datetime.isoformat()`` writes it
+
+def _as_text(value: Any) -> Any:
+    """UUIDs, datetimes and dates from the ORM as the API writes them: ``str``, ``isoformat()``."""
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    return value
+
+
+# ISO 8601 with offset, as ``datetime.isoformat()`` writes it (not pydantic's ``Z``).
+DateTime = Annotated[str, BeforeValidator(_as_text)]
+Text = Annotated[str, BeforeValidator(_as_text)]  # an id (UUID), a date
 
 
 def timestamp() -> Any:
@@ -35,13 +50,17 @@ def absent(description: str | None = None) -> Any:
 
 
 class Model(BaseModel):
-    model_config = ConfigDict(use_enum_values=True)
+    model_config = ConfigDict(use_enum_values=True, from_attributes=True)
+
+    def dump(self) -> dict[str, Any]:
+        """The JSON the API answers with."""
+        return self.model_dump(mode="json")
 
 
 class RequestModel(Model):
     """A request body: other members are ignored by the API, and documented as not allowed."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="ignore", json_schema_extra={"additionalProperties": False})
 
 
 # Enums as they appear on the wire (their values), with names for the document.
@@ -109,13 +128,13 @@ CURSOR = "`next_cursor` of the previous page."
 
 
 class PageQuery(Model):
-    limit: int = Field(default=50, ge=1, le=1000)
+    limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
     cursor: str = absent(CURSOR)
 
 
 class ImportListQuery(Model):
     status: ImportStatusName = absent()
-    limit: int = Field(default=50, ge=1, le=1000)
+    limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
     cursor: str = absent(CURSOR)
 
 
@@ -124,7 +143,7 @@ class AssetListQuery(Model):
     os_family: str = absent()
     environment: str = absent()
     end_of_support: Literal[SEVERITIES] = absent()
-    limit: int = Field(default=50, ge=1, le=1000)
+    limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
     cursor: str = absent(CURSOR)
 
 
@@ -143,14 +162,14 @@ class Links(Model):
 
 
 class ImportAccepted(Model):
-    id: str = Field(json_schema_extra={"format": "uuid"})
+    id: Text = Field(json_schema_extra={"format": "uuid"})
     status: ImportStatusName
     records_stored: int
     links: Links
 
 
 class ImportSummary(Model):
-    id: str = Field(json_schema_extra={"format": "uuid"})
+    id: Text = Field(json_schema_extra={"format": "uuid"})
     status: ImportStatusName
     filename: str | None
     import_type: str
@@ -177,8 +196,8 @@ class StepRun(Model):
 
 
 class FlowBrief(Model):
-    id: str = Field(json_schema_extra={"format": "uuid"})
-    import_id: str = Field(json_schema_extra={"format": "uuid"})
+    id: Text = Field(json_schema_extra={"format": "uuid"})
+    import_id: Text = Field(json_schema_extra={"format": "uuid"})
     status: FlowStatusName
     current_phase: PhaseName | None
     progress: int = Field(ge=0, le=100)
@@ -287,7 +306,14 @@ class PhaseRun(Model):
     error: str | None
 
 
-class MappingSummary(Model):
+class PhaseSummary(Model):
+    """A phase's summary as the phase wrote it: ``dump`` leaves out the members it did not."""
+
+    def dump(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_unset=True)
+
+
+class MappingSummary(PhaseSummary):
     mapped: int | None = None
     unmapped: int | None = None
     threshold: float | None = None
@@ -298,14 +324,14 @@ class MappingSummary(Model):
     revalidated: bool | None = None
 
 
-class CleansingSummary(Model):
+class CleansingSummary(PhaseSummary):
     records_cleaned: int | None = None
     fields: dict[str, dict[str, int]] | None = Field(
         default=None, description="Per target field, the count of each cleansing outcome."
     )
 
 
-class AssetCounts(Model):
+class AssetCounts(PhaseSummary):
     """Per outcome (`created`, `updated`, `unchanged`), the count by asset type."""
 
     created: dict[str, int] | None = None
@@ -313,7 +339,7 @@ class AssetCounts(Model):
     unchanged: dict[str, int] | None = None
 
 
-class DependencySummary(Model):
+class DependencySummary(PhaseSummary):
     edges: int | None = None
     resolved: int | None = None
     unresolved: int | None = None
@@ -334,8 +360,8 @@ class DependencySummary(Model):
     )
 
 
-class EndOfSupportSummary(Model):
-    assessed_on: str | None = Field(default=None, json_schema_extra={"format": "date"})
+class EndOfSupportSummary(PhaseSummary):
+    assessed_on: Text | None = Field(default=None, json_schema_extra={"format": "date"})
     by_severity: dict[str, int] | None = None
     flagged_by_os: dict[str, int] | None = None
 
@@ -354,15 +380,25 @@ class FlowDetail(FlowBrief):
     phases: list[PhaseRun]
     summary: FlowSummary
 
+    def dump(self) -> dict[str, Any]:
+        body = self.model_dump(mode="json", exclude={"summary"})
+        body["summary"] = {
+            name: None if part is None else part.dump()
+            for name, part in (
+                (name, getattr(self.summary, name)) for name in FlowSummary.model_fields
+            )
+        }
+        return body
+
 
 class EndOfSupport(Model):
     severity: Literal[SEVERITIES]
-    date: str | None = Field(json_schema_extra={"format": "date"})
+    date: Text | None = Field(json_schema_extra={"format": "date"})
     source: str | None
 
 
 class AssetSummary(Model):
-    id: str = Field(json_schema_extra={"format": "uuid"})
+    id: Text = Field(json_schema_extra={"format": "uuid"})
     name: str | None
     asset_type: str
     hostname_key: str | None
@@ -381,8 +417,8 @@ class AssetSummary(Model):
     memory_gb: float | None
     is_virtual: bool | None
     end_of_support: EndOfSupport
-    first_import_id: str | None = Field(json_schema_extra={"format": "uuid"})
-    last_import_id: str | None = Field(json_schema_extra={"format": "uuid"})
+    first_import_id: Text | None = Field(json_schema_extra={"format": "uuid"})
+    last_import_id: Text | None = Field(json_schema_extra={"format": "uuid"})
     created_at: DateTime = timestamp()
     updated_at: DateTime = timestamp()
 
@@ -411,18 +447,18 @@ class Connection(Model):
 
 class DependencyOut(Connection):
     target: str = Field(description="The reference as the export wrote it.")
-    asset_id: str | None = Field(json_schema_extra={"format": "uuid"})
+    asset_id: Text | None = Field(json_schema_extra={"format": "uuid"})
     name: str | None
     resolved: bool
 
 
 class DependencyIn(Connection):
-    asset_id: str = Field(json_schema_extra={"format": "uuid"})
+    asset_id: Text = Field(json_schema_extra={"format": "uuid"})
     name: str | None
 
 
 class AssetImport(Model):
-    id: str = Field(json_schema_extra={"format": "uuid"})
+    id: Text = Field(json_schema_extra={"format": "uuid"})
     filename: str | None
     created_at: DateTime = timestamp()
     matched_on: dict[

@@ -23,8 +23,8 @@ from importer.services.phases.dependency_analysis import DependencyAnalysisPhase
 from importer.services.phases.field_mapping import FieldMappingPhase
 from importer.services.phases.tech_debt import TechDebtPhase
 from importer.services.pipeline_steps import DiscoveryStep, MappingsStep, ValidateStep
+from importer.services.progress import ImportProgress
 from importer.services.range_reader import RangeReader
-from importer.services.responses import ImportResponseBuilder
 from importer.services.step_runner import StepRunner
 from importer.services.storage import ImportStorageManager
 from importer.services.table_statistics import TableStatistics
@@ -41,7 +41,7 @@ class Services:
         self.flows = FlowTriggerService()
         self.validator = ImportValidator()
         self.storage = ImportStorageManager()
-        self.responses = ImportResponseBuilder()
+        self.progress = ImportProgress()
         self.mappings = FieldMappingService()
         reader = RangeReader(resources.engine)
         statistics = TableStatistics(resources.engine)
@@ -89,7 +89,6 @@ class Services:
             self.storage,
             self.transactions,
             self.background,
-            self.responses,
             settings.parse_limits,
         )
 

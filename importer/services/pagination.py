@@ -32,15 +32,3 @@ def decode_cursor(cursor: str | None) -> list[Any] | None:
     if not isinstance(position, list):
         raise InvalidQuery("The cursor is not valid.", details={"cursor": cursor})
     return position
-
-
-def parse_limit(raw: str | None) -> int:
-    if raw is None:
-        return DEFAULT_LIMIT
-    try:
-        limit = int(raw)
-    except ValueError as exc:
-        raise InvalidQuery("limit must be an integer.", details={"limit": raw}) from exc
-    if not 1 <= limit <= MAX_LIMIT:
-        raise InvalidQuery(f"limit must be between 1 and {MAX_LIMIT}.", details={"limit": limit})
-    return limit

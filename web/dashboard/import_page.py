@@ -20,9 +20,10 @@ from importer.models import (
 )
 from importer.services.field_mappings import EDITABLE_MAPPING_STATUSES, MappingChange
 from importer.services.import_control import CANCELLABLE, RETRYABLE, STATUS_OF_STEP
+from web import responses
 from web.dashboard.blueprint import bp, queries, signed_in
 from web.ids import live_progress, parse_id, services
-from web.imports import read_mapping_changes
+from web.validation import mapping_changes
 
 ISSUES_SHOWN = 200
 STEP_OF_STATUS = {status: step for step, status in STATUS_OF_STEP.items()}
@@ -40,7 +41,7 @@ def import_page(import_id: str):
         flow = svc.queries.flow(session, data_import)
         phases = [] if flow is None else svc.inventory.flow(session, flow.id, account)[1]
         live = live_progress(data_import.id, runs)
-        detail = svc.responses.detail(data_import, runs, flow, live)
+        detail = responses.detail(data_import, runs, flow, live).dump()
         validation = next((run for run in reversed(runs) if run.step == Step.VALIDATE), None)
         validated = validation is not None and validation.status == StepStatus.SUCCEEDED
         # Until validation has finished the issues are incomplete, and their table may be held
@@ -50,7 +51,7 @@ def import_page(import_id: str):
             if validated
             else ([], 0)
         )
-        mappings = [svc.responses.mapping(m) for m in svc.queries.mappings(session, data_import)]
+        mappings = [responses.mapping(m).dump() for m in svc.queries.mappings(session, data_import)]
         review = svc.field_mapping_phase.review(session, data_import) if mappings else None
         samples = queries.samples(session, data_import) if mappings else {}
         context = {
@@ -62,10 +63,10 @@ def import_page(import_id: str):
                 for step in STEP_ORDER
             ],
             "phases": [
-                (phase, next((svc.responses.phase(r) for r in phases if r.phase == phase), None))
+                (phase, next((responses.phase(r).dump() for r in phases if r.phase == phase), None))
                 for phase in flow_phases(data_import.import_type)
             ],
-            "issues": [svc.responses.issue(issue) for issue in issues],
+            "issues": [responses.issue(issue).dump() for issue in issues],
             "issues_total": issues_total,
             "issue_codes": queries.issue_codes(session, data_import) if validated else [],
             "validated": validated,
@@ -125,7 +126,7 @@ def save_mappings(
         data_import = svc.transactions.lock_import(session, import_id, account)
         if data_import is None:
             raise NotFound("No such import.", details={"id": str(import_id)})
-        changes = read_mapping_changes({"mappings": entries})
+        changes = mapping_changes({"mappings": entries})
         svc.mappings.review(session, data_import, changes)
         return changes, svc.queries.flow(session, data_import)
 

@@ -9,6 +9,7 @@ from importer.errors import InvalidUpload
 from importer.models import FINAL_IMPORT_STATUSES
 from importer.services.import_validator import ImportOptions
 from importer.uploads import FileUpload
+from web import responses
 from web.dashboard.blueprint import bp, queries, signed_in
 from web.ids import live_progress, services
 
@@ -25,7 +26,7 @@ def imports():
         rows = [
             {
                 "import": data_import,
-                "progress": svc.responses.progress(
+                "progress": svc.progress.progress(
                     data_import,
                     runs.get(data_import.id, []),
                     flows.get(data_import.id),
@@ -57,7 +58,10 @@ def upload():
     )
     upload = FileUpload(options, file.stream, file.mimetype or None)
     result = services().upload_handler.handle(signed_in().client_account_id, upload)
-    body = {**result.body, "url": url_for("dashboard.import_page", import_id=result.body["id"])}
+    body = {
+        **responses.accepted(result.data_import).dump(),
+        "url": url_for("dashboard.import_page", import_id=result.data_import.id),
+    }
     return jsonify(body), result.status
 
 

@@ -1,0 +1,56 @@
+"""ImportProgress: an import's progress (0–100), from PostgreSQL's state and Redis's chunks.
+
+The API's answers themselves are built as the models of web.schemas (web.responses).
+"""
+
+from __future__ import annotations
+
+from importer.models import (
+    STEP_ORDER,
+    DataImport,
+    DiscoveryFlow,
+    ImportStatus,
+    ImportStepRun,
+    Step,
+    StepStatus,
+)
+
+# How much of the whole each step is worth in the import's progress.
+STEP_WEIGHTS = {Step.VALIDATE: 40, Step.MAPPINGS: 10, Step.DISCOVERY: 50}
+
+
+class ImportProgress:
+    @staticmethod
+    def shows_live_progress(runs: list[ImportStepRun]) -> bool:
+        """Whether step_progress reads Redis's chunk progress for any of these runs."""
+        return any(run.status == StepStatus.RUNNING and run.step != Step.DISCOVERY for run in runs)
+
+    @staticmethod
+    def step_progress(
+        run: ImportStepRun, flow: DiscoveryFlow | None, live_progress: dict[str, int]
+    ) -> int:
+        """0–100 from PostgreSQL's state, refined by Redis's chunk progress while running."""
+        if run.status == StepStatus.SUCCEEDED:
+            return 100
+        if run.status != StepStatus.RUNNING:
+            return 0
+        if run.step == Step.DISCOVERY:
+            return 0 if flow is None else flow.progress
+        return live_progress.get(run.step, 0)
+
+    def progress(
+        self,
+        data_import: DataImport,
+        runs: list[ImportStepRun],
+        flow: DiscoveryFlow | None,
+        live_progress: dict[str, int],
+    ) -> int:
+        if data_import.status == ImportStatus.COMPLETED:
+            return 100
+        latest = {Step(run.step): run for run in runs}
+        total = sum(
+            STEP_WEIGHTS[step] * self.step_progress(latest[step], flow, live_progress) / 100
+            for step in STEP_ORDER
+            if step in latest
+        )
+        return min(99, int(total))
