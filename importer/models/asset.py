@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Any, get_args
 from uuid import UUID
 
 from sqlalchemy import (
@@ -22,18 +22,11 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from importer.discovery.classify import AssetType
 from importer.models.base import Base, check_in, created_at, updated_at, uuid_pk
 
-ASSET_TYPES = (
-    "server",
-    "virtual_machine",
-    "vm_template",
-    "hypervisor",
-    "database",
-    "network_device",
-    "storage",
-    "application",
-)
+# The types classify_asset gives, as the column's check constraint allows them.
+ASSET_TYPES: tuple[str, ...] = get_args(AssetType)
 SEVERITIES = ("critical", "high", "medium", "ok", "unknown")
 # What a query over all of an account's assets states, to be allowed ix_assets_account_type.
 ACCOUNT_SCAN = "asset_type IS NOT NULL"
