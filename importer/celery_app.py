@@ -7,7 +7,6 @@ from celery.signals import worker_process_init
 
 from importer.config import Settings
 from importer.logging_setup import configure_logging
-from importer.metrics import install_celery_metrics
 from importer.resources import Resources
 from importer.task_log import install_celery_logging
 from importer.tasks.revocation import install_revocation_handler
@@ -49,10 +48,10 @@ def create_celery(settings: Settings | None = None, resources: Resources | None 
     )
     app.importer = resources or Resources(settings)
     app.importer.celery = app
-    # Observability: JSON logs with the task's import context, task metrics (once per process).
+    # Observability: JSON logs with the task's import context (once per process); per-task
+    # metrics are Flower's, from the events above.
     configure_logging()
     install_celery_logging()
-    install_celery_metrics()
     install_revocation_handler()
 
     @worker_process_init.connect(weak=False)

@@ -1,7 +1,12 @@
-"""Prometheus metrics: what the API and the workers count, and what ``/metrics`` computes at scrape.
+"""Prometheus metrics: what the importer alone knows, served by the API at ``/metrics``.
 
-Counters and histograms live in the process that observes them: rows ingested in the API,
-step durations, task outcomes, failures and retries in the worker. Gunicorn workers and Celery's
+Ours are the domain's: rows ingested (the API), step and discovery phase durations by outcome
+(the workers), imports by status and client account and the broker's queue depth (read at
+scrape time). Per-task metrics (tasks by state, failures, retries, runtimes, workers online) are
+Flower's, at Flower's own ``/metrics``, computed from the Celery events the workers send (``-E``):
+counting them again here would be a second, hand-kept copy of what the ecosystem already keeps.
+
+Counters and histograms live in the process that observes them. Gunicorn workers and Celery's
 prefork children are many processes, so with ``PROMETHEUS_MULTIPROC_DIR`` set (before the process
 starts: prometheus_client picks its storage on import) each writes its values to files there and
 ``/metrics`` adds them up, reading the directory and its subdirectories. A worker in another
@@ -29,7 +34,6 @@ from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
-    REGISTRY,
     CollectorRegistry,
     Counter,
     Histogram,
@@ -57,38 +61,29 @@ if multiprocess_dir():
 # Steps take from milliseconds (a skipped redelivery) to an hour (millions of rows).
 DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
 
+# Ours, apart from prometheus_client's default registry: Flower's process imports the importer too,
+# and its /metrics (the default registry) would otherwise show our counters at zero beside its own.
+REGISTRY = CollectorRegistry()
+
 ROWS_INGESTED = Counter(
     "importer_rows_ingested",
     "Raw records stored by uploads (counted once their transaction committed).",
+    registry=REGISTRY,
 )
 STEP_DURATION = Histogram(
     "importer_step_duration_seconds",
     "Wall time of a pipeline step (validate, mappings, discovery) in a worker, by outcome.",
     ["step", "outcome"],
     buckets=DURATION_BUCKETS,
+    registry=REGISTRY,
 )
 PHASE_DURATION = Histogram(
     "importer_phase_duration_seconds",
     "Wall time of a discovery flow phase in a worker, by outcome.",
     ["phase", "outcome"],
     buckets=DURATION_BUCKETS,
+    registry=REGISTRY,
 )
-TASKS = Counter(
-    "importer_tasks",
-    "Celery tasks run to their end, by task name and final state (SUCCESS, FAILURE, RETRY, ...).",
-    ["task", "state"],
-)
-TASK_FAILURES = Counter(
-    "importer_task_failures",
-    "Celery tasks that raised, by task name and exception type.",
-    ["task", "exception"],
-)
-TASK_RETRIES = Counter(
-    "importer_task_retries",
-    "Celery task retries (a lost database connection retried with backoff), by task name.",
-    ["task"],
-)
-
 
 # -- observing ------------------------------------------------------------------------------------
 
@@ -134,29 +129,6 @@ def timed_step(run):
             )
 
     return wrapper
-
-
-def _on_task_postrun(sender=None, task=None, state=None, **_: Any) -> None:
-    name = getattr(task or sender, "name", None) or "unknown"
-    TASKS.labels(task=name, state=state or "UNKNOWN").inc()
-
-
-def _on_task_failure(sender=None, exception=None, **_: Any) -> None:
-    name = getattr(sender, "name", None) or "unknown"
-    TASK_FAILURES.labels(task=name, exception=type(exception).__name__).inc()
-
-
-def _on_task_retry(sender=None, **_: Any) -> None:
-    TASK_RETRIES.labels(task=getattr(sender, "name", None) or "unknown").inc()
-
-
-def install_celery_metrics() -> None:
-    """Connect the Celery signals once per process, however many apps are created."""
-    from celery.signals import task_failure, task_postrun, task_retry
-
-    task_postrun.connect(_on_task_postrun, weak=False, dispatch_uid="importer.metrics.postrun")
-    task_failure.connect(_on_task_failure, weak=False, dispatch_uid="importer.metrics.failure")
-    task_retry.connect(_on_task_retry, weak=False, dispatch_uid="importer.metrics.retry")
 
 
 # -- scrape time ----------------------------------------------------------------------------------

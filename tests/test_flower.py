@@ -1,5 +1,5 @@
 """Flower beside a real worker: an import's tasks are there, by the task ids the API reports, and
-only for those who hold the credentials."""
+only for those who hold the credentials; their metrics are at Flower's /metrics."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from contextlib import contextmanager
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from importer.celery_app import create_celery
 from importer.resources import Resources
@@ -107,6 +108,31 @@ def test_flower_lists_the_import_tasks_by_the_ids_the_api_reports(
             assert body["name"] == tasks[task_id]["name"]
             assert import_id in body["args"]
             assert body["state"] == "SUCCESS"
+
+        # Per-task metrics are Flower's, from the same events: Prometheus scrapes its /metrics
+        # (served without the basic auth the UI and API need, as /healthcheck is).
+        metrics = httpx.get(f"{flower}/metrics")
+        assert metrics.status_code == 200, metrics.text
+        samples = {
+            (sample.name, frozenset(sample.labels.items())): sample.value
+            for family in text_string_to_metric_families(metrics.text)
+            for sample in family.samples
+        }
+
+        def counted(name: str, **labels) -> float:
+            return sum(
+                value
+                for (sample, found), value in samples.items()
+                if sample == name and labels.items() <= dict(found).items()
+            )
+
+        for name in {tasks[t]["name"] for t in step_tasks} | {"importer.run_discovery_phase"}:
+            succeeded = counted("flower_events_total", task=name, type="task-succeeded")
+            assert succeeded >= 1, name
+            assert counted("flower_task_runtime_seconds_count", task=name) >= succeeded, name
+        assert counted("flower_worker_online") >= 1
+        # And only Flower's: ours are the API's /metrics (tests/test_metrics.py).
+        assert not {name for name, _ in samples if name.startswith("importer_")}
 
         # No credentials, or wrong ones: refused.
         assert httpx.get(f"{flower}/api/tasks").status_code == 401

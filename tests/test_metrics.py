@@ -1,5 +1,6 @@
-"""Prometheus metrics at /metrics: scrape-time gauges, worker-side counters, and their
-aggregation over processes (a real prefork worker subprocess and the API in this process)."""
+"""Prometheus metrics at the API's /metrics: scrape-time gauges, the domain's counters and
+durations observed in the workers, and their aggregation over processes (a real prefork worker
+subprocess and the API in this process)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from pathlib import Path
 
 import prometheus_client.values
 import pytest
-from prometheus_client import REGISTRY
 from prometheus_client.mmap_dict import MmapedDict, mmap_key
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
@@ -25,8 +25,7 @@ from tests.helpers import wait_for, wait_for_final
 from tests.worker_process import celery_worker_process
 from web import create_app
 
-STEP_TASKS = ("importer.validate_import", "importer.persist_field_mappings")
-STEP_TASKS += ("importer.trigger_discovery_flow",)
+STEPS = ("validate", "mappings", "discovery")
 
 
 def scrape(client) -> dict[tuple[str, frozenset], float]:
@@ -199,40 +198,20 @@ def test_step_durations_are_observed_by_outcome():
     with pytest.raises(StepFailed):
         run(None, uuid.uuid4(), uuid.uuid4(), FakeUnit(step + "boom"))
     count = "importer_step_duration_seconds_count"
-    assert REGISTRY.get_sample_value(count, {"step": step, "outcome": "succeeded"}) == 1
-    assert REGISTRY.get_sample_value(count, {"step": step + "boom", "outcome": "failed"}) == 1
+    assert metrics.REGISTRY.get_sample_value(count, {"step": step, "outcome": "succeeded"}) == 1
+    sample = metrics.REGISTRY.get_sample_value
+    assert sample(count, {"step": step + "boom", "outcome": "failed"}) == 1
     # A discovery flow phase task (phase in its log context) is timed as a phase.
     phase = f"phase-{uuid.uuid4().hex[:6]}"
     with log_context(phase=phase):
         run(None, uuid.uuid4(), uuid.uuid4(), FakeUnit(phase))
     assert (
-        REGISTRY.get_sample_value(
+        metrics.REGISTRY.get_sample_value(
             "importer_phase_duration_seconds_count", {"phase": phase, "outcome": "succeeded"}
         )
         == 1
     )
-    assert REGISTRY.get_sample_value(count, {"step": phase, "outcome": "succeeded"}) is None
-
-
-def test_task_failures_and_retries_are_counted_from_celery_signals(resources):
-    from celery.signals import task_failure, task_retry
-
-    # A worker imports the task modules; no worker runs here.
-    resources.celery.loader.import_default_modules()
-    task = resources.celery.tasks["importer.validate_import"]
-
-    def sample(name, **labels):
-        return REGISTRY.get_sample_value(name, labels) or 0
-
-    failures = sample("importer_task_failures_total", task=task.name, exception="KeyError")
-    retries = sample("importer_task_retries_total", task=task.name)
-    task_failure.send(sender=task, task_id="t", exception=KeyError("x"), args=(), kwargs={})
-    task_retry.send(sender=task, request=None, reason="lost the database", einfo=None)
-    task_retry.send(sender=task, request=None, reason="lost the database", einfo=None)
-    assert sample("importer_task_failures_total", task=task.name, exception="KeyError") == (
-        failures + 1
-    )
-    assert sample("importer_task_retries_total", task=task.name) == retries + 2
+    assert metrics.REGISTRY.get_sample_value(count, {"step": phase, "outcome": "succeeded"}) is None
 
 
 # -- many processes -------------------------------------------------------------------------------
@@ -258,9 +237,7 @@ def multiprocess_dir(tmp_path, monkeypatch) -> Path:
 def test_files_of_every_container_are_added_up(tmp_path):
     """The API's processes write to the directory, a worker container to a subdirectory: the same
     PID in both (two PID namespaces) still counts twice."""
-    key = mmap_key(
-        "importer_tasks", "importer_tasks_total", ["task", "state"], ["t", "SUCCESS"], "help"
-    )
+    key = mmap_key("importer_rows_ingested", "importer_rows_ingested_total", [], [], "help")
     for folder, count in ((tmp_path, 1.0), (tmp_path / "worker", 2.0)):
         folder.mkdir(exist_ok=True)
         files = MmapedDict(str(folder / "counter_7.db"))
@@ -269,7 +246,7 @@ def test_files_of_every_container_are_added_up(tmp_path):
     collected = list(metrics.MultiProcessFilesCollector(str(tmp_path)).collect())
     samples = [s for family in collected for s in family.samples]
     assert [(s.name, s.labels, s.value) for s in samples] == [
-        ("importer_tasks_total", {"task": "t", "state": "SUCCESS"}, 3.0)
+        ("importer_rows_ingested_total", {}, 3.0)
     ]
 
 
@@ -296,12 +273,13 @@ def test_counters_from_a_prefork_worker_are_served_by_the_api(
         phases = labelled(
             samples, "importer_phase_duration_seconds_count", "phase", outcome="succeeded"
         )
-        tasks = labelled(samples, "importer_tasks_total", "task", state="SUCCESS")
+        steps = labelled(
+            samples, "importer_step_duration_seconds_count", "step", outcome="succeeded"
+        )
         return (
             bool(phases)
             and all(count >= 2 for count in phases.values())
-            and all(tasks.get(name, 0) >= 2 for name in STEP_TASKS)
-            and tasks.get("importer.run_discovery_phase", 0) >= 2 * len(phases)
+            and all(steps.get(step, 0) >= 2 for step in STEPS)
         )
 
     with celery_worker_process(settings, concurrency=2) as worker:
@@ -310,7 +288,7 @@ def test_counters_from_a_prefork_worker_are_served_by_the_api(
         for accepted, headers in ((first, first_headers), (second, second_headers)):
             final = wait_for_final(client, accepted["id"], headers)
             assert final["status"] == "completed", (final["error"], final.get("flow"))
-        # An import is complete once its last phase committed; the worker counts that task a
+        # An import is complete once its last phase committed; the worker times that phase a
         # moment later.
         wait_for(lambda: complete(scrape(client)), timeout=30)
         # The worker's pool children wrote their own files.
@@ -321,7 +299,7 @@ def test_counters_from_a_prefork_worker_are_served_by_the_api(
     samples = scrape(client)
     rows = first["records_stored"] + second["records_stored"]
     assert value(samples, "importer_rows_ingested_total") == rows
-    for step in ("validate", "mappings", "discovery"):
+    for step in STEPS:
         count = "importer_step_duration_seconds_count"
         assert value(samples, count, step=step, outcome="succeeded") == 2, step
         buckets = labelled(
@@ -332,11 +310,8 @@ def test_counters_from_a_prefork_worker_are_served_by_the_api(
         samples, "importer_phase_duration_seconds_count", "phase", outcome="succeeded"
     )
     assert phases and set(phases.values()) == {2}, phases
-    tasks = labelled(samples, "importer_tasks_total", "task", state="SUCCESS")
-    for name in STEP_TASKS:
-        assert tasks[name] == 2, name
-    assert tasks["importer.run_discovery_phase"] == 2 * len(phases)
-    assert not labelled(samples, "importer_task_failures_total", "task")
+    # Per-task counts are Flower's (tests/test_flower.py), not kept a second time here.
+    assert not {name for name, _ in samples if name.startswith("importer_task")}
     for account in (first_account, second_account):
         imports = labelled(samples, "importer_imports", "status", client_account=str(account))
         assert imports["completed"] == 1
