@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from importer.errors import NotFound, UnsupportedMediaType
+from importer.errors import UnsupportedMediaType
 from importer.services.import_validator import ImportOptions
 from importer.uploads import FileUpload, RecordsUpload, Upload
 from web import responses, schemas, validation
@@ -169,16 +169,9 @@ def update_mappings(import_id: str):
     Approvals are remembered for the account's next imports. 409 (`mappings-locked`) while a
     step or phase reads the mappings.
     """
-    svc = services()
     changes = validation.mapping_changes(request.get_json(silent=True))
-    with svc.transactions.transaction() as session:
-        data_import = svc.transactions.lock_import(
-            session, parse_id(import_id), client_account_id()
-        )
-        if data_import is None:
-            raise NotFound("No such import.", details={"id": import_id})
-        svc.mappings.review(session, data_import, changes)
-        body = responses.mapping_list(data_import, svc.queries.mappings(session, data_import))
+    reviewed = services().control.review_mappings(parse_id(import_id), client_account_id(), changes)
+    body = responses.mapping_list(reviewed.data_import, reviewed.mappings)
     return jsonify(body.dump())
 
 

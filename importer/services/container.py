@@ -77,6 +77,8 @@ class Services:
             resources.runtime_state,
             self.flows,
             self.field_mapping_phase,
+            self.mappings,
+            self.queries,
         )
         self.watchdog = Watchdog(
             self.transactions,

@@ -1,10 +1,13 @@
-"""Cancel and retry of an import, serialised with the steps by the import's row lock."""
+"""Cancel, retry and mapping review of an import, serialised with the steps by the import's row
+lock: each opens its own transaction and takes the lock in it."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
 import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import select, update
@@ -17,6 +20,7 @@ from importer.models import (
     DiscoveryPhaseRun,
     FlowPhase,
     FlowStatus,
+    ImportFieldMapping,
     ImportStatus,
     ImportStepRun,
     Step,
@@ -25,7 +29,9 @@ from importer.models import (
 from importer.runtime_state import RuntimeState
 from importer.services.background import BackgroundExecutionService
 from importer.services.discovery_flow import cancel_flow
+from importer.services.field_mappings import FieldMappingService, MappingChange
 from importer.services.flow_trigger import FlowTriggerService
+from importer.services.import_queries import ImportQueryService
 from importer.services.import_validator import ImportValidator
 from importer.services.phases.field_mapping import FieldMappingPhase, needs_review
 from importer.services.transactions import ImportTransactionManager
@@ -49,6 +55,17 @@ STATUS_OF_STEP = {
 }
 
 
+@dataclass(frozen=True)
+class ReviewedMappings:
+    """A mapping review as committed: the import, its changes, its mappings after them (by
+    position) and its discovery flow, if it has one."""
+
+    data_import: DataImport
+    changes: Sequence[MappingChange]
+    mappings: list[ImportFieldMapping]
+    flow: DiscoveryFlow | None
+
+
 class ImportControlService:
     def __init__(
         self,
@@ -58,6 +75,8 @@ class ImportControlService:
         runtime_state: RuntimeState,
         flows: FlowTriggerService,
         field_mapping: FieldMappingPhase,
+        mappings: FieldMappingService,
+        queries: ImportQueryService,
     ) -> None:
         self._tx = transactions
         self._background = background
@@ -65,6 +84,8 @@ class ImportControlService:
         self._state = runtime_state
         self._flows = flows
         self._field_mapping = field_mapping
+        self._mappings = mappings
+        self._queries = queries
 
     def _locked(self, session, import_id: uuid.UUID, client_account_id: uuid.UUID) -> DataImport:
         data_import = self._tx.lock_import(session, import_id, client_account_id)
@@ -99,6 +120,30 @@ class ImportControlService:
             queued_phases = cancel_flow(session, data_import)
         self._signal_cancel(import_id, [*pending, *queued_phases])
         return data_import
+
+    def review_mappings(
+        self,
+        import_id: uuid.UUID,
+        client_account_id: uuid.UUID,
+        changes: Sequence[MappingChange] | Callable[[], Sequence[MappingChange]],
+    ) -> ReviewedMappings:
+        """A person's mapping changes, in one transaction under the import's lock, only while no
+        step or phase reads the mappings (409 ``mappings-locked`` otherwise).
+
+        Another account's import is not found (404) before anything else: ``changes`` may be a
+        callable, called once the import is found, so that its changes are judged after that.
+        """
+        with self._tx.transaction() as session:
+            data_import = self._locked(session, import_id, client_account_id)
+            if callable(changes):
+                changes = changes()
+            self._mappings.review(session, data_import, changes)
+            return ReviewedMappings(
+                data_import,
+                changes,
+                self._queries.mappings(session, data_import),
+                self._queries.flow(session, data_import),
+            )
 
     def resume_flow(self, flow_id: uuid.UUID, client_account_id: uuid.UUID) -> DataImport:
         """Go on with a flow paused for mapping approval, once its mappings allow it."""

@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import uuid
-
 from flask import current_app, flash, redirect, render_template, request, url_for
 
 from importer.canonical import get_schema
 from importer.discovery.units import SIZE_UNITS
-from importer.errors import Conflict, InvalidUpload, NotFound
+from importer.errors import Conflict, InvalidUpload
 from importer.models import (
     STEP_ORDER,
-    DiscoveryFlow,
     FlowStatus,
     ImportStatus,
     Step,
     StepStatus,
     flow_phases,
 )
-from importer.services.field_mappings import EDITABLE_MAPPING_STATUSES, MappingChange
+from importer.services.field_mappings import EDITABLE_MAPPING_STATUSES
 from importer.services.import_control import CANCELLABLE, RETRYABLE, STATUS_OF_STEP
 from web import responses
 from web.dashboard.blueprint import bp, queries, signed_in
@@ -100,10 +97,15 @@ def approve_mappings(import_id: str):
     account = signed_in().client_account_id
     entries = reviewed_mappings(request.form)
     try:
-        changes, flow = save_mappings(parse_id(import_id), account, entries)
+        # As PUT /api/v1/imports/<id>/mappings does; another account's import is not found
+        # before its form is judged.
+        reviewed = svc.control.review_mappings(
+            parse_id(import_id), account, lambda: mapping_changes({"mappings": entries})
+        )
     except (Conflict, InvalidUpload) as exc:
         flash(f"Mappings not saved: {exc.message}")
         return back_to(import_id)
+    changes, flow = reviewed.changes, reviewed.flow
     if flow is None or flow.status != FlowStatus.WAITING_FOR_APPROVAL:
         flash(f"Mappings saved: {len(changes)} columns.")
         return back_to(import_id)
@@ -114,21 +116,6 @@ def approve_mappings(import_id: str):
         return back_to(import_id)
     flash(f"Mappings approved ({len(changes)} columns); the discovery flow resumed.")
     return back_to(import_id)
-
-
-def save_mappings(
-    import_id: uuid.UUID, account: uuid.UUID, entries: list[dict]
-) -> tuple[list[MappingChange], DiscoveryFlow | None]:
-    """As PUT /api/v1/imports/<id>/mappings does: under the import's lock, only while no step
-    or phase reads the mappings. Another account's import is not found before anything else."""
-    svc = services()
-    with svc.transactions.transaction() as session:
-        data_import = svc.transactions.lock_import(session, import_id, account)
-        if data_import is None:
-            raise NotFound("No such import.", details={"id": str(import_id)})
-        changes = mapping_changes({"mappings": entries})
-        svc.mappings.review(session, data_import, changes)
-        return changes, svc.queries.flow(session, data_import)
 
 
 def reviewed_mappings(form) -> list[dict]:
