@@ -33,6 +33,5 @@ def unlearn(learned_id: str):
     svc = services()
     if not learned_id.isascii() or not learned_id.isdigit() or len(learned_id) > 18:
         raise NotFound("No such learned mapping.", details={"id": learned_id})
-    with svc.transactions.transaction() as session:
-        svc.mappings.unlearn(session, client_account_id(), int(learned_id))
+    svc.mappings.unlearn(client_account_id(), int(learned_id))
     return "", 204

@@ -42,7 +42,7 @@ class Services:
         self.validator = ImportValidator()
         self.storage = ImportStorageManager()
         self.progress = ImportProgress()
-        self.mappings = FieldMappingService()
+        self.mappings = FieldMappingService(self.transactions)
         reader = RangeReader(resources.engine)
         statistics = TableStatistics(resources.engine)
         self.validation = ValidationService(self.mappings, settings.chunk_size, reader)

@@ -35,6 +35,7 @@ from importer.services.mapping_suggester import (
     MappingSuggestion,
     normalise_header,
 )
+from importer.services.transactions import ImportTransactionManager
 
 # Enough rows to judge a column by its values, few enough to read at once.
 SAMPLE_ROWS = 200
@@ -75,6 +76,9 @@ EDITABLE_MAPPING_STATUSES = frozenset(
 
 
 class FieldMappingService:
+    def __init__(self, transactions: ImportTransactionManager) -> None:
+        self._tx = transactions
+
     def suggest(self, session: Session, data_import: DataImport) -> list[MappingSuggestion]:
         schema = get_schema(data_import.import_type)
         profile = recognise(data_import.import_type, data_import.columns)
@@ -371,17 +375,17 @@ class FieldMappingService:
             .order_by(LearnedMapping.import_type, LearnedMapping.context, LearnedMapping.header)
         ).all()
 
-    @staticmethod
-    def unlearn(session: Session, client_account_id, learned_id: int) -> None:
+    def unlearn(self, client_account_id, learned_id: int) -> None:
         """Forget one learned mapping of the account; another account's is not found."""
-        deleted = session.execute(
-            delete(LearnedMapping).where(
-                LearnedMapping.id == learned_id,
-                LearnedMapping.client_account_id == client_account_id,
+        with self._tx.transaction() as session:
+            deleted = session.execute(
+                delete(LearnedMapping).where(
+                    LearnedMapping.id == learned_id,
+                    LearnedMapping.client_account_id == client_account_id,
+                )
             )
-        )
-        if deleted.rowcount == 0:
-            raise NotFound("No such learned mapping.", details={"id": str(learned_id)})
+            if deleted.rowcount == 0:
+                raise NotFound("No such learned mapping.", details={"id": str(learned_id)})
 
 
 def learning_context(data_import: DataImport) -> str:
