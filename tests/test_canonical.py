@@ -1,7 +1,9 @@
 import pytest
 
 from importer.canonical import IMPORT_TYPES, get_schema
-from importer.services.mapping_suggester import normalise_header
+from importer.discovery.normalize import normalize_value
+from importer.services.mapping_suggester import FieldMappingSuggester, normalise_header
+from importer.services.record_validation import RecordValidator
 
 
 def test_import_types() -> None:
@@ -21,56 +23,31 @@ def test_required_fields() -> None:
     assert get_schema("databases").required_fields == ("name",)
 
 
-def test_server_fields_and_types() -> None:
+@pytest.mark.parametrize("import_type", IMPORT_TYPES)
+def test_a_column_named_as_a_field_maps_to_it_and_its_values_are_cleaned(import_type) -> None:
+    """Each field is reachable by its own name, and has a type the cleansing and validation know."""
+    schema = get_schema(import_type)
+    suggester = FieldMappingSuggester(schema)
+    for spec in schema.fields:
+        [suggestion] = suggester.suggest([spec.name])
+        assert (suggestion.target_field, suggestion.match_type) == (spec.name, "exact")
+        assert normalize_value(spec.type, spec.name, "").outcome == "kept"
+        # Built only when the validation knows the field's type (a KeyError otherwise).
+        RecordValidator(schema, {spec.name: spec.name}, [spec.name])
+
+
+def test_sizes_are_stored_in_gib_and_counts_are_never_negative() -> None:
     schema = get_schema("servers")
-    assert [spec.name for spec in schema.fields] == [
-        "hostname",
-        "name",
-        "fqdn",
-        "ip_address",
-        "mac_address",
-        "os_name",
-        "os_version",
-        "environment",
-        "cpu_cores",
-        "cpu_sockets",
-        "cores_per_cpu",
-        "memory_gb",
-        "disk_gb",
-        "disk_count",
-        "disk_each_gb",
-        "serial_number",
-        "uuid",
-        "source_id",
-        "vcenter",
-        "virtual_host",
-        "cluster",
-        "is_template",
-        "asset_tag",
-        "manufacturer",
-        "model",
-        "location",
-        "owner",
-        "business_unit",
-        "application",
-        "dependencies",
-        "is_virtual",
-        "status",
-        "install_date",
-        "last_seen",
-        "description",
-    ]
-    types = {spec.name: spec.type for spec in schema.fields}
-    assert types["hostname"] == "hostname"
-    assert types["ip_address"] == "ip"
-    assert types["cpu_cores"] == "integer"
-    assert types["memory_gb"] == types["disk_gb"] == "number"
-    assert types["dependencies"] == "list"
-    assert types["is_virtual"] == "boolean"
-    assert types["install_date"] == types["last_seen"] == "date"
-    for name in ("cpu_cores", "memory_gb", "disk_gb"):
-        assert schema.field(name).minimum == 0
-    assert schema.field("memory_gb").unit == schema.field("disk_gb").unit == "GiB"
+    sizes = [spec for spec in schema.fields if spec.unit is not None]
+    assert {spec.name for spec in sizes} >= {"memory_gb", "disk_gb"}
+    for spec in sizes:
+        assert (spec.type, spec.unit, spec.minimum) == ("number", "GiB", 0)
+        # 2048 MiB is 2 GiB, whatever the field.
+        assert normalize_value(spec.type, spec.name, 2048, "MiB").value == 2
+    for name in ("cpu_cores", "cpu_sockets", "cores_per_cpu", "disk_count", "memory_gb"):
+        validator = RecordValidator(schema, {"n": name}, ["n"])
+        [issue] = validator.validate(1, {"n": -1}, None)
+        assert (issue.code, issue.field) == ("constraint-error", "n")
 
 
 def test_application_and_database_fields() -> None:
