@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from importer.services.inventory_queries import ASSET_FILTERS
-from web import responses, schemas, validation
+from web import schemas, validation
 from web.auth import authenticate, client_account_id
 from web.ids import parse_id, reject_nul_in_query, services
 from web.openapi import document
@@ -28,7 +28,7 @@ def list_assets():
         page, cursor = svc.inventory.assets(
             session, client_account_id(), filters, params.cursor, params.limit
         )
-        body = schemas.AssetList(items=[responses.asset(a) for a in page], next_cursor=cursor)
+        body = schemas.AssetList(items=[svc.responses.asset(a) for a in page], next_cursor=cursor)
     return jsonify(body.dump())
 
 
@@ -39,5 +39,5 @@ def get_asset(asset_id: str):
     svc = services()
     with svc.transactions.reading() as session:
         found = svc.inventory.asset(session, parse_id(asset_id, "asset"), client_account_id())
-        body = responses.asset_detail(found)
+        body = svc.responses.asset_detail(found)
     return jsonify(body.dump())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from web import responses, schemas
+from web import schemas
 from web.auth import authenticate, client_account_id
 from web.ids import parse_id, reject_nul_in_query, services
 from web.openapi import document
@@ -21,7 +21,7 @@ def get_flow(flow_id: str):
     svc = services()
     with svc.transactions.reading() as session:
         flow, phases = svc.inventory.flow(session, parse_id(flow_id, "flow"), client_account_id())
-        body = responses.flow_detail(flow, phases)
+        body = svc.responses.flow_detail(flow, phases)
     return jsonify(body.dump())
 
 
@@ -31,4 +31,4 @@ def resume_flow(flow_id: str):
     """Resume a flow waiting_for_approval, once its required fields are mapped"""
     svc = services()
     data_import = svc.control.resume_flow(parse_id(flow_id, "flow"), client_account_id())
-    return jsonify(responses.accepted(data_import).dump()), 202
+    return jsonify(svc.responses.accepted(data_import).dump()), 202

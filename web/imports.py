@@ -7,7 +7,7 @@ from flask import Blueprint, jsonify, request
 from importer.errors import UnsupportedMediaType
 from importer.services.import_validator import ImportOptions
 from importer.uploads import FileUpload, RecordsUpload, Upload
-from web import responses, schemas, validation
+from web import schemas, validation
 from web.auth import authenticate, client_account_id
 from web.ids import live_progress, parse_id, reject_nul_in_query, services
 from web.openapi import document
@@ -70,7 +70,7 @@ def create_import():
     an import whose discovery has not finished.
     """
     result = services().upload_handler.handle(client_account_id(), read_upload())
-    body = responses.accepted(result.data_import)
+    body = result.body
     response = jsonify(body.dump())
     response.status_code = result.status
     response.headers["Location"] = body.links.self
@@ -93,7 +93,9 @@ def list_imports():
             params.cursor,
             params.limit,
         )
-        body = schemas.ImportList(items=[responses.summary(i) for i in page], next_cursor=cursor)
+        body = schemas.ImportList(
+            items=[svc.responses.summary(i) for i in page], next_cursor=cursor
+        )
     return jsonify(body.dump())
 
 
@@ -107,7 +109,7 @@ def get_import(import_id: str):
             session, parse_id(import_id), client_account_id()
         )
     live = live_progress(data_import.id, runs)
-    return jsonify(responses.detail(data_import, runs, flow, live).dump())
+    return jsonify(svc.responses.detail(data_import, runs, flow, live).dump())
 
 
 @bp.get("/<import_id>/records")
@@ -121,7 +123,7 @@ def list_records(import_id: str):
         page, cursor = svc.queries.records(session, data_import, params.cursor, params.limit)
         body = schemas.RecordList(
             columns=data_import.columns,
-            items=[responses.record(row) for row in page],
+            items=[svc.responses.record(row) for row in page],
             next_cursor=cursor,
         )
     return jsonify(body.dump())
@@ -139,7 +141,7 @@ def list_errors(import_id: str):
         body = schemas.IssueList(
             valid_records=data_import.valid_records,
             invalid_records=data_import.invalid_records,
-            items=[responses.issue(issue) for issue in page],
+            items=[svc.responses.issue(issue) for issue in page],
             next_cursor=cursor,
         )
     return jsonify(body.dump())
@@ -152,7 +154,7 @@ def list_mappings(import_id: str):
     svc = services()
     with svc.transactions.reading() as session:
         data_import = svc.queries.get(session, parse_id(import_id), client_account_id())
-        body = responses.mapping_list(data_import, svc.queries.mappings(session, data_import))
+        body = svc.responses.mapping_list(data_import, svc.queries.mappings(session, data_import))
     return jsonify(body.dump())
 
 
@@ -169,9 +171,10 @@ def update_mappings(import_id: str):
     Approvals are remembered for the account's next imports. 409 (`mappings-locked`) while a
     step or phase reads the mappings.
     """
+    svc = services()
     changes = validation.mapping_changes(request.get_json(silent=True))
-    reviewed = services().control.review_mappings(parse_id(import_id), client_account_id(), changes)
-    body = responses.mapping_list(reviewed.data_import, reviewed.mappings)
+    reviewed = svc.control.review_mappings(parse_id(import_id), client_account_id(), changes)
+    body = svc.responses.mapping_list(reviewed.data_import, reviewed.mappings)
     return jsonify(body.dump())
 
 
@@ -181,7 +184,7 @@ def cancel_import(import_id: str):
     """Cancel an import that is not final (409 otherwise)"""
     svc = services()
     data_import = svc.control.cancel(parse_id(import_id), client_account_id())
-    return jsonify(responses.accepted(data_import).dump()), 202
+    return jsonify(svc.responses.accepted(data_import).dump()), 202
 
 
 @bp.post("/<import_id>/retry")
@@ -190,4 +193,4 @@ def retry_import(import_id: str):
     """Retry a failed or cancelled import from the first step that did not succeed"""
     svc = services()
     data_import = svc.control.retry(parse_id(import_id), client_account_id())
-    return jsonify(responses.accepted(data_import).dump()), 202
+    return jsonify(svc.responses.accepted(data_import).dump()), 202

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 
 from importer.errors import NotFound
-from web import responses, schemas
+from web import schemas
 from web.auth import authenticate, client_account_id
 from web.ids import reject_nul_in_query, services
 from web.openapi import document
@@ -22,7 +22,7 @@ def list_learned():
     svc = services()
     with svc.transactions.reading() as session:
         rows = svc.mappings.learned(session, client_account_id())
-        body = schemas.LearnedMappingList(items=[responses.learned(row) for row in rows])
+        body = schemas.LearnedMappingList(items=[svc.responses.learned(row) for row in rows])
     return jsonify(body.dump())
 
 

@@ -6,7 +6,7 @@ and styles come from the ``swagger-ui-py`` package (served from here: no CDN, no
 The views are decorated with ``document(...)``: spectree records the models for the document and
 is told to skip validation. The views validate requests with the same models themselves
 (web.validation), so that a refusal keeps the API's stable code in its ``{"error": {...}}`` body,
-and build their answers as those models (web.responses).
+and build their answers as those models (ImportResponseBuilder, importer.services.responses).
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Pydantic models of the API's request and response bodies, and of its OpenAPI document.
 
 Requests are read through them (web.validation: a ValidationError becomes the API's error, with
-its stable code), and responses are built as them (web.responses) and answered as their
-``model_dump(mode="json")``: what the document says is what the API does.
+its stable code), and responses are built as them (ImportResponseBuilder, in
+importer.services.responses) and answered as their ``model_dump(mode="json")``: what the document
+says is what the API does.
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@ from importer.services.phases.tech_debt import TechDebtPhase
 from importer.services.pipeline_steps import DiscoveryStep, MappingsStep, ValidateStep
 from importer.services.progress import ImportProgress
 from importer.services.range_reader import RangeReader
+from importer.services.responses import ImportResponseBuilder
 from importer.services.step_runner import StepRunner
 from importer.services.storage import ImportStorageManager
 from importer.services.table_statistics import TableStatistics
@@ -42,6 +43,7 @@ class Services:
         self.validator = ImportValidator()
         self.storage = ImportStorageManager()
         self.progress = ImportProgress()
+        self.responses = ImportResponseBuilder(self.progress)
         self.mappings = FieldMappingService(self.transactions)
         reader = RangeReader(resources.engine)
         statistics = TableStatistics(resources.engine)
@@ -91,6 +93,7 @@ class Services:
             self.storage,
             self.transactions,
             self.background,
+            self.responses,
             settings.parse_limits,
         )
 

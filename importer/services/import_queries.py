@@ -43,7 +43,7 @@ class ImportQueryService:
         self, session: Session, import_id: uuid.UUID, client_account_id: uuid.UUID
     ) -> tuple[Any, list[Any], Any | None]:
         """The import, its step runs and its flow, as read-only views with the attributes
-        web.responses.detail reads: the GET clients poll, made of one statement.
+        ImportResponseBuilder.detail reads: the GET clients poll, made of one statement.
 
         One statement sees one snapshot, so it runs without a transaction (no BEGIN and
         ROLLBACK round trips: call it first in its session), and plain columns rather than

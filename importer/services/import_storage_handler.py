@@ -17,15 +17,18 @@ from importer.models import STEP_ORDER, DataImport
 from importer.parsing import ParseLimits
 from importer.services.background import BackgroundExecutionService
 from importer.services.import_validator import ImportValidator
+from importer.services.responses import ImportResponseBuilder
 from importer.services.storage import ImportStorageManager
 from importer.services.transactions import ImportTransactionManager
 from importer.uploads import Upload
+from web.schemas import ImportAccepted
 
 
 @dataclass(frozen=True)
 class HandlerResult:
     status: int
     data_import: DataImport  # the import stored, or the one replayed
+    body: ImportAccepted
     replayed: bool = False
 
 
@@ -36,12 +39,14 @@ class ImportStorageHandler:
         storage: ImportStorageManager,
         transactions: ImportTransactionManager,
         background: BackgroundExecutionService,
+        responses: ImportResponseBuilder,
         limits: ParseLimits,
     ) -> None:
         self._validator = validator
         self._storage = storage
         self._tx = transactions
         self._background = background
+        self._responses = responses
         self._limits = limits
 
     def handle(self, client_account_id: uuid.UUID, upload: Upload) -> HandlerResult:
@@ -77,7 +82,7 @@ class ImportStorageHandler:
             return self._replay(existing, upload)
         metrics.rows_ingested(data_import.records_stored)
         self._background.send_next(data_import.id, client_account_id)
-        return HandlerResult(202, data_import)
+        return HandlerResult(202, data_import, self._responses.accepted(data_import))
 
     def _replay(self, existing: DataImport, upload: Upload) -> HandlerResult:
         """The first import made with this key, provided the body is the same one."""
@@ -87,4 +92,4 @@ class ImportStorageHandler:
                 code="idempotency-key-reused",
                 details={"import_id": str(existing.id)},
             )
-        return HandlerResult(202, existing, replayed=True)
+        return HandlerResult(202, existing, self._responses.accepted(existing), replayed=True)

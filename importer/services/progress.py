@@ -1,6 +1,7 @@
 """ImportProgress: an import's progress (0–100), from PostgreSQL's state and Redis's chunks.
 
-The API's answers themselves are built as the models of web.schemas (web.responses).
+The API's answers themselves are built as the models of web.schemas by ImportResponseBuilder
+(importer.services.responses).
 """
 
 from __future__ import annotations

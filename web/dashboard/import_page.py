@@ -17,7 +17,6 @@ from importer.models import (
 )
 from importer.services.field_mappings import EDITABLE_MAPPING_STATUSES
 from importer.services.import_control import CANCELLABLE, RETRYABLE, STATUS_OF_STEP
-from web import responses
 from web.dashboard.blueprint import bp, queries, signed_in
 from web.ids import live_progress, parse_id, services
 from web.validation import mapping_changes
@@ -38,7 +37,7 @@ def import_page(import_id: str):
         flow = svc.queries.flow(session, data_import)
         phases = [] if flow is None else svc.inventory.flow(session, flow.id, account)[1]
         live = live_progress(data_import.id, runs)
-        detail = responses.detail(data_import, runs, flow, live).dump()
+        detail = svc.responses.detail(data_import, runs, flow, live).dump()
         validation = next((run for run in reversed(runs) if run.step == Step.VALIDATE), None)
         validated = validation is not None and validation.status == StepStatus.SUCCEEDED
         # Until validation has finished the issues are incomplete, and their table may be held
@@ -48,7 +47,9 @@ def import_page(import_id: str):
             if validated
             else ([], 0)
         )
-        mappings = [responses.mapping(m).dump() for m in svc.queries.mappings(session, data_import)]
+        mappings = [
+            svc.responses.mapping(m).dump() for m in svc.queries.mappings(session, data_import)
+        ]
         review = svc.field_mapping_phase.review(session, data_import) if mappings else None
         samples = queries.samples(session, data_import) if mappings else {}
         context = {
@@ -60,10 +61,13 @@ def import_page(import_id: str):
                 for step in STEP_ORDER
             ],
             "phases": [
-                (phase, next((responses.phase(r).dump() for r in phases if r.phase == phase), None))
+                (
+                    phase,
+                    next((svc.responses.phase(r).dump() for r in phases if r.phase == phase), None),
+                )
                 for phase in flow_phases(data_import.import_type)
             ],
-            "issues": [responses.issue(issue).dump() for issue in issues],
+            "issues": [svc.responses.issue(issue).dump() for issue in issues],
             "issues_total": issues_total,
             "issue_codes": queries.issue_codes(session, data_import) if validated else [],
             "validated": validated,

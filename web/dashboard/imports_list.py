@@ -9,7 +9,6 @@ from importer.errors import InvalidUpload
 from importer.models import FINAL_IMPORT_STATUSES
 from importer.services.import_validator import ImportOptions
 from importer.uploads import FileUpload
-from web import responses
 from web.dashboard.blueprint import bp, queries, signed_in
 from web.ids import live_progress, services
 
@@ -59,7 +58,7 @@ def upload():
     upload = FileUpload(options, file.stream, file.mimetype or None)
     result = services().upload_handler.handle(signed_in().client_account_id, upload)
     body = {
-        **responses.accepted(result.data_import).dump(),
+        **result.body.dump(),
         "url": url_for("dashboard.import_page", import_id=result.data_import.id),
     }
     return jsonify(body), result.status
