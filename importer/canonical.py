@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-FieldType = Literal["string", "hostname", "ip", "integer", "number", "date", "boolean", "list"]
+FieldType = Literal[
+    "string", "hostname", "ip", "integer", "number", "sizes", "date", "boolean", "list"
+]
 
 
 @dataclass(frozen=True)
@@ -293,6 +295,14 @@ _SERVERS = CanonicalSchema(
                 "total storage",
                 "provisioned storage",
             ),
+        ),
+        # Each disk's size (RVTools' vDisk rows of a VM, joined to it): they make the total when
+        # no column gives it.
+        FieldSpec(
+            "disks_gb",
+            "sizes",
+            unit="GiB",
+            synonyms=("disk sizes", "sizes of disks", "each disk size"),
         ),
         FieldSpec(
             "disk_count",

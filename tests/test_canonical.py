@@ -39,11 +39,15 @@ def test_a_column_named_as_a_field_maps_to_it_and_its_values_are_cleaned(import_
 def test_sizes_are_stored_in_gib_and_counts_are_never_negative() -> None:
     schema = get_schema("servers")
     sizes = [spec for spec in schema.fields if spec.unit is not None]
-    assert {spec.name for spec in sizes} >= {"memory_gb", "disk_gb"}
+    assert {spec.name for spec in sizes} >= {"memory_gb", "disk_gb", "disks_gb"}
     for spec in sizes:
-        assert (spec.type, spec.unit, spec.minimum) == ("number", "GiB", 0)
-        # 2048 MiB is 2 GiB, whatever the field.
-        assert normalize_value(spec.type, spec.name, 2048, "MiB").value == 2
+        assert spec.unit == "GiB"
+        # 2048 MiB is 2 GiB, whatever the field; a list of sizes is each converted.
+        if spec.type == "sizes":
+            assert normalize_value(spec.type, spec.name, "2048; 4096", "MiB").value == [2, 4]
+        else:
+            assert (spec.type, spec.minimum) == ("number", 0)
+            assert normalize_value(spec.type, spec.name, 2048, "MiB").value == 2
     for name in ("cpu_cores", "cpu_sockets", "cores_per_cpu", "disk_count", "memory_gb"):
         validator = RecordValidator(schema, {"n": name}, ["n"])
         [issue] = validator.validate(1, {"n": -1}, None)

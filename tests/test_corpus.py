@@ -69,19 +69,25 @@ def as_workbook(csv_text: str, sheet: str) -> bytes:
     return out.getvalue()
 
 
-def with_vnetwork(workbook_bytes: bytes, csv_text: str) -> tuple[bytes, dict[str, str]]:
-    """The vInfo workbook with its vNetwork sheet: each VM's primary NIC, and a second NIC for
-    the first three VMs; and those VMs' second address."""
+def with_companions(workbook_bytes: bytes, csv_text: str) -> tuple[bytes, dict[str, str]]:
+    """The vInfo workbook with its vNetwork and vDisk sheets: each VM's primary NIC, a second
+    NIC for the first three VMs, and each VM's disks (two for those three); and those VMs'
+    second address."""
     workbook = load_workbook(io.BytesIO(workbook_bytes))
-    sheet = workbook.create_sheet("vNetwork")
-    sheet.append(["VM", "NIC label", "IPv4 Address", "VM ID", "VI SDK Server", "VI SDK UUID"])
+    nics, disks = workbook.create_sheet("vNetwork"), workbook.create_sheet("vDisk")
+    nics.append(["VM", "NIC label", "IPv4 Address", "VM ID", "VI SDK Server", "VI SDK UUID"])
+    disks.append(["VM", "Disk", "Capacity MiB", "VM ID", "VI SDK Server", "VI SDK UUID"])
     second = {}
     for n, row in enumerate(csv.DictReader(io.StringIO(csv_text))):
         ids = [row["VM ID"], row["VI SDK Server"], row["VI SDK UUID"]]
-        sheet.append([row["VM"], "Network adapter 1", row["Primary IP Address"], *ids])
+        nics.append([row["VM"], "Network adapter 1", row["Primary IP Address"], *ids])
+        total = int(row["Total disk capacity MiB"] or 0)
+        sizes = [20480, total - 20480] if n < 3 and total > 20480 else [total]
+        for disk, size in enumerate(sizes, 1):
+            disks.append([row["VM"], f"Hard disk {disk}", size, *ids])
         if n < 3:
             second[row["VM"].lower()] = f"10.99.0.{n + 1}"
-            sheet.append([row["VM"], "Network adapter 2", f"10.99.0.{n + 1}", *ids])
+            nics.append([row["VM"], "Network adapter 2", f"10.99.0.{n + 1}", *ids])
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue(), second
@@ -180,24 +186,30 @@ def test_a_dependency_export_adds_edges_and_changes_no_asset(client, make_accoun
     assert sorted(after) == sorted(before)
 
 
-def test_an_rvtools_workbook_adds_each_vms_nics_from_its_vnetwork_sheet(
+def test_an_rvtools_workbook_adds_each_vms_nics_and_disks_from_their_sheets(
     client, make_account, resources
 ):
     account, headers = make_account()
     content = (CORPUS / "rvtools-vinfo.csv").read_text(encoding="utf-8")
     expected = json.loads((CORPUS / "rvtools-vinfo.expected.json").read_text(encoding="utf-8"))
-    workbook, second = with_vnetwork(as_workbook(content, "vInfo"), content)
+    workbook, second = with_companions(as_workbook(content, "vInfo"), content)
     final = upload(client, headers, workbook, "rvtools.xlsx")
 
     assert final["status"] == "completed", final
     query = text(
-        "SELECT hostname_key, primary_ip, attributes -> 'ip_address' AS ips FROM assets"
-        " WHERE client_account_id = :account"
+        "SELECT hostname_key, primary_ip, attributes -> 'ip_address' AS ips,"
+        " (attributes ->> 'disk_gb')::float AS disk_gb, attributes -> 'disks_gb' AS disks"
+        " FROM assets WHERE client_account_id = :account"
     )
     with resources.engine.connect() as conn:
         assets = {row.hostname_key: row for row in conn.execute(query, {"account": account})}
-    # The primary address stays first, so the asset's key is what vInfo says.
+    # The primary address stays first, so the asset's key is what vInfo says; the disks add up
+    # to vInfo's total.
     for host in expected:
-        assert assets[host["hostname_key"]].primary_ip == host["primary_ip"]
+        asset = assets[host["hostname_key"]]
+        assert asset.primary_ip == host["primary_ip"]
+        if host["disk_gb"]:
+            assert sum(asset.disks) == pytest.approx(asset.disk_gb), host["hostname_key"]
     for vm, address in second.items():
         assert address in assets[vm].ips, (vm, assets[vm].ips)
+        assert len(assets[vm].disks) == 2, (vm, assets[vm].disks)

@@ -71,3 +71,12 @@ def test_disks_are_count_times_each_disks_size() -> None:
     ]
     record = {"hard_disk_count": 6, "hard_disk_size": "1.5", "hard_disk_size_type": "TB"}
     assert clean(columns, record)["disk_gb"] == 9216
+
+
+def test_each_disks_size_makes_the_total_when_no_column_gives_it() -> None:
+    columns = [("vDisk: Capacity MiB", "disks_gb", "MiB", None)]
+    data = clean(columns, {"vDisk: Capacity MiB": "40960; 102400"})
+    assert (data["disks_gb"], data["disk_gb"]) == ([40, 100], 140)
+    with_total = columns + [("Total disk capacity MiB", "disk_gb", "MiB", None)]
+    record = {"vDisk: Capacity MiB": "40960; 102400", "Total disk capacity MiB": 143360}
+    assert clean(with_total, record)["disk_gb"] == 140

@@ -28,7 +28,7 @@ from typing import Any, Literal
 from dateutil import parser as date_parser
 
 from importer.discovery import units
-from importer.services.record_validation import is_blank
+from importer.services.record_validation import SIZE_ITEMS, is_blank
 
 Outcome = Literal["changed", "kept", "rejected"]
 
@@ -203,6 +203,8 @@ def _outcome(clean: Any, raw: Any) -> Cleaned:
 def _cleaner(field_type: str, field_name: str, unit: str | None) -> Callable[[Any], Cleaned]:
     if field_name == "environment":
         return _clean_environment
+    if field_type == "sizes":
+        return _sizes_cleaner(units.factor(unit))
     if field_type in ("integer", "number"):
         # The canonical names carry their unit ("memory_gb"), so any "_gb" field converts.
         in_gb = field_name.endswith("_gb")
@@ -245,6 +247,27 @@ def _environment(text: str) -> str:
     # The field is free text, not an enumeration: an unknown stage ("perf", "training") is
     # information worth keeping, so it stays, only lower-cased with its spacing collapsed.
     return _ENVIRONMENTS.get(key) or " ".join(text.casefold().split())
+
+
+def _sizes_cleaner(column_factor: Decimal | None) -> Callable[[Any], Cleaned]:
+    """A list of sizes ("40960; 102400", or a JSON list), each in GiB like a size column's."""
+    size = _numeric_cleaner(False, True, column_factor)
+
+    def clean(raw: Any) -> Cleaned:
+        items = SIZE_ITEMS.split(raw) if isinstance(raw, str) else raw
+        if not isinstance(items, list):
+            return _REJECTED
+        sizes = []
+        for item in items:
+            if is_blank(item):
+                continue
+            cleaned = size(item.strip() if isinstance(item, str) else item)
+            if cleaned.value is None:
+                return _REJECTED
+            sizes.append(cleaned.value)
+        return _outcome(sizes or None, raw)
+
+    return clean
 
 
 def _numeric_cleaner(

@@ -315,7 +315,28 @@ def _check_list(value: Any) -> _Failure | None:
     return "type-error", "is not a list of values"
 
 
+# The items of a list of sizes split on ";" and new lines, not on commas: numbers use them for
+# thousands ("1,024").
+SIZE_ITEMS = re.compile(r"[;\r\n]+")
+
+
+def _check_sizes(value: Any) -> _Failure | None:
+    items = SIZE_ITEMS.split(value) if isinstance(value, str) else value
+    if not isinstance(items, list):
+        return "type-error", "is not a list of sizes"
+    for item in items:
+        if is_blank(item):
+            continue
+        number = _parse_number(item.strip() if isinstance(item, str) else item, False)
+        if number is None:
+            return "type-error", f"holds {_show(item)}, which is not a size"
+        if number < 0:
+            return "constraint-error", "holds a negative size"
+    return None
+
+
 _CHECKERS: dict[str, _Checker] = {
+    "sizes": _check_sizes,
     "ip": _check_ip,
     "date": _check_date,
     "boolean": _check_boolean,

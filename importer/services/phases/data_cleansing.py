@@ -284,6 +284,8 @@ class RowCleaner:
             sockets, per_cpu = data.get("cpu_sockets"), data.get("cores_per_cpu")
             if isinstance(sockets, int) and isinstance(per_cpu, int):
                 data["cpu_cores"] = sockets * per_cpu
+        if data.get("disk_gb") is None and isinstance(disks := data.get("disks_gb"), list):
+            data["disk_gb"] = sum(disks)
         if data.get("disk_gb") is None and isinstance(
             each := data.get("disk_each_gb"), int | float
         ):
