@@ -2,10 +2,11 @@
 
 Generates seeded messy CMDB exports (cached under bench/data/, git-ignored), starts a real gunicorn
 (`--config gunicorn.conf.py 'web:create_app()'`, as the Procfile does, a fresh one per file so that
-VmHWM is that upload's peak) and a real `celery worker` (prefork, concurrency 2, nice 10 as in the
-Procfile) against a fresh bench database and Redis prefix, runs the baselines in the same run, and
-prints ONE table: figure, ours, baseline, ratio, goal, met. Everything it starts is stopped and the
-database and Redis keys dropped, even on failure.
+VmHWM is that upload's peak) and a real `celery worker` (prefork, concurrency 2: this machine's
+cores, which the Procfile's worker takes; nice 10 as there) against a fresh bench database and
+Redis prefix, runs the baselines in the same run, and prints ONE table: figure, ours, baseline,
+ratio, goal, met. Everything it starts is stopped and the database and Redis keys dropped, even
+on failure.
 
 The GET load is `wrk -t2 -c50` when wrk is installed (apt-get install wrk), else 50 Python threads,
 which load the two cores themselves and measure their own GIL queueing too. It runs during the
