@@ -126,29 +126,18 @@ SHARED_TABLE = text(
         PRIMARY KEY (kind, value)) ON COMMIT DROP
     """
 )
+# Each key's one-letter kind in that table.
+SHARED_KIND = dict(zip(ROW_KEYS, "ksiur", strict=True))
 FILL_SHARED = text(
-    """
-    INSERT INTO inventory_shared (kind, value)
-    SELECT 'k', hostname_key FROM cleaned_records
-    WHERE import_id = :import_id AND hostname_key IS NOT NULL
-    GROUP BY hostname_key HAVING count(*) > 1
-    UNION ALL
-    SELECT 's', serial_number FROM cleaned_records
-    WHERE import_id = :import_id AND serial_number IS NOT NULL
-    GROUP BY serial_number HAVING count(*) > 1
-    UNION ALL
-    SELECT 'i', primary_ip FROM cleaned_records
-    WHERE import_id = :import_id AND primary_ip IS NOT NULL
-    GROUP BY primary_ip HAVING count(*) > 1
-    UNION ALL
-    SELECT 'u', uuid FROM cleaned_records
-    WHERE import_id = :import_id AND uuid IS NOT NULL
-    GROUP BY uuid HAVING count(*) > 1
-    UNION ALL
-    SELECT 'r', source_id FROM cleaned_records
-    WHERE import_id = :import_id AND source_id IS NOT NULL
-    GROUP BY source_id HAVING count(*) > 1
-    """
+    "INSERT INTO inventory_shared (kind, value) "
+    + " UNION ALL ".join(
+        f"""
+        SELECT '{kind}', {column} FROM cleaned_records
+        WHERE import_id = :import_id AND {column} IS NOT NULL
+        GROUP BY {column} HAVING count(*) > 1
+        """
+        for column, kind in SHARED_KIND.items()
+    )
 )
 OS_PAIRS = text(
     """
@@ -194,25 +183,17 @@ SET_KEYS = text(
 # index probe a row, which PostgreSQL cannot turn into hashing every asset of the account for each
 # range (as EXISTS, with statistics taken before a large import, it did: 100k assets hashed twice
 # a range, 1M rows into such an account took 169 s instead of 22).
-SHARED_KEY = """
-    EXISTS (SELECT 1 FROM inventory_shared s WHERE s.kind = 'k' AND s.value = c.hostname_key)
-    OR EXISTS (SELECT 1 FROM inventory_shared s WHERE s.kind = 's' AND s.value = c.serial_number)
-    OR EXISTS (SELECT 1 FROM inventory_shared s WHERE s.kind = 'i' AND s.value = c.primary_ip)
-    OR EXISTS (SELECT 1 FROM inventory_shared s WHERE s.kind = 'u' AND s.value = c.uuid)
-    OR EXISTS (SELECT 1 FROM inventory_shared s WHERE s.kind = 'r' AND s.value = c.source_id)
-"""
-KNOWN_KEY = """
+SHARED_KEY = " OR ".join(
+    f"EXISTS (SELECT 1 FROM inventory_shared s WHERE s.kind = '{kind}' AND s.value = c.{column})"
+    for column, kind in SHARED_KIND.items()
+)
+KNOWN_KEY = "".join(
+    f"""
     OR coalesce((SELECT true FROM assets a WHERE a.client_account_id = :account
-                 AND a.hostname_key = c.hostname_key LIMIT 1), false)
-    OR coalesce((SELECT true FROM assets a WHERE a.client_account_id = :account
-                 AND a.serial_number = c.serial_number LIMIT 1), false)
-    OR coalesce((SELECT true FROM assets a WHERE a.client_account_id = :account
-                 AND a.primary_ip = c.primary_ip LIMIT 1), false)
-    OR coalesce((SELECT true FROM assets a WHERE a.client_account_id = :account
-                 AND a.uuid = c.uuid LIMIT 1), false)
-    OR coalesce((SELECT true FROM assets a WHERE a.client_account_id = :account
-                 AND a.source_id = c.source_id LIMIT 1), false)
-"""
+                 AND a.{column} = c.{column} LIMIT 1), false)
+    """
+    for column in ROW_KEYS
+)
 # The account's assets with any of a range's keys: one look-up a key (OFFSET 0 keeps each apart,
 # an equality on both columns of the key's index). As "account = :a AND (key = ANY(..) OR ..)",
 # with statistics taken before the account had assets, PostgreSQL read all of the account's
@@ -228,13 +209,7 @@ KNOWN_BY_KEYS = text(
             WHERE client_account_id = :account AND {column} = k.value OFFSET 0
         ) a
         """
-        for column, values in (
-            ("hostname_key", "keys"),
-            ("serial_number", "serials"),
-            ("primary_ip", "ips"),
-            ("uuid", "uuids"),
-            ("source_id", "source_ids"),
-        )
+        for column, values in zip(ROW_KEYS, ROW_KEY_VALUES, strict=True)
     )
 )
 # When the imports that last described the matched assets were made: an older import than an
