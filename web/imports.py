@@ -154,7 +154,7 @@ def list_mappings(import_id: str):
     svc = services()
     with svc.transactions.reading() as session:
         data_import = svc.queries.get(session, parse_id(import_id), client_account_id())
-        body = svc.responses.mapping_list(data_import, svc.queries.mappings(session, data_import))
+        body = svc.responses.mapping_list(data_import, svc.mappings.stored(session, data_import))
     return jsonify(body.dump())
 
 

@@ -89,26 +89,28 @@ class FieldMappingService:
         suggestions = self._without_contradictions(schema, records, suggestions)
         return self._learned(session, data_import, suggestions)
 
-    def column_fields(self, session: Session, data_import: DataImport) -> dict[str, str]:
-        """Source column → canonical field: the stored mappings, or the suggestions before any."""
-        return {m.column: m.field for m in self.column_mappings(session, data_import)}
-
     def column_mappings(self, session: Session, data_import: DataImport) -> list[ColumnMapping]:
-        rows = self._stored(session, data_import)
+        """The stored mappings' mapped columns, or the suggestions' before any are stored."""
+        rows = self.stored(session, data_import)
         if not rows:
-            return [
-                ColumnMapping(s.source_column, s.target_field, s.unit, s.unit_column)
-                for s in self.suggest(session, data_import)
-                if s.target_field is not None
-            ]
+            return self.suggested_mappings(session, data_import)
         return [
             ColumnMapping(m.source_column, m.target_field, m.unit, m.unit_column)
             for m in rows
             if m.target_field is not None and m.status != MappingStatus.IGNORED
         ]
 
+    def suggested_mappings(self, session: Session, data_import: DataImport) -> list[ColumnMapping]:
+        """The columns the suggestions map, as if none were stored."""
+        return [
+            ColumnMapping(s.source_column, s.target_field, s.unit, s.unit_column)
+            for s in self.suggest(session, data_import)
+            if s.target_field is not None
+        ]
+
     @staticmethod
-    def _stored(session: Session, data_import: DataImport) -> list[ImportFieldMapping]:
+    def stored(session: Session, data_import: DataImport) -> list[ImportFieldMapping]:
+        """The import's stored mappings, in column order."""
         return session.scalars(
             select(ImportFieldMapping)
             .where(
@@ -126,7 +128,7 @@ class FieldMappingService:
         """
         reviewed = {
             m.source_column
-            for m in self._stored(session, data_import)
+            for m in self.stored(session, data_import)
             if m.status != MappingStatus.SUGGESTED
         }
         session.execute(

@@ -141,7 +141,7 @@ class ImportControlService:
             return ReviewedMappings(
                 data_import,
                 changes,
-                self._queries.mappings(session, data_import),
+                self._mappings.stored(session, data_import),
                 self._queries.flow(session, data_import),
             )
 

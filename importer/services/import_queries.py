@@ -16,7 +16,6 @@ from importer.models import (
     STEP_ORDER,
     DataImport,
     DiscoveryFlow,
-    ImportFieldMapping,
     ImportStatus,
     ImportStepRun,
     RawImportRecord,
@@ -151,18 +150,6 @@ class ImportQueryService:
         page = list(rows[:limit])
         following = encode_cursor([getattr(page[-1], key.key)]) if len(rows) > limit else None
         return page, following
-
-    def mappings(self, session: Session, data_import: DataImport) -> list[ImportFieldMapping]:
-        return list(
-            session.scalars(
-                select(ImportFieldMapping)
-                .where(
-                    ImportFieldMapping.import_id == data_import.id,
-                    ImportFieldMapping.client_account_id == data_import.client_account_id,
-                )
-                .order_by(ImportFieldMapping.position)
-            ).all()
-        )
 
     @staticmethod
     def _int_position(position: list[Any] | None, cursor: str | None) -> int:

@@ -145,13 +145,10 @@ class ValidationService:
         # validated, an import may have mappings a person fixed since (a rejection stores the
         # guesses to be fixed; a review approves them): those are what it is validated with.
         if data_import.invalid_records is None:
-            column_fields = {
-                s.source_column: s.target_field
-                for s in self._mappings.suggest(session, data_import)
-                if s.target_field is not None
-            }
+            mappings = self._mappings.suggested_mappings(session, data_import)
         else:
-            column_fields = self._mappings.column_fields(session, data_import)
+            mappings = self._mappings.column_mappings(session, data_import)
+        column_fields = {m.column: m.field for m in mappings}
         # JSON records have no header to be short of: missing cells only make sense for CSV.
         header = data_import.columns if data_import.format == "csv" else []
         return column_fields, header

@@ -48,7 +48,7 @@ def import_page(import_id: str):
             else ([], 0)
         )
         mappings = [
-            svc.responses.mapping(m).dump() for m in svc.queries.mappings(session, data_import)
+            svc.responses.mapping(m).dump() for m in svc.mappings.stored(session, data_import)
         ]
         review = svc.field_mapping_phase.review(session, data_import) if mappings else None
         samples = queries.samples(session, data_import) if mappings else {}

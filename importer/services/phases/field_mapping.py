@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from importer.canonical import get_schema
 from importer.models import DataImport, ImportFieldMapping, MappingStatus
+from importer.services.field_mappings import FieldMappingService
 from importer.services.mapping_suggester import FieldMappingSuggester
 from importer.services.step_runner import WorkContext
 from importer.services.validation_service import ValidationService
@@ -51,7 +51,11 @@ class FieldMappingPhase:
 
     def review(self, session: Session, data_import: DataImport) -> dict[str, Any]:
         """What stands in the way of going on: fields unmapped, weakly mapped or contested."""
-        mappings = self._mappings(session, data_import)
+        return self._review(data_import, FieldMappingService.stored(session, data_import))
+
+    def _review(
+        self, data_import: DataImport, mappings: list[ImportFieldMapping]
+    ) -> dict[str, Any]:
         schema = get_schema(data_import.import_type)
         active = [m for m in mappings if m.status != MappingStatus.IGNORED and m.target_field]
         by_target: dict[str, list[ImportFieldMapping]] = {}
@@ -97,7 +101,8 @@ class FieldMappingPhase:
         }
 
     def run(self, ctx: WorkContext) -> dict[str, Any]:
-        summary = self.review(ctx.session, ctx.data_import)
+        mappings = FieldMappingService.stored(ctx.session, ctx.data_import)
+        summary = self._review(ctx.data_import, mappings)
         if needs_review(summary):
             ctx.paused = "Mappings need approval: " + "; ".join(
                 [f"{f} is unmapped" for f in summary["missing_required"]]
@@ -111,20 +116,8 @@ class FieldMappingPhase:
                     for c in summary["contested"]
                 ]
             )
-        elif any(
-            m.status != MappingStatus.SUGGESTED
-            for m in self._mappings(ctx.session, ctx.data_import)
-        ):
+        elif any(m.status != MappingStatus.SUGGESTED for m in mappings):
             self._validation.run(ctx)
             summary["revalidated"] = True
         ctx.checkpoint(1, 1)
         return summary
-
-    @staticmethod
-    def _mappings(session: Session, data_import: DataImport) -> list[ImportFieldMapping]:
-        return session.scalars(
-            select(ImportFieldMapping).where(
-                ImportFieldMapping.import_id == data_import.id,
-                ImportFieldMapping.client_account_id == data_import.client_account_id,
-            )
-        ).all()
