@@ -28,7 +28,7 @@ from typing import Any, Literal
 from dateutil import parser as date_parser
 
 from importer.discovery import units
-from importer.services.record_validation import SIZE_ITEMS, is_blank
+from importer.services.record_validation import IP_SEPARATORS, SIZE_ITEMS, is_blank
 
 Outcome = Literal["changed", "kept", "rejected"]
 
@@ -48,9 +48,6 @@ _NUMBER = re.compile(
     r"\s*(?P<number>[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?|[+-]?\.\d+)"
     r"\s*(?P<unit>%|[^\W\d_]+(?:\s+[^\W\d_]+)*)?\s*"
 )
-# Braces and brackets too: a list of addresses may come as an array literal ("{10.0.0.1,10.0.0.2}"
-# from a PostgreSQL-backed tool such as Device42, '["10.0.0.1"]' from a JSON-minded one).
-_IP_SEPARATORS = re.compile(r"[;,\s{}\[\]\"']+")
 # The items of a list cell ("dependencies", "hosts") are separated by ";", "," or new lines, as
 # CMDB and spreadsheet exports write them, never by spaces: "Billing Portal (RightFax)" is one
 # name. ServiceNow writes a relationship as its CIs and its type joined by "::" ("web-01::Depends
@@ -374,7 +371,7 @@ def _clean_ip(raw: Any) -> Cleaned:
 
 @lru_cache(maxsize=_CACHE_SIZE)
 def _ips_from_text(text: str) -> tuple[str, ...] | None:
-    return _canonical_ips(part for part in _IP_SEPARATORS.split(text) if part)
+    return _canonical_ips(part for part in IP_SEPARATORS.split(text) if part)
 
 
 def _canonical_ips(parts: Iterable[Any]) -> tuple[str, ...] | None:

@@ -35,7 +35,7 @@ _NUMBER = re.compile(
 )
 # Braces and brackets too: a list of addresses may come as an array literal ("{10.0.0.1,10.0.0.2}"
 # from a PostgreSQL-backed tool such as Device42, '["10.0.0.1"]' from a JSON-minded one).
-_IP_SEPARATORS = re.compile(r"[;,\s{}\[\]\"']+")
+IP_SEPARATORS = re.compile(r"[;,\s{}\[\]\"']+")
 # Dotted quads ipaddress accepts: octets up to 255, without leading zeros.
 _CANONICAL_IPV4 = re.compile(
     r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
@@ -241,7 +241,7 @@ def _parse_number(value: Any, integral: bool) -> int | float | Decimal | None:
 
 def _check_ip(value: Any) -> _Failure | None:
     if isinstance(value, str):
-        parts = [part for part in _IP_SEPARATORS.split(value) if part]
+        parts = [part for part in IP_SEPARATORS.split(value) if part]
     elif isinstance(value, list):
         parts = value
     else:
