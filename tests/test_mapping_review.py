@@ -12,10 +12,6 @@ pytestmark = pytest.mark.usefixtures("celery_worker")
 VINFO = ["VM", "Powerstate", "Template", "CPUs", "Memory", "NICs", "Disks", "VI SDK Server"]
 
 
-def upload(client, auth, content: bytes) -> str:
-    return uploaded(client, auth, content)
-
-
 def mappings(client, auth, import_id: str) -> dict[str, dict]:
     body = client.get(f"/api/v1/imports/{import_id}/mappings", headers=auth).get_json()
     return {m["source_column"]: m for m in body["items"]}
@@ -37,7 +33,7 @@ def vinfo_rows(count: int, address) -> list[list]:
 def test_a_validation_refusing_every_row_can_be_fixed_then_retried(client, auth):
     # A profile's mapping the values do not bear out: every row fails on it.
     header = [*VINFO, "Primary IP Address"]
-    import_id = upload(client, auth, csv_bytes(header, vinfo_rows(6, lambda n: f"n/a-{n}")))
+    import_id = uploaded(client, auth, csv_bytes(header, vinfo_rows(6, lambda n: f"n/a-{n}")))
     failed = wait_for_final(client, import_id, auth)
     assert failed["status"] == "failed", failed
     assert failed["profile"] == "rvtools-vinfo"
@@ -63,7 +59,7 @@ def test_a_validation_refusing_every_row_can_be_fixed_then_retried(client, auth)
 def test_rows_refused_under_a_guess_come_back_once_a_person_fixes_it(client, auth):
     header = ["Srvr", "Memory"]
     rows = [[f"node-{n}", "unknown" if n <= 3 else 8] for n in range(1, 11)]
-    import_id = upload(client, auth, csv_bytes(header, rows))
+    import_id = uploaded(client, auth, csv_bytes(header, rows))
     paused = wait_for_final(client, import_id, auth, statuses={"waiting_for_approval"})
     assert (paused["valid_records"], paused["invalid_records"]) == (7, 3)
 
@@ -87,7 +83,7 @@ def test_rows_refused_under_a_guess_come_back_once_a_person_fixes_it(client, aut
 def test_two_columns_naming_a_host_wait_for_a_person(client, auth):
     header = ["Server Name", "Host", "RAM (MB)"]
     rows = [[f"vm-{n}", f"esx-{n % 2}.corp.example", 16384] for n in range(1, 8)]
-    import_id = upload(client, auth, csv_bytes(header, rows))
+    import_id = uploaded(client, auth, csv_bytes(header, rows))
     paused = wait_for_final(client, import_id, auth, statuses={"waiting_for_approval"})
     flow = client.get(f"/api/v1/flows/{paused['flow']['id']}", headers=auth).get_json()
     assert flow["summary"]["mapping"]["contested"] == [
@@ -114,7 +110,7 @@ def test_two_columns_naming_a_host_wait_for_a_person(client, auth):
 def test_a_unit_set_in_review_converts_the_column(client, auth):
     header = ["Srvr", "Memory"]
     rows = [[f"node-{n}", 2048 * n] for n in range(1, 6)]
-    import_id = upload(client, auth, csv_bytes(header, rows))
+    import_id = uploaded(client, auth, csv_bytes(header, rows))
     paused = wait_for_final(client, import_id, auth, statuses={"waiting_for_approval"})
     changes = [
         {"source_column": "Srvr", "target_field": "hostname"},
@@ -141,7 +137,7 @@ def test_a_unit_set_in_review_converts_the_column(client, auth):
 
 def test_what_a_review_teaches_is_kept_per_layout_and_can_be_unlearned(client, auth, make_account):
     header, rows = ["Srvr", "Memory"], [[f"node-{n}", 8] for n in range(1, 6)]
-    first = upload(client, auth, csv_bytes(header, rows))
+    first = uploaded(client, auth, csv_bytes(header, rows))
     paused = wait_for_final(client, first, auth, statuses={"waiting_for_approval"})
     put_mappings(client, auth, first, [{"source_column": "Srvr", "target_field": "hostname"}])
     assert (
@@ -157,10 +153,10 @@ def test_what_a_review_teaches_is_kept_per_layout_and_can_be_unlearned(client, a
         "servers",
     )
     # Learned: the next export of that layout goes through untouched.
-    again = upload(client, auth, csv_bytes(header, rows))
+    again = uploaded(client, auth, csv_bytes(header, rows))
     assert wait_for_final(client, again, auth)["status"] == "completed"
     # Not in another layout: RVTools' vInfo has its own meaning for its columns.
-    vinfo = upload(client, auth, csv_bytes([*VINFO, "Srvr"], vinfo_rows(5, lambda n: f"x{n}")))
+    vinfo = uploaded(client, auth, csv_bytes([*VINFO, "Srvr"], vinfo_rows(5, lambda n: f"x{n}")))
     settled = {"completed", "failed", "waiting_for_approval"}
     assert wait_for_final(client, vinfo, auth, statuses=settled)["profile"] == "rvtools-vinfo"
     in_vinfo = mappings(client, auth, vinfo)["Srvr"]
@@ -171,7 +167,7 @@ def test_what_a_review_teaches_is_kept_per_layout_and_can_be_unlearned(client, a
     assert gone.status_code == 404
     assert client.delete(f"/api/v1/learned-mappings/{srvr['id']}", headers=auth).status_code == 204
     assert client.delete(f"/api/v1/learned-mappings/{srvr['id']}", headers=auth).status_code == 404
-    unlearned = upload(client, auth, csv_bytes(header, rows))
+    unlearned = uploaded(client, auth, csv_bytes(header, rows))
     assert (
         wait_for_final(client, unlearned, auth, statuses={"waiting_for_approval"})["status"]
         == "waiting_for_approval"
