@@ -26,7 +26,7 @@ from sqlalchemy import select  # noqa: E402
 from importer import migrate  # noqa: E402
 from importer.celery_app import create_celery  # noqa: E402
 from importer.config import Settings  # noqa: E402
-from importer.models import ImportStepRun  # noqa: E402
+from importer.models import Run  # noqa: E402
 from importer.resources import Resources  # noqa: E402
 from importer.sample_export import messy_csv_bytes  # noqa: E402
 from tests.helpers import wait_for  # noqa: E402
@@ -84,12 +84,12 @@ def measure(resources: Resources, rows: int, cancels: int) -> None:
         content_type="multipart/form-data",
     ).get_json()["id"]
 
-    def validate_run() -> ImportStepRun:
+    def validate_run() -> Run:
         with resources.session_factory() as session:
             return session.scalars(
-                select(ImportStepRun)
-                .where(ImportStepRun.import_id == import_id, ImportStepRun.step == "validate")
-                .order_by(ImportStepRun.attempt.desc())
+                select(Run)
+                .where(Run.import_id == import_id, Run.kind == "step", Run.name == "validate")
+                .order_by(Run.attempt.desc())
                 .limit(1)
             ).one()
 

@@ -18,9 +18,8 @@ from sqlalchemy import func, select
 from importer.models import (
     CleanedRecord,
     DiscoveryFlow,
-    DiscoveryPhaseRun,
     ImportFieldMapping,
-    ImportStepRun,
+    Run,
     ValidationIssue,
 )
 from importer.resources import Resources
@@ -171,32 +170,19 @@ class FaultLab:
     def runs(self, import_id: str) -> dict[str, tuple]:
         """Every step and phase run's state, by task id: what a stray task must leave alone."""
         with self.resources.session_factory() as session:
-            steps = session.execute(
-                select(
-                    ImportStepRun.task_id,
-                    ImportStepRun.step,
-                    ImportStepRun.attempt,
-                    ImportStepRun.status,
-                    ImportStepRun.restarts,
-                ).where(ImportStepRun.import_id == import_id)
+            runs = session.execute(
+                select(Run.task_id, Run.name, Run.attempt, Run.status, Run.restarts).where(
+                    Run.import_id == import_id
+                )
             ).all()
-            phases = session.execute(
-                select(
-                    DiscoveryPhaseRun.task_id,
-                    DiscoveryPhaseRun.phase,
-                    DiscoveryPhaseRun.attempt,
-                    DiscoveryPhaseRun.status,
-                    DiscoveryPhaseRun.restarts,
-                ).where(DiscoveryPhaseRun.import_id == import_id)
-            ).all()
-        return {row[0]: tuple(row[1:]) for row in [*steps, *phases]}
+        return {row[0]: tuple(row[1:]) for row in runs}
 
-    def step_runs(self, import_id: str) -> list[ImportStepRun]:
+    def step_runs(self, import_id: str) -> list[Run]:
         with self.resources.session_factory() as session:
             return list(
                 session.scalars(
-                    select(ImportStepRun)
-                    .where(ImportStepRun.import_id == import_id)
-                    .order_by(ImportStepRun.attempt, ImportStepRun.created_at)
+                    select(Run)
+                    .where(Run.import_id == import_id, Run.kind == "step")
+                    .order_by(Run.attempt, Run.created_at)
                 )
             )

@@ -55,7 +55,7 @@ def test_upload_wait_follows_the_import_to_completed(tmp_path, cli_env):
 
     status = CliRunner().invoke(main, ["status", import_id], env=cli_env)
     assert status.exit_code == 0, status.output
-    assert flow_row(status.stdout) == "completed"
+    assert flow_row(status.stdout) == "succeeded"
 
 
 def flow_row(table: str) -> str:

@@ -376,7 +376,7 @@ def test_a_dependency_export_adds_edges_with_ports_and_changes_no_asset(resource
         "data_cleansing",
         "dependency_analysis",
     ]
-    assert (flow["status"], flow["progress"]) == ("completed", 100)
+    assert (flow["status"], flow["progress"]) == ("succeeded", 100)
     assert flow["summary"]["assets"] is None
     deps = flow["summary"]["dependencies"]
     assert deps == {

@@ -53,10 +53,10 @@ def test_messy_csv_reaches_completed_with_exact_counts(client, auth, resources):
         ("discovery", "succeeded", 1),
     ]
     assert all(s["task_id"] and s["started_at"] and s["finished_at"] for s in final["steps"])
-    assert final["flow"]["status"] == "completed"
+    assert final["flow"]["status"] == "succeeded"
     flow = client.get(f"/api/v1/flows/{final['flow']['id']}", headers=auth).get_json()
     assert [(p["name"], p["status"]) for p in flow["phases"]] == [
-        (name, "completed")
+        (name, "succeeded")
         for name in (
             "field_mapping",
             "data_cleansing",

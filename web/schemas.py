@@ -17,8 +17,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from importer.canonical import IMPORT_TYPES
 from importer.discovery.units import SIZE_UNITS
-from importer.models import FlowPhase, FlowStatus, ImportStatus, MappingStatus, PhaseStatus, Step
-from importer.models import StepStatus as _StepStatus
+from importer.models import FlowPhase, ImportStatus, MappingStatus, RunStatus, Step
 from importer.models.asset import ASSET_TYPES, SEVERITIES
 from importer.services.pagination import DEFAULT_LIMIT, MAX_LIMIT
 
@@ -67,10 +66,9 @@ class RequestModel(Model):
 # Enums as they appear on the wire (their values), with names for the document.
 ImportStatusName = StrEnum("ImportStatusName", {s.name: s.value for s in ImportStatus})
 StepName = StrEnum("StepName", {s.name: s.value for s in Step})
-StepStatusName = StrEnum("StepStatusName", {s.name: s.value for s in _StepStatus})
-FlowStatusName = StrEnum("FlowStatusName", {s.name: s.value for s in FlowStatus})
+# A step's, a phase's and a flow's: one vocabulary.
+RunStatusName = StrEnum("RunStatusName", {s.name: s.value for s in RunStatus})
 PhaseName = StrEnum("PhaseName", {s.name: s.value for s in FlowPhase})
-PhaseStatusName = StrEnum("PhaseStatusName", {s.name: s.value for s in PhaseStatus})
 MappingStatusName = StrEnum("MappingStatusName", {s.name: s.value for s in MappingStatus})
 
 
@@ -187,7 +185,7 @@ class ImportSummary(Model):
 
 class StepRun(Model):
     name: StepName
-    status: StepStatusName
+    status: RunStatusName
     task_id: str | None
     attempt: int
     started_at: DateTime | None = timestamp()
@@ -199,7 +197,7 @@ class StepRun(Model):
 class FlowBrief(Model):
     id: Text = Field(json_schema_extra={"format": "uuid"})
     import_id: Text = Field(json_schema_extra={"format": "uuid"})
-    status: FlowStatusName
+    status: RunStatusName
     current_phase: PhaseName | None
     progress: int = Field(ge=0, le=100)
     error: str | None
@@ -298,7 +296,7 @@ class MappingList(Model):
 
 class PhaseRun(Model):
     name: PhaseName
-    status: PhaseStatusName
+    status: RunStatusName
     progress: int = Field(ge=0, le=100)
     task_id: str | None
     attempt: int

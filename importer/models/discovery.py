@@ -1,4 +1,8 @@
-"""The discovery flow an import triggers: its phases, and the cleaned records it produces."""
+"""The discovery flow an import triggers: its phases, and the cleaned records it produces.
+
+The phases' state lives on their runs (importer.models.run); the flow row holds what is the
+flow's own: its engagement, current phase, progress and timings.
+"""
 
 from __future__ import annotations
 
@@ -9,31 +13,24 @@ from uuid import UUID
 
 from sqlalchemy import (
     CheckConstraint,
+    ColumnElement,
     DateTime,
     ForeignKey,
     Integer,
+    ScalarSelect,
     String,
     Text,
-    UniqueConstraint,
     Uuid,
+    and_,
+    case,
     func,
+    select,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, aliased, column_property, mapped_column
 
-from importer.models.base import Base, check_in, created_at, updated_at, uuid_pk
-
-
-class FlowStatus(enum.StrEnum):
-    PENDING = "pending"
-    RUNNING = "running"
-    WAITING_FOR_APPROVAL = "waiting_for_approval"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-
-FINAL_FLOW_STATUSES = frozenset({FlowStatus.COMPLETED, FlowStatus.FAILED, FlowStatus.CANCELLED})
+from importer.models.base import Base, created_at, updated_at, uuid_pk
+from importer.models.run import Run, RunKind, RunStatus
 
 
 class FlowPhase(enum.StrEnum):
@@ -69,12 +66,59 @@ PHASE_WEIGHTS = {
 }
 
 
+def _latest_phase_runs(import_id) -> ColumnElement[bool]:
+    """The latest attempt of each phase of the import: its phase runs that no later one follows."""
+    later = aliased(Run)
+    return and_(
+        Run.import_id == import_id,
+        Run.kind == RunKind.PHASE,
+        ~select(later.id)
+        .where(
+            later.import_id == Run.import_id,
+            later.kind == Run.kind,
+            later.name == Run.name,
+            later.attempt > Run.attempt,
+        )
+        .exists(),
+    )
+
+
+def flow_status(import_id) -> ScalarSelect[str]:
+    """A flow's status, from the latest run of each of its phases: a failed or cancelled phase
+    ends the flow so (a running one is only stopping), then one waiting for a person pauses it;
+    it succeeded when every phase did, and runs while any ran or runs."""
+    any_is = {status: func.bool_or(Run.status == status) for status in RunStatus}
+    return (
+        select(
+            case(
+                (any_is[RunStatus.FAILED], RunStatus.FAILED.value),
+                (any_is[RunStatus.CANCELLED], RunStatus.CANCELLED.value),
+                (any_is[RunStatus.WAITING_FOR_APPROVAL], RunStatus.WAITING_FOR_APPROVAL.value),
+                (any_is[RunStatus.RUNNING], RunStatus.RUNNING.value),
+                (func.bool_and(Run.status == RunStatus.SUCCEEDED), RunStatus.SUCCEEDED.value),
+                (any_is[RunStatus.SUCCEEDED], RunStatus.RUNNING.value),
+                else_=RunStatus.PENDING.value,
+            )
+        )
+        .where(_latest_phase_runs(import_id))
+        .correlate_except(Run)
+        .scalar_subquery()
+    )
+
+
+def flow_error(import_id) -> ScalarSelect[str | None]:
+    return (
+        select(Run.error)
+        .where(_latest_phase_runs(import_id), Run.status == RunStatus.FAILED)
+        .limit(1)
+        .correlate_except(Run)
+        .scalar_subquery()
+    )
+
+
 class DiscoveryFlow(Base):
     __tablename__ = "discovery_flows"
-    __table_args__ = (
-        CheckConstraint(check_in("status", tuple(FlowStatus)), name="status"),
-        CheckConstraint("progress >= 0 AND progress <= 100", name="progress"),
-    )
+    __table_args__ = (CheckConstraint("progress >= 0 AND progress <= 100", name="progress"),)
 
     id: Mapped[UUID] = uuid_pk()
     import_id: Mapped[UUID] = mapped_column(
@@ -84,56 +128,15 @@ class DiscoveryFlow(Base):
         ForeignKey("client_accounts.id", ondelete="CASCADE")
     )
     engagement: Mapped[str] = mapped_column(String(200))
-    status: Mapped[str] = mapped_column(String(30), default=FlowStatus.PENDING)
     current_phase: Mapped[str | None] = mapped_column(String(40))
     progress: Mapped[int] = mapped_column(Integer, default=0)
-    error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = created_at()
     updated_at: Mapped[datetime] = updated_at()
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-
-
-class PhaseStatus(enum.StrEnum):
-    PENDING = "pending"
-    RUNNING = "running"
-    WAITING_FOR_APPROVAL = "waiting_for_approval"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-
-class DiscoveryPhaseRun(Base):
-    """One row per phase of a flow; its Celery task id is generated before it is enqueued."""
-
-    __tablename__ = "discovery_phase_runs"
-    __table_args__ = (
-        UniqueConstraint("flow_id", "phase", name="uq_discovery_phase_runs_phase"),
-        CheckConstraint(check_in("phase", tuple(FlowPhase)), name="phase"),
-        CheckConstraint(check_in("status", tuple(PhaseStatus)), name="status"),
-        CheckConstraint("progress >= 0 AND progress <= 100", name="progress"),
-    )
-
-    id: Mapped[UUID] = uuid_pk()
-    flow_id: Mapped[UUID] = mapped_column(ForeignKey("discovery_flows.id", ondelete="CASCADE"))
-    import_id: Mapped[UUID] = mapped_column(ForeignKey("data_imports.id", ondelete="CASCADE"))
-    client_account_id: Mapped[UUID] = mapped_column(
-        ForeignKey("client_accounts.id", ondelete="CASCADE")
-    )
-    phase: Mapped[str] = mapped_column(String(40))
-    status: Mapped[str] = mapped_column(String(30), default=PhaseStatus.PENDING)
-    task_id: Mapped[str] = mapped_column(String(64), unique=True)
-    attempt: Mapped[int] = mapped_column(Integer, default=1)
-    progress: Mapped[int] = mapped_column(Integer, default=0)
-    restarts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    summary: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
-    error: Mapped[str | None] = mapped_column(Text)
-    # When its task was planned or last sent: a pending run unsent for long is sent again.
-    queued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # Refreshed while it runs; a running phase whose heartbeat is stale lost its worker.
-    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The flow's status and error are its phase runs': read, never written (see flow_status).
+    status: Mapped[str] = column_property(flow_status(import_id))
+    error: Mapped[str | None] = column_property(flow_error(import_id))
 
 
 class CleanedRecord(Base):

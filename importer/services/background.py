@@ -16,23 +16,20 @@ from collections.abc import Iterable, Sequence
 from datetime import timedelta
 
 from celery import Celery
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from importer.models import (
     STEP_ORDER,
     WORKING_IMPORT_STATUSES,
     DataImport,
-    DiscoveryFlow,
-    DiscoveryPhaseRun,
-    FlowPhase,
-    FlowStatus,
-    ImportStepRun,
-    PhaseStatus,
+    Run,
+    RunKind,
+    RunStatus,
     Step,
-    StepStatus,
     flow_phases,
 )
+from importer.pipeline import transitions
 from importer.services.import_state import now
 from importer.services.transactions import ImportTransactionManager
 
@@ -53,28 +50,7 @@ class BackgroundExecutionService:
 
     def plan_steps(self, session: Session, data_import: DataImport, steps: Sequence[Step]) -> None:
         """Pending step runs, each with its Celery task id, stored before anything is sent."""
-        previous = dict(
-            session.execute(
-                select(ImportStepRun.step, func.max(ImportStepRun.attempt))
-                .where(
-                    ImportStepRun.import_id == data_import.id,
-                    ImportStepRun.client_account_id == data_import.client_account_id,
-                )
-                .group_by(ImportStepRun.step)
-            ).all()
-        )
-        session.add_all(
-            ImportStepRun(
-                import_id=data_import.id,
-                client_account_id=data_import.client_account_id,
-                step=step,
-                task_id=str(uuid.uuid4()),
-                status=StepStatus.PENDING,
-                attempt=previous.get(step, 0) + 1,
-            )
-            for step in steps
-        )
-        session.flush()
+        transitions.plan(session, data_import, RunKind.STEP, steps)
 
     def send_next(
         self,
@@ -96,12 +72,12 @@ class BackgroundExecutionService:
                     return None
                 run.queued_at = now()
                 # Sent before the commit: a message is never lost behind a committed queued_at.
-                if isinstance(run, ImportStepRun):
+                if run.kind == RunKind.STEP:
                     self._send(
-                        STEP_TASKS[Step(run.step)], run.task_id, import_id, client_account_id
+                        STEP_TASKS[Step(run.name)], run.task_id, import_id, client_account_id
                     )
                 else:
-                    self._send(PHASE_TASK, run.task_id, import_id, client_account_id, run.phase)
+                    self._send(PHASE_TASK, run.task_id, import_id, client_account_id, run.name)
                 return run.task_id
         except Exception:
             log.warning(
@@ -116,7 +92,7 @@ class BackgroundExecutionService:
 
     def _next_pending(
         self, session: Session, import_id: uuid.UUID, client_account_id: uuid.UUID
-    ) -> ImportStepRun | DiscoveryPhaseRun | None:
+    ) -> Run | None:
         """The import's first run that is not done, locked, when it waits to be sent."""
         data_import = session.scalars(
             select(DataImport).where(
@@ -125,60 +101,23 @@ class BackgroundExecutionService:
         ).one_or_none()
         if data_import is None or data_import.status not in WORKING_IMPORT_STATUSES:
             return None
-        runs = session.scalars(
-            select(ImportStepRun)
-            .where(
-                ImportStepRun.import_id == import_id,
-                ImportStepRun.client_account_id == client_account_id,
-            )
-            .order_by(ImportStepRun.attempt)
-        ).all()
-        latest = {Step(run.step): run for run in runs}
-        current = next(
-            (
-                latest.get(s)
-                for s in STEP_ORDER
-                if s not in latest or latest[s].status != StepStatus.SUCCEEDED
-            ),
-            None,
-        )
-        if current is None:
+        steps = transitions.latest(session, data_import, RunKind.STEP)
+        step = transitions.first_not_succeeded(steps, STEP_ORDER)
+        if step is None or step not in steps:
             return None
-        if current.status == StepStatus.PENDING:
-            return self._locked_if_pending(session, ImportStepRun, current.id, StepStatus.PENDING)
-        if current.step != Step.DISCOVERY or current.status != StepStatus.RUNNING:
+        current = steps[step]
+        if current.status == RunStatus.RUNNING and step == Step.DISCOVERY:
+            # The discovery step stays running while its flow runs: the next run is the flow's.
+            phases = transitions.latest(session, data_import, RunKind.PHASE)
+            phase = transitions.first_not_succeeded(phases, flow_phases(data_import.import_type))
+            current = phases.get(phase)
+        if current is None or current.status != RunStatus.PENDING:
             return None
-        # The discovery step stays running while its flow runs: the next run is the flow's.
-        flow = session.scalars(
-            select(DiscoveryFlow).where(DiscoveryFlow.import_id == import_id)
-        ).one_or_none()
-        if flow is None or flow.status not in (FlowStatus.PENDING, FlowStatus.RUNNING):
-            return None
-        phases = {
-            FlowPhase(run.phase): run
-            for run in session.scalars(
-                select(DiscoveryPhaseRun).where(DiscoveryPhaseRun.flow_id == flow.id)
-            )
-        }
-        phase = next(
-            (
-                phases.get(p)
-                for p in flow_phases(data_import.import_type)
-                if p not in phases or phases[p].status != PhaseStatus.COMPLETED
-            ),
-            None,
-        )
-        if phase is None or phase.status != PhaseStatus.PENDING:
-            return None
-        return self._locked_if_pending(session, DiscoveryPhaseRun, phase.id, PhaseStatus.PENDING)
-
-    @staticmethod
-    def _locked_if_pending(session: Session, model, run_id: uuid.UUID, pending: str):
         # Locked and read again: the watchdog's re-send waits for, and then sees, a send that
         # a unit which just succeeded is making of the same run.
         return session.scalars(
-            select(model)
-            .where(model.id == run_id, model.status == pending)
+            select(Run)
+            .where(Run.id == current.id, Run.status == RunStatus.PENDING)
             .with_for_update()
             .execution_options(populate_existing=True)
         ).one_or_none()

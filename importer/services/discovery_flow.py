@@ -1,8 +1,9 @@
 """A discovery flow phase as a unit of work: one Celery task per phase, each sent once the phase
-before it completed.
+before it succeeded.
 
-The flow's state lives on its phase runs (status, progress, summary, error); the flow row sums
-them up. The last phase to complete completes the flow, the discovery step and the import.
+The flow's state lives on its phase runs (status, progress, summary, error), children of the
+discovery step run that planned them; the flow row sums them up. The last phase to succeed
+completes the flow, the discovery step and the import.
 """
 
 from __future__ import annotations
@@ -10,57 +11,61 @@ from __future__ import annotations
 import uuid
 from typing import Any, Protocol
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, select, update
+from sqlalchemy.orm import Session, aliased
 
 from importer.models import (
-    FINAL_FLOW_STATUSES,
+    OPEN_RUN_STATUSES,
     PHASE_WEIGHTS,
-    WORKING_IMPORT_STATUSES,
     DataImport,
     DiscoveryFlow,
-    DiscoveryPhaseRun,
     FlowPhase,
-    FlowStatus,
     ImportStatus,
-    ImportStepRun,
-    PhaseStatus,
+    Run,
+    RunKind,
+    RunStatus,
     Step,
-    StepStatus,
     flow_phases,
 )
+from importer.pipeline import transitions
 from importer.services.import_state import fail_import, now
-from importer.services.step_runner import TooManyRestarts, WorkContext
+from importer.services.step_runner import RunUnit, WorkContext
 
-OPEN_PHASE_STATUSES = (PhaseStatus.PENDING, PhaseStatus.RUNNING)
+_phase = aliased(Run)
+# A discovery step run whose flow is planned: its own work is done, its phases are what runs.
+FLOW_PLANNED: ColumnElement[bool] = select(_phase.id).where(_phase.parent_id == Run.id).exists()
 
 
 class PhaseWork(Protocol):
     def run(self, ctx: WorkContext) -> dict[str, Any]: ...
 
 
-def flow_progress(session: Session, flow_id: uuid.UUID) -> int:
-    runs = session.execute(
-        select(DiscoveryPhaseRun.phase, DiscoveryPhaseRun.progress).where(
-            DiscoveryPhaseRun.flow_id == flow_id
-        )
-    ).all()
+def flow_planned(session: Session, step_run_id: uuid.UUID) -> bool:
+    return session.scalar(select(Run.id).where(Run.id == step_run_id, FLOW_PLANNED)) is not None
+
+
+def phase_runs(data_import: DataImport) -> tuple[ColumnElement[bool], ...]:
+    return (*transitions.of_import(data_import), Run.kind == RunKind.PHASE)
+
+
+def flow_progress(session: Session, data_import: DataImport) -> int:
+    latest = transitions.latest(session, data_import, RunKind.PHASE)
     # Out of the weights of the flow's own phases: a flow of fewer phases also ends at 100.
-    planned = sum(PHASE_WEIGHTS[FlowPhase(p)] for p, _ in runs)
-    done = sum(PHASE_WEIGHTS[FlowPhase(p)] * progress for p, progress in runs)
+    planned = sum(PHASE_WEIGHTS[FlowPhase(name)] for name in latest)
+    done = sum(PHASE_WEIGHTS[FlowPhase(name)] * run.progress for name, run in latest.items())
     return int(done / planned) if planned else 0
 
 
-def close_discovery_step(session: Session, data_import: DataImport, status: StepStatus) -> None:
-    session.execute(
-        update(ImportStepRun)
-        .where(
-            ImportStepRun.import_id == data_import.id,
-            ImportStepRun.client_account_id == data_import.client_account_id,
-            ImportStepRun.step == Step.DISCOVERY,
-            ImportStepRun.status == StepStatus.RUNNING,
-        )
-        .values(status=status, finished_at=now())
+def close_discovery_step(session: Session, data_import: DataImport, to: RunStatus) -> None:
+    """The running discovery step whose flow is planned ends as its flow did."""
+    transitions.move_all(
+        session,
+        to,
+        *transitions.of_import(data_import),
+        Run.kind == RunKind.STEP,
+        Run.name == Step.DISCOVERY,
+        Run.status == RunStatus.RUNNING,
+        FLOW_PLANNED,
     )
 
 
@@ -75,58 +80,42 @@ def locked_flow(session: Session, data_import: DataImport) -> DiscoveryFlow | No
     ).one_or_none()
 
 
-def flow_under_way(session: Session, import_id: uuid.UUID) -> bool:
-    """Whether the import's flow is planned and not ended: its discovery step's work is done."""
-    status = session.scalar(
-        select(DiscoveryFlow.status).where(DiscoveryFlow.import_id == import_id)
-    )
-    return status is not None and status not in FINAL_FLOW_STATUSES
-
-
 def cancel_flow(session: Session, data_import: DataImport) -> list[str]:
-    """Cancel the flow and its open phases; returns the task ids of phases not yet started."""
+    """Cancel the flow's open phases; returns the task ids of phases not yet started."""
     flow = locked_flow(session, data_import)
-    if flow is None or flow.status in FINAL_FLOW_STATUSES:
+    if flow is None:
         return []
-    flow.status, flow.finished_at = FlowStatus.CANCELLED, now()
-    queued = session.scalars(
-        update(DiscoveryPhaseRun)
-        .where(
-            DiscoveryPhaseRun.flow_id == flow.id,
-            DiscoveryPhaseRun.status.in_((PhaseStatus.PENDING, PhaseStatus.WAITING_FOR_APPROVAL)),
-        )
-        .values(status=PhaseStatus.CANCELLED, finished_at=now())
-        .returning(DiscoveryPhaseRun.task_id)
-    ).all()
+    queued = transitions.move_all(
+        session,
+        RunStatus.CANCELLED,
+        *phase_runs(data_import),
+        Run.status.in_((RunStatus.PENDING, RunStatus.WAITING_FOR_APPROVAL)),
+    )
     running = session.scalar(
-        select(DiscoveryPhaseRun.id).where(
-            DiscoveryPhaseRun.flow_id == flow.id, DiscoveryPhaseRun.status == PhaseStatus.RUNNING
-        )
+        select(Run.id).where(*phase_runs(data_import), Run.status == RunStatus.RUNNING)
     )
     if running is None:
         # No phase is running to notice the cancel and close the step: close it here.
-        close_discovery_step(session, data_import, StepStatus.CANCELLED)
-    return list(queued)
+        close_discovery_step(session, data_import, RunStatus.CANCELLED)
+    flow.finished_at = flow.finished_at or now()
+    return queued
 
 
-def cancel_phase(session: Session, data_import: DataImport, run: DiscoveryPhaseRun | None) -> None:
-    if run is not None and run.status in OPEN_PHASE_STATUSES:
-        run.status, run.finished_at = PhaseStatus.CANCELLED, now()
+def cancel_phase(session: Session, data_import: DataImport, run: Run | None) -> None:
+    if run is not None and run.status in OPEN_RUN_STATUSES:
+        transitions.move(run, RunStatus.CANCELLED)
     cancel_flow(session, data_import)
-    close_discovery_step(session, data_import, StepStatus.CANCELLED)
+    close_discovery_step(session, data_import, RunStatus.CANCELLED)
 
 
-def fail_phase(
-    session: Session, data_import: DataImport, run: DiscoveryPhaseRun | None, error: str
-) -> None:
+def fail_phase(session: Session, data_import: DataImport, run: Run | None, error: str) -> None:
     """The phase, its flow and the import failed; a cancel wins over a failure."""
     if data_import.status == ImportStatus.CANCELLED:
         cancel_phase(session, data_import, run)
         return
     if run is not None:
-        run.status, run.error, run.finished_at = PhaseStatus.FAILED, error, now()
-        flow = session.get(DiscoveryFlow, run.flow_id, with_for_update=True)
-        flow.status, flow.error, flow.finished_at = FlowStatus.FAILED, error, now()
+        transitions.move(run, RunStatus.FAILED, error=error)
+        locked_flow(session, data_import).finished_at = now()
     fail_import(session, data_import, error)
 
 
@@ -141,51 +130,18 @@ class ByImportType:
         return self._by_type.get(ctx.data_import.import_type, self._usual).run(ctx)
 
 
-class PhaseUnit:
+class PhaseUnit(RunUnit):
     def __init__(self, task_id: str, work: PhaseWork) -> None:
-        self.task_id = task_id
+        super().__init__(task_id)
         self._work = work
         self.name = "discovery_flow"
 
-    def _run(self, session: Session, data_import: DataImport) -> DiscoveryPhaseRun | None:
-        return session.scalars(
-            select(DiscoveryPhaseRun)
-            .where(
-                DiscoveryPhaseRun.task_id == self.task_id,
-                DiscoveryPhaseRun.import_id == data_import.id,
-                DiscoveryPhaseRun.client_account_id == data_import.client_account_id,
-            )
-            .with_for_update()
-        ).one_or_none()
-
-    @staticmethod
-    def _flow(session: Session, run: DiscoveryPhaseRun) -> DiscoveryFlow:
-        return session.get(DiscoveryFlow, run.flow_id, with_for_update=True)
-
     def begin(self, session: Session, data_import: DataImport, max_restarts: int) -> bool:
-        run = self._run(session, data_import)
-        # Only a pending run, or a running one whose worker is gone (a live one holds the work
-        # lock), of an import at work is worked on: any other message of it (sent again by the
-        # watchdog, delivered twice) does nothing.
-        if run is None or run.status not in OPEN_PHASE_STATUSES:
+        run = self._start(session, data_import, max_restarts)
+        if run is None:
             return False
-        self.name = run.phase
-        if data_import.status == ImportStatus.CANCELLED:
-            self.cancel(session, data_import)
-            return False
-        if data_import.status not in WORKING_IMPORT_STATUSES:
-            return False
-        if run.status == PhaseStatus.RUNNING:
-            run.restarts += 1
-            if run.restarts >= max_restarts:
-                raise TooManyRestarts(
-                    f"The {run.phase} phase was started {run.restarts + 1} times without "
-                    "finishing (its worker died or lost the database each time); giving up."
-                )
-        run.status, run.error, run.progress = PhaseStatus.RUNNING, None, 0
-        run.started_at = run.heartbeat_at = now()
-        flow = self._flow(session, run)
-        flow.status, flow.current_phase = FlowStatus.RUNNING, run.phase
+        flow = locked_flow(session, data_import)
+        flow.current_phase = run.name
         flow.started_at = flow.started_at or now()
         data_import.status = ImportStatus.DISCOVERING
         return True
@@ -194,34 +150,28 @@ class PhaseUnit:
         ctx.result = self._work.run(ctx)
 
     def heartbeat(self, session: Session, import_id: uuid.UUID, percent: int) -> None:
-        flow_id = session.scalar(
-            update(DiscoveryPhaseRun)
-            .where(DiscoveryPhaseRun.task_id == self.task_id)
-            .values(progress=percent, heartbeat_at=now())
-            .returning(DiscoveryPhaseRun.flow_id)
-        )
+        super().heartbeat(session, import_id, percent)
+        data_import = session.get(DataImport, import_id)
         session.execute(
             update(DiscoveryFlow)
-            .where(DiscoveryFlow.id == flow_id)
-            .values(progress=flow_progress(session, flow_id), updated_at=now())
+            .where(DiscoveryFlow.import_id == import_id)
+            .values(progress=flow_progress(session, data_import), updated_at=now())
         )
 
     def succeed(self, session: Session, data_import: DataImport, ctx: WorkContext) -> None:
         run = self._run(session, data_import)
-        flow = self._flow(session, run)
+        flow = locked_flow(session, data_import)
         run.summary = ctx.result or {}
         if ctx.paused is not None:
-            run.status, run.error = PhaseStatus.WAITING_FOR_APPROVAL, ctx.paused
-            flow.status = FlowStatus.WAITING_FOR_APPROVAL
+            transitions.move(run, RunStatus.WAITING_FOR_APPROVAL, error=ctx.paused)
             data_import.status = ImportStatus.WAITING_FOR_APPROVAL
             return
-        run.status, run.progress, run.finished_at = PhaseStatus.COMPLETED, 100, now()
+        transitions.move(run, RunStatus.SUCCEEDED)
         session.flush()
-        flow.progress = flow_progress(session, flow.id)
-        if FlowPhase(run.phase) == flow_phases(data_import.import_type)[-1]:
-            flow.status, flow.progress, flow.finished_at = FlowStatus.COMPLETED, 100, now()
-            flow.current_phase = None
-            close_discovery_step(session, data_import, StepStatus.SUCCEEDED)
+        flow.progress = flow_progress(session, data_import)
+        if FlowPhase(run.name) == flow_phases(data_import.import_type)[-1]:
+            flow.progress, flow.finished_at, flow.current_phase = 100, now(), None
+            close_discovery_step(session, data_import, RunStatus.SUCCEEDED)
             data_import.status = ImportStatus.COMPLETED
             data_import.finished_at = now()
 

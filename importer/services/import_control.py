@@ -8,27 +8,25 @@ import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from importer.errors import Conflict, NotFound
 from importer.models import (
     STEP_ORDER,
     DataImport,
     DiscoveryFlow,
-    DiscoveryPhaseRun,
-    FlowPhase,
-    FlowStatus,
     ImportFieldMapping,
     ImportStatus,
-    ImportStepRun,
+    Run,
+    RunKind,
+    RunStatus,
     Step,
-    StepStatus,
 )
+from importer.pipeline import transitions
 from importer.runtime_state import RuntimeState
 from importer.services.background import BackgroundExecutionService
-from importer.services.discovery_flow import cancel_flow
+from importer.services.discovery_flow import cancel_flow, phase_runs
 from importer.services.field_mappings import FieldMappingService, MappingChange
 from importer.services.flow_trigger import FlowTriggerService
 from importer.services.import_queries import ImportQueryService
@@ -103,20 +101,15 @@ class ImportControlService:
                     code="not-cancellable",
                     details={"status": data_import.status},
                 )
-            moment = datetime.now(UTC)
             data_import.status = ImportStatus.CANCELLED
-            data_import.cancel_requested_at = moment
-            data_import.finished_at = moment
-            pending = session.scalars(
-                update(ImportStepRun)
-                .where(
-                    ImportStepRun.import_id == import_id,
-                    ImportStepRun.client_account_id == client_account_id,
-                    ImportStepRun.status == StepStatus.PENDING,
-                )
-                .values(status=StepStatus.CANCELLED, finished_at=moment)
-                .returning(ImportStepRun.task_id)
-            ).all()
+            data_import.cancel_requested_at = data_import.finished_at = transitions.now()
+            pending = transitions.move_all(
+                session,
+                RunStatus.CANCELLED,
+                *transitions.of_import(data_import),
+                Run.kind == RunKind.STEP,
+                Run.status == RunStatus.PENDING,
+            )
             queued_phases = cancel_flow(session, data_import)
         self._signal_cancel(import_id, [*pending, *queued_phases])
         return data_import
@@ -158,7 +151,7 @@ class ImportControlService:
                 raise NotFound("No such flow.", details={"id": str(flow_id)})
             data_import = self._locked(session, flow.import_id, client_account_id)
             session.refresh(flow, with_for_update=True)
-            if flow.status != FlowStatus.WAITING_FOR_APPROVAL:
+            if flow.status != RunStatus.WAITING_FOR_APPROVAL:
                 raise Conflict(
                     f"A flow that is {flow.status} cannot be resumed.",
                     code="not-resumable",
@@ -171,7 +164,14 @@ class ImportControlService:
                     code="mappings-need-approval",
                     details=review,
                 )
-            self._flows.prepare_flow(session, data_import, FlowPhase.FIELD_MAPPING)
+            # The paused phase is sent again under a new task id; the phases after it, pending
+            # and never sent while it waited, follow it as planned.
+            transitions.move_all(
+                session,
+                RunStatus.PENDING,
+                *phase_runs(data_import),
+                Run.status == RunStatus.WAITING_FOR_APPROVAL,
+            )
             data_import.status = ImportStatus.DISCOVERING
         self._background.send_next(data_import.id, client_account_id)
         return data_import
@@ -181,18 +181,9 @@ class ImportControlService:
         be left waiting for it. The import is cancelled; a task killed while running is closed
         here, since nothing else will close it."""
         with self._tx.reading() as session:
-            owner = (
-                session.execute(
-                    select(ImportStepRun.import_id, ImportStepRun.client_account_id).where(
-                        ImportStepRun.task_id == task_id
-                    )
-                ).first()
-                or session.execute(
-                    select(DiscoveryPhaseRun.import_id, DiscoveryPhaseRun.client_account_id).where(
-                        DiscoveryPhaseRun.task_id == task_id
-                    )
-                ).first()
-            )
+            owner = session.execute(
+                select(Run.import_id, Run.client_account_id).where(Run.task_id == task_id)
+            ).first()
         if owner is None:
             return
         import_id, client_account_id = owner
@@ -201,23 +192,16 @@ class ImportControlService:
             self.cancel(import_id, client_account_id)
         if not terminated:
             return
-        moment = datetime.now(UTC)
         with self._tx.transaction() as session:
-            self._locked(session, import_id, client_account_id)
-            for model in (ImportStepRun, DiscoveryPhaseRun):
-                session.execute(
-                    update(model)
-                    .where(model.task_id == task_id, model.status == "running")
-                    .values(status="cancelled", finished_at=moment)
-                )
-            session.execute(
-                update(ImportStepRun)
-                .where(
-                    ImportStepRun.import_id == import_id,
-                    ImportStepRun.step == Step.DISCOVERY,
-                    ImportStepRun.status == StepStatus.RUNNING,
-                )
-                .values(status=StepStatus.CANCELLED, finished_at=moment)
+            data_import = self._locked(session, import_id, client_account_id)
+            running = (*transitions.of_import(data_import), Run.status == RunStatus.RUNNING)
+            transitions.move_all(session, RunStatus.CANCELLED, *running, Run.task_id == task_id)
+            transitions.move_all(
+                session,
+                RunStatus.CANCELLED,
+                *running,
+                Run.kind == RunKind.STEP,
+                Run.name == Step.DISCOVERY,
             )
 
     def _signal_cancel(self, import_id: uuid.UUID, task_ids: list[str]) -> None:
@@ -241,8 +225,8 @@ class ImportControlService:
                     code="not-retryable",
                     details={"status": data_import.status},
                 )
-            latest = self._latest_runs(session, data_import)
-            if any(run.status == StepStatus.RUNNING for run in latest.values()):
+            latest = transitions.latest(session, data_import, RunKind.STEP)
+            if any(run.status == RunStatus.RUNNING for run in latest.values()):
                 raise Conflict(
                     "A step of this import is still stopping; retry once it has.",
                     code="step-still-running",
@@ -251,11 +235,7 @@ class ImportControlService:
             self._validator.ensure_no_unfinished_import(
                 session, client_account_id, data_import.engagement, excluding=data_import.id
             )
-            resume = next(
-                step
-                for step in STEP_ORDER
-                if step not in latest or latest[step].status != StepStatus.SUCCEEDED
-            )
+            resume = transitions.first_not_succeeded(latest, STEP_ORDER)
             self._background.plan_steps(
                 session, data_import, STEP_ORDER[STEP_ORDER.index(resume) :]
             )
@@ -269,15 +249,3 @@ class ImportControlService:
             log.warning("could not clear the cancel flag in redis", exc_info=True)
         self._background.send_next(import_id, client_account_id)
         return data_import
-
-    @staticmethod
-    def _latest_runs(session, data_import: DataImport) -> dict[Step, ImportStepRun]:
-        runs = session.scalars(
-            select(ImportStepRun)
-            .where(
-                ImportStepRun.import_id == data_import.id,
-                ImportStepRun.client_account_id == data_import.client_account_id,
-            )
-            .order_by(ImportStepRun.attempt)
-        ).all()
-        return {Step(run.step): run for run in runs}

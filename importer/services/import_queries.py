@@ -17,10 +17,12 @@ from importer.models import (
     DataImport,
     DiscoveryFlow,
     ImportStatus,
-    ImportStepRun,
     RawImportRecord,
+    Run,
+    RunKind,
     ValidationIssue,
 )
+from importer.pipeline import transitions
 from importer.services.pagination import InvalidQuery, decode_cursor, encode_cursor
 
 
@@ -60,12 +62,9 @@ class ImportQueryService:
         runs = [_view(_RUN_FIELDS, row[_RUNS_AT:_FLOW_AT]) for row in rows if row[_RUNS_AT]]
         return data_import, sorted(runs, key=step_order), flow
 
-    def steps(self, session: Session, data_import: DataImport) -> list[ImportStepRun]:
+    def steps(self, session: Session, data_import: DataImport) -> list[Run]:
         runs = session.scalars(
-            select(ImportStepRun).where(
-                ImportStepRun.import_id == data_import.id,
-                ImportStepRun.client_account_id == data_import.client_account_id,
-            )
+            select(Run).where(*transitions.of_import(data_import), Run.kind == RunKind.STEP)
         ).all()
         return sorted(runs, key=step_order)
 
@@ -162,7 +161,7 @@ class ImportQueryService:
 
 def step_order(run: Any) -> tuple[int, int]:
     """Runs in the order they ran: attempt by attempt, each in the pipeline's order."""
-    return run.attempt, STEP_ORDER.index(run.step)
+    return run.attempt, STEP_ORDER.index(run.name)
 
 
 def _view(fields: tuple[str, ...], values: Sequence[Any]) -> SimpleNamespace:
@@ -174,8 +173,8 @@ _IMPORT_FIELDS = (
     "invalid_records", "error", "created_at", "updated_at", "finished_at", "format", "encoding",
     "delimiter", "sheet", "profile", "columns",
 )  # fmt: skip
-# "step" first: it is never null, so a row without a step run has None there.
-_RUN_FIELDS = ("step", "status", "task_id", "attempt", "started_at", "finished_at", "error")
+# "name" first: it is never null, so a row without a step run has None there.
+_RUN_FIELDS = ("name", "status", "task_id", "attempt", "started_at", "finished_at", "error")
 # "id" first, likewise.
 _FLOW_FIELDS = (
     "id", "import_id", "status", "current_phase", "progress", "error", "started_at", "finished_at",
@@ -185,18 +184,26 @@ _FLOW_AT = _RUNS_AT + len(_RUN_FIELDS)
 
 
 def _detail_statement():
-    imports, runs, flows = DataImport.__table__, ImportStepRun.__table__, DiscoveryFlow.__table__
+    imports, runs, flows = DataImport.__table__, Run.__table__, DiscoveryFlow.__table__
+    # The flow's status and error are read from its phase runs (DiscoveryFlow's properties).
+    flow_columns = {"status": DiscoveryFlow.status, "error": DiscoveryFlow.error}
     return (
         select(
             *(imports.c[name] for name in _IMPORT_FIELDS),
             *(runs.c[name].label(f"run_{name}") for name in _RUN_FIELDS),
-            *(flows.c[name].label(f"flow_{name}") for name in _FLOW_FIELDS),
+            *(
+                (flow_columns[name] if name in flow_columns else flows.c[name]).label(
+                    f"flow_{name}"
+                )
+                for name in _FLOW_FIELDS
+            ),
         )
         .outerjoin(
             runs,
             and_(
                 runs.c.import_id == imports.c.id,
                 runs.c.client_account_id == imports.c.client_account_id,
+                runs.c.kind == RunKind.STEP,
             ),
         )
         .outerjoin(

@@ -1,43 +1,30 @@
-"""State transitions shared by the steps, the flow and the enqueueing code."""
+"""An import's failure, shared by the steps, the flow and the watchdog."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
-from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from importer.models import DataImport, ImportStatus, ImportStepRun, StepStatus
+from importer.models import DataImport, ImportStatus, Run, RunStatus
+from importer.pipeline import transitions
+from importer.pipeline.transitions import now
 
-
-def now() -> datetime:
-    return datetime.now(UTC)
+__all__ = ["fail_import", "now"]
 
 
 def fail_import(session: Session, data_import: DataImport, error: str) -> None:
-    """Mark the import failed and close every step run still open; a cancel wins over a failure."""
+    """Mark the import failed and close every run still open; a cancel wins over a failure."""
+    running = (*transitions.of_import(data_import), Run.status == RunStatus.RUNNING)
     if data_import.status == ImportStatus.CANCELLED:
-        final, error_text = StepStatus.CANCELLED, None
+        transitions.move_all(session, RunStatus.CANCELLED, *running)
     else:
-        final, error_text = StepStatus.FAILED, error
         data_import.status = ImportStatus.FAILED
         data_import.error = error
         data_import.finished_at = now()
-    session.execute(
-        update(ImportStepRun)
-        .where(
-            ImportStepRun.import_id == data_import.id,
-            ImportStepRun.client_account_id == data_import.client_account_id,
-            ImportStepRun.status == StepStatus.RUNNING,
-        )
-        .values(status=final, error=error_text, finished_at=now())
-    )
-    session.execute(
-        update(ImportStepRun)
-        .where(
-            ImportStepRun.import_id == data_import.id,
-            ImportStepRun.client_account_id == data_import.client_account_id,
-            ImportStepRun.status == StepStatus.PENDING,
-        )
-        .values(status=StepStatus.CANCELLED, error=f"not run: {error}", finished_at=now())
+        transitions.move_all(session, RunStatus.FAILED, *running, error=error)
+    transitions.move_all(
+        session,
+        RunStatus.CANCELLED,
+        *transitions.of_import(data_import),
+        Run.status == RunStatus.PENDING,
+        error=f"not run: {error}",
     )

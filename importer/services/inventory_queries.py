@@ -16,9 +16,11 @@ from importer.models import (
     AssetSource,
     DataImport,
     DiscoveryFlow,
-    DiscoveryPhaseRun,
+    Run,
+    RunKind,
 )
 from importer.models.asset import ACCOUNT_SCAN, ASSET_TYPES, SEVERITIES
+from importer.pipeline import transitions
 from importer.services.pagination import InvalidQuery, decode_cursor, encode_cursor
 
 ASSET_FILTERS = {
@@ -53,7 +55,7 @@ def connection(edge: list) -> dict[str, Any]:
 class InventoryQueryService:
     def flow(
         self, session: Session, flow_id: uuid.UUID, client_account_id: uuid.UUID
-    ) -> tuple[DiscoveryFlow, list[DiscoveryPhaseRun]]:
+    ) -> tuple[DiscoveryFlow, list[Run]]:
         flow = session.scalars(
             select(DiscoveryFlow).where(
                 DiscoveryFlow.id == flow_id, DiscoveryFlow.client_account_id == client_account_id
@@ -61,10 +63,9 @@ class InventoryQueryService:
         ).one_or_none()
         if flow is None:
             raise NotFound("No such flow.", details={"id": str(flow_id)})
-        phases = session.scalars(
-            select(DiscoveryPhaseRun).where(DiscoveryPhaseRun.flow_id == flow.id)
-        ).all()
-        return flow, sorted(phases, key=lambda run: PHASE_ORDER.index(run.phase))
+        # The latest attempt of each phase, in the flow's order.
+        phases = transitions.latest(session, session.get(DataImport, flow.import_id), RunKind.PHASE)
+        return flow, sorted(phases.values(), key=lambda run: PHASE_ORDER.index(run.name))
 
     def assets(
         self,

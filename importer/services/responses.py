@@ -13,12 +13,11 @@ from importer.models import (
     Asset,
     DataImport,
     DiscoveryFlow,
-    DiscoveryPhaseRun,
     FlowPhase,
     ImportFieldMapping,
-    ImportStepRun,
     LearnedMapping,
     RawImportRecord,
+    Run,
     ValidationIssue,
 )
 from importer.services.progress import ImportProgress
@@ -56,7 +55,7 @@ class ImportResponseBuilder:
     def detail(
         self,
         data_import: DataImport,
-        runs: list[ImportStepRun],
+        runs: list[Run],
         flow: DiscoveryFlow | None,
         live_progress: dict[str, int],
     ) -> schemas.ImportDetail:
@@ -74,18 +73,16 @@ class ImportResponseBuilder:
             )
         )
 
-    def step(self, run: ImportStepRun, step_progress: int) -> schemas.StepRun:
+    def step(self, run: Run, step_progress: int) -> schemas.StepRun:
         return schemas.StepRun.model_validate(
-            self.attributes(run, schemas.StepRun, name=run.step, progress=step_progress)
+            self.attributes(run, schemas.StepRun, progress=step_progress)
         )
 
     def flow_brief(self, flow: DiscoveryFlow) -> schemas.FlowBrief:
         return schemas.FlowBrief.model_validate(flow)
 
-    def flow_detail(
-        self, flow: DiscoveryFlow, phases: list[DiscoveryPhaseRun]
-    ) -> schemas.FlowDetail:
-        by_phase = {run.phase: run.summary or {} for run in phases}
+    def flow_detail(self, flow: DiscoveryFlow, phases: list[Run]) -> schemas.FlowDetail:
+        by_phase = {run.name: run.summary or {} for run in phases}
         return schemas.FlowDetail.model_validate(
             self.attributes(
                 flow,
@@ -101,10 +98,8 @@ class ImportResponseBuilder:
             )
         )
 
-    def phase(self, run: DiscoveryPhaseRun) -> schemas.PhaseRun:
-        return schemas.PhaseRun.model_validate(
-            self.attributes(run, schemas.PhaseRun, name=run.phase)
-        )
+    def phase(self, run: Run) -> schemas.PhaseRun:
+        return schemas.PhaseRun.model_validate(run)
 
     def end_of_support(self, asset: Asset) -> schemas.EndOfSupport:
         return schemas.EndOfSupport(

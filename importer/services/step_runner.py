@@ -19,12 +19,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from importer import metrics
-from importer.models import DataImport, ImportStatus
+from importer.models import (
+    OPEN_RUN_STATUSES,
+    WORKING_IMPORT_STATUSES,
+    DataImport,
+    ImportStatus,
+    Run,
+    RunStatus,
+)
+from importer.pipeline import transitions
 from importer.runtime_state import RuntimeState
 from importer.services.background import BackgroundExecutionService
 from importer.services.transactions import ImportTransactionManager
@@ -120,6 +128,60 @@ class Unit(Protocol):
     def fail(self, session: Session, data_import: DataImport, error: str) -> None: ...
 
     def cancel(self, session: Session, data_import: DataImport) -> None: ...
+
+
+class RunUnit:
+    """A unit working on one run, found by its Celery task id: what steps and phases share."""
+
+    def __init__(self, task_id: str) -> None:
+        self.task_id = task_id
+
+    def _run(self, session: Session, data_import: DataImport) -> Run | None:
+        return session.scalars(
+            select(Run)
+            .where(Run.task_id == self.task_id, *transitions.of_import(data_import))
+            .with_for_update()
+        ).one_or_none()
+
+    def _handed_over(self, session: Session, run: Run) -> bool:
+        """Whether a running run's task did its work already, the run staying open after it."""
+        return False
+
+    def _start(self, session: Session, data_import: DataImport, max_restarts: int) -> Run | None:
+        """The run, moved to running; None when this message must not work on it."""
+        run = self._run(session, data_import)
+        # Only a pending run, or a running one whose worker is gone (a live one holds the work
+        # lock), of an import at work is worked on: any other message of it (sent again by the
+        # watchdog, delivered twice) does nothing.
+        if run is None or run.status not in OPEN_RUN_STATUSES:
+            return None
+        self.name = run.name
+        if data_import.status == ImportStatus.CANCELLED:
+            self.cancel(session, data_import)
+            return None
+        if data_import.status not in WORKING_IMPORT_STATUSES:
+            return None
+        if run.status == RunStatus.RUNNING and self._handed_over(session, run):
+            return None
+        transitions.move(run, RunStatus.RUNNING)
+        if run.restarts >= max_restarts:
+            raise TooManyRestarts(
+                f"The {run.name} {run.kind} was started {run.restarts + 1} times without "
+                "finishing (its worker died or lost the database each time); giving up."
+            )
+        return run
+
+    def heartbeat(self, session: Session, import_id: uuid.UUID, percent: int) -> None:
+        session.execute(
+            update(Run)
+            .where(Run.task_id == self.task_id, Run.import_id == import_id)
+            .values(progress=percent, heartbeat_at=transitions.now())
+        )
+
+    def cancel(self, session: Session, data_import: DataImport) -> None:
+        run = self._run(session, data_import)
+        if run is not None and run.status in OPEN_RUN_STATUSES:
+            transitions.move(run, RunStatus.CANCELLED)
 
 
 class Outcome:

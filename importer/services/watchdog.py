@@ -17,35 +17,25 @@ import logging
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, not_, select, union
+from sqlalchemy import and_, func, not_, select
 
 from importer.models import (
-    FINAL_FLOW_STATUSES,
     WORKING_IMPORT_STATUSES,
     DataImport,
-    DiscoveryFlow,
-    DiscoveryPhaseRun,
-    ImportStepRun,
-    PhaseStatus,
+    Run,
+    RunKind,
+    RunStatus,
     Step,
-    StepStatus,
 )
 from importer.services.background import BackgroundExecutionService
-from importer.services.discovery_flow import fail_phase, flow_under_way
+from importer.services.discovery_flow import FLOW_PLANNED, fail_phase
 from importer.services.import_state import fail_import, now
 from importer.services.transactions import ImportTransactionManager
 
 log = logging.getLogger(__name__)
 
-# A discovery step whose flow is under way (flow_under_way, in SQL): the phases are what runs.
-_FLOW_UNDER_WAY = (
-    select(DiscoveryFlow.id)
-    .where(
-        DiscoveryFlow.import_id == ImportStepRun.import_id,
-        DiscoveryFlow.status.not_in(FINAL_FLOW_STATUSES),
-    )
-    .exists()
-)
+# A discovery step whose flow is planned: its phases are what runs, each judged by itself.
+_HANDED_OVER = and_(Run.kind == RunKind.STEP, Run.name == Step.DISCOVERY, FLOW_PLANNED)
 
 
 class Watchdog:
@@ -70,36 +60,21 @@ class Watchdog:
         """Fail every stale running run that no worker holds; returns the imports failed."""
         cutoff = now() - self._stale_after
         with self._tx.reading() as session:
-            steps = session.execute(
-                select(
-                    ImportStepRun.import_id, ImportStepRun.client_account_id, ImportStepRun.id
-                ).where(
-                    ImportStepRun.status == StepStatus.RUNNING,
-                    func.coalesce(ImportStepRun.heartbeat_at, ImportStepRun.started_at) < cutoff,
-                    not_(and_(ImportStepRun.step == Step.DISCOVERY, _FLOW_UNDER_WAY)),
+            stale = session.execute(
+                select(Run.import_id, Run.client_account_id, Run.id).where(
+                    Run.status == RunStatus.RUNNING,
+                    func.coalesce(Run.heartbeat_at, Run.started_at) < cutoff,
+                    not_(_HANDED_OVER),
                 )
             ).all()
-            phases = session.execute(
-                select(
-                    DiscoveryPhaseRun.import_id,
-                    DiscoveryPhaseRun.client_account_id,
-                    DiscoveryPhaseRun.id,
-                ).where(
-                    DiscoveryPhaseRun.status == PhaseStatus.RUNNING,
-                    func.coalesce(DiscoveryPhaseRun.heartbeat_at, DiscoveryPhaseRun.started_at)
-                    < cutoff,
-                )
-            ).all()
-        failed = []
-        for model, rows in ((ImportStepRun, steps), (DiscoveryPhaseRun, phases)):
-            for import_id, client_account_id, run_id in rows:
-                if self._fail_if_lost(model, import_id, client_account_id, run_id, cutoff):
-                    failed.append(import_id)
-        return failed
+        return [
+            import_id
+            for import_id, client_account_id, run_id in stale
+            if self._fail_if_lost(import_id, client_account_id, run_id, cutoff)
+        ]
 
     def _fail_if_lost(
         self,
-        model: type[ImportStepRun] | type[DiscoveryPhaseRun],
         import_id: uuid.UUID,
         client_account_id: uuid.UUID,
         run_id: uuid.UUID,
@@ -109,23 +84,24 @@ class Watchdog:
             if not self._tx.try_lock_work(session, import_id):
                 return False  # A worker holds it: slow, not lost.
             data_import = self._tx.lock_import(session, import_id, client_account_id)
-            run = session.get(model, run_id, with_for_update=True, populate_existing=True)
             # Judged again under the locks: since it was read, the run may have ended, or (the
             # discovery step) handed over to its flow.
-            if data_import is None or run is None or run.status != "running":
+            run = session.scalars(
+                select(Run)
+                .where(Run.id == run_id, Run.status == RunStatus.RUNNING, not_(_HANDED_OVER))
+                .with_for_update(of=Run)
+                .execution_options(populate_existing=True)
+            ).one_or_none()
+            if data_import is None or run is None:
                 return False
             last_seen = run.heartbeat_at or run.started_at
             if last_seen >= cutoff:
                 return False
-            phase = isinstance(run, DiscoveryPhaseRun)
-            if not phase and run.step == Step.DISCOVERY and flow_under_way(session, import_id):
-                return False
-            kind, name = ("phase", run.phase) if phase else ("step", run.step)
             error = (
-                f"The worker running the {name} {kind} vanished: no heartbeat since "
-                f"{last_seen.isoformat()}. Retry the import to resume from this {kind}."
+                f"The worker running the {run.name} {run.kind} vanished: no heartbeat since "
+                f"{last_seen.isoformat()}. Retry the import to resume from this {run.kind}."
             )
-            if phase:
+            if run.kind == RunKind.PHASE:
                 fail_phase(session, data_import, run, error)
             else:
                 fail_import(session, data_import, error)
@@ -137,19 +113,16 @@ class Watchdog:
         """Send again the next run of every import still pending long after it was sent;
         returns the task ids sent."""
         cutoff = now() - self._resend_after
-        overdue = union(
-            *(
-                select(model.import_id, model.client_account_id).where(
-                    model.status == "pending", model.queued_at < cutoff
-                )
-                for model in (ImportStepRun, DiscoveryPhaseRun)
-            )
-        ).subquery()
         with self._tx.reading() as session:
             imports = session.execute(
-                select(overdue.c.import_id, overdue.c.client_account_id)
-                .join(DataImport, DataImport.id == overdue.c.import_id)
-                .where(DataImport.status.in_(WORKING_IMPORT_STATUSES))
+                select(Run.import_id, Run.client_account_id)
+                .distinct()
+                .join(DataImport, DataImport.id == Run.import_id)
+                .where(
+                    Run.status == RunStatus.PENDING,
+                    Run.queued_at < cutoff,
+                    DataImport.status.in_(WORKING_IMPORT_STATUSES),
+                )
             ).all()
         sent = []
         for import_id, client_account_id in imports:

@@ -130,7 +130,7 @@ def test_upload_approve_mapping_and_see_the_inventory(signed_in: Page):
         "tech_debt_assessment",
     ):
         expect(page.locator(f'#timeline li[data-phase="{phase}"] .state')).to_contain_text(
-            "completed"
+            "succeeded"
         )
 
     page.goto("/dashboard/imports")

@@ -7,14 +7,7 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from importer.canonical import get_schema
 from importer.discovery.units import SIZE_UNITS
 from importer.errors import Conflict, InvalidUpload
-from importer.models import (
-    STEP_ORDER,
-    FlowStatus,
-    ImportStatus,
-    Step,
-    StepStatus,
-    flow_phases,
-)
+from importer.models import STEP_ORDER, ImportStatus, RunStatus, Step, flow_phases
 from importer.services.field_mappings import EDITABLE_MAPPING_STATUSES
 from importer.services.import_control import CANCELLABLE, RETRYABLE, STATUS_OF_STEP
 from web.dashboard.blueprint import bp, queries, signed_in
@@ -38,8 +31,8 @@ def import_page(import_id: str):
         phases = [] if flow is None else svc.inventory.flow(session, flow.id, account)[1]
         live = live_progress(data_import.id, runs)
         detail = svc.responses.detail(data_import, runs, flow, live).dump()
-        validation = next((run for run in reversed(runs) if run.step == Step.VALIDATE), None)
-        validated = validation is not None and validation.status == StepStatus.SUCCEEDED
+        validation = next((run for run in reversed(runs) if run.name == Step.VALIDATE), None)
+        validated = validation is not None and validation.status == RunStatus.SUCCEEDED
         # Until validation has finished the issues are incomplete, and their table may be held
         # by the step writing them: the page must not wait for it.
         issues, issues_total = (
@@ -63,7 +56,7 @@ def import_page(import_id: str):
             "phases": [
                 (
                     phase,
-                    next((svc.responses.phase(r).dump() for r in phases if r.phase == phase), None),
+                    next((svc.responses.phase(r).dump() for r in phases if r.name == phase), None),
                 )
                 for phase in flow_phases(data_import.import_type)
             ],
@@ -110,7 +103,7 @@ def approve_mappings(import_id: str):
         flash(f"Mappings not saved: {exc.message}")
         return back_to(import_id)
     changes, flow = reviewed.changes, reviewed.flow
-    if flow is None or flow.status != FlowStatus.WAITING_FOR_APPROVAL:
+    if flow is None or flow.status != RunStatus.WAITING_FOR_APPROVAL:
         flash(f"Mappings saved: {len(changes)} columns.")
         return back_to(import_id)
     try:

@@ -13,7 +13,8 @@ from importer.models import (
     Asset,
     DataImport,
     DiscoveryFlow,
-    ImportStepRun,
+    Run,
+    RunKind,
     ValidationIssue,
 )
 from importer.models.asset import ACCOUNT_SCAN
@@ -34,16 +35,16 @@ INVENTORY_DIMENSIONS = {
 class DashboardQueries:
     def runs_and_flows(
         self, session: Session, imports: list[DataImport]
-    ) -> tuple[dict[uuid.UUID, list[ImportStepRun]], dict[uuid.UUID, DiscoveryFlow]]:
+    ) -> tuple[dict[uuid.UUID, list[Run]], dict[uuid.UUID, DiscoveryFlow]]:
         """Each listed import's step runs and flow, in two queries rather than two per import."""
         if not imports:
             return {}, {}
         ids = [data_import.id for data_import in imports]
         account = imports[0].client_account_id
-        runs: dict[uuid.UUID, list[ImportStepRun]] = defaultdict(list)
+        runs: dict[uuid.UUID, list[Run]] = defaultdict(list)
         for run in session.scalars(
-            select(ImportStepRun).where(
-                ImportStepRun.import_id.in_(ids), ImportStepRun.client_account_id == account
+            select(Run).where(
+                Run.import_id.in_(ids), Run.client_account_id == account, Run.kind == RunKind.STEP
             )
         ):
             runs[run.import_id].append(run)

@@ -1,0 +1,1 @@
+"""The pipeline's machinery: how runs of background work change state (transitions)."""
