@@ -18,7 +18,7 @@ bp.before_request(reject_nul_in_query)
 @bp.get("")
 @document((200, schemas.AssetList), tags=["assets"], errors=(400,), query=schemas.AssetListQuery)
 def list_assets():
-    """The account's de-duplicated inventory"""
+    """The account's de-duplicated inventory, filtered and searched"""
     svc = services()
     params = validation.query(schemas.AssetListQuery, request.args)
     filters = {
@@ -26,7 +26,7 @@ def list_assets():
     }
     with svc.transactions.reading() as session:
         page, cursor = svc.inventory.assets(
-            session, client_account_id(), filters, params.cursor, params.limit
+            session, client_account_id(), filters, params.cursor, params.limit, params.q
         )
         body = schemas.AssetList(items=[svc.responses.asset(a) for a in page], next_cursor=cursor)
     return jsonify(body.dump())

@@ -140,6 +140,14 @@ class ImportListQuery(Model):
 
 
 class AssetListQuery(Model):
+    q: str = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="Search: a case-insensitive part of the name, hostname or FQDN, the start "
+        "of an IP address (primary or any other) or of a serial number (case-insensitive).",
+        json_schema_extra=_no_default,
+    )
     type: Literal[ASSET_TYPES] = absent()
     os_family: str = absent()
     environment: str = absent()
@@ -471,7 +479,35 @@ class AssetImport(Model):
     )
 
 
+class ValueSource(Model):
+    """The row a value came from, as the inventory merged the asset's rows."""
+
+    import_id: Text = Field(json_schema_extra={"format": "uuid"})
+    filename: str | None
+    row_number: int = Field(description="The row as `GET /imports/<id>/records` numbers it.")
+    columns: list[str] = Field(
+        description="The source columns (headers) the value was cleaned from, as the import's "
+        "mappings map them; empty when the import's type says it (an asset type)."
+    )
+
+
+class FieldValue(Model):
+    field: str
+    value: Any
+    source: ValueSource | None = Field(
+        description="Null when no row gives the value the asset holds (a key value left to "
+        "another asset of the account that held it)."
+    )
+
+
 class AssetDetail(AssetSummary):
+    fields: list[FieldValue] = Field(
+        description="Each of the asset's identifying and descriptive fields (name, keys, type, "
+        "OS, environment, size, virtual), with its value and the row it came from."
+    )
+    attributes: list[FieldValue] = Field(
+        description="Every clean field the asset's rows gave it, by name, each with its source."
+    )
     depends_on: list[DependencyOut]
     depended_on_by: list[DependencyIn]
     imports: list[AssetImport]

@@ -657,6 +657,73 @@ class AssetInventoryPhase:
         return known
 
 
+@dataclass(frozen=True)
+class SourceRow:
+    """One cleaned row an asset was made of (asset_sources joined to cleaned_records)."""
+
+    data_import: DataImport
+    row_number: int
+    data: dict[str, Any]
+    # The row's keys as the cleansing stored them (ROW_KEYS), and its asset type.
+    keys: dict[str, str | None]
+    asset_type: str | None
+
+
+# The asset's fields a row can give a value, beside its attributes.
+FIELDS = (*IDENTITY, "asset_type", *COLUMNS, "is_virtual")
+
+
+@dataclass
+class Rebuilt:
+    """An asset as its source rows make it, and the row that gave each value it holds."""
+
+    asset: dict[str, Any]
+    # Field (FIELDS) or attribute name -> the row that last changed it to its value.
+    given_by: dict[str, SourceRow]
+    attribute_given_by: dict[str, SourceRow]
+
+
+def rebuild(rows: list[SourceRow]) -> Rebuilt | None:
+    """The asset ``rows`` make, merged as the phase merges them: oldest import first (by
+    created_at, as _newer compares them), rows in order within an import.
+
+    A value's source is the row that set the value the field holds: a later row repeating it
+    does not take it over. A function of the rows alone: a key value another asset holds is
+    not known here, so the phase may have kept a value this takes (the caller compares).
+    """
+    ordered = sorted(
+        rows, key=lambda r: (r.data_import.created_at, str(r.data_import.id), r.row_number)
+    )
+    if not ordered:
+        return None
+    first, known = ordered[0], Known()
+    asset = {
+        "id": None,
+        **AssetInventoryPhase._fields(first.data_import, first.data, first.keys, first.asset_type),
+        "first_import_id": first.data_import.id,
+    }
+    known.add(asset)
+    given = {name: first for name in FIELDS if asset[name] is not None}
+    attribute_given = dict.fromkeys(asset["attributes"], first)
+    for row in ordered[1:]:
+        before = {name: asset[name] for name in FIELDS}
+        attributes = asset["attributes"]
+        fields = AssetInventoryPhase._fields(row.data_import, row.data, row.keys, row.asset_type)
+        AssetInventoryPhase._merge(asset, fields, row.data, row.data_import, known, newer=True)
+        given.update((name, row) for name in FIELDS if not same_value(before[name], asset[name]))
+        attribute_given.update(
+            (name, row)
+            for name, value in asset["attributes"].items()
+            if name not in attributes or not same_value(attributes[name], value)
+        )
+    return Rebuilt(asset, given, attribute_given)
+
+
+def same_value(one: Any, other: Any) -> bool:
+    """16 and 16.0 are one value (as fingerprint compares them), True and 1 are not."""
+    return one == other and isinstance(one, bool) == isinstance(other, bool)
+
+
 _last_id = 0
 _last_id_lock = threading.Lock()
 
