@@ -10,6 +10,7 @@ from sqlalchemy import text
 
 from importer.services.phases.asset_inventory import FIELDS, ROW_KEYS
 from tests.helpers import csv_bytes, import_completed
+from tests.plans import captured_plans
 
 pytestmark = pytest.mark.usefixtures("celery_worker")
 
@@ -72,9 +73,7 @@ def cleaned_value(conn, name: str, source: dict):
     return data.get(name)
 
 
-def test_each_value_names_the_import_row_and_column_it_came_from(
-    client, make_account, resources
-):
+def test_each_value_names_the_import_row_and_column_it_came_from(client, make_account, resources):
     _, auth = make_account()
     engagement = uuid.uuid4().hex
     oldest, newer, newest = (
@@ -127,8 +126,9 @@ def test_each_value_names_the_import_row_and_column_it_came_from(
     raw = {
         import_id: {
             record["row_number"]: record["values"]
-            for record in client.get(f"/api/v1/imports/{import_id}/records", headers=auth)
-            .get_json()["items"]
+            for record in client.get(
+                f"/api/v1/imports/{import_id}/records", headers=auth
+            ).get_json()["items"]
         }
         for import_id in filenames
     }
@@ -193,3 +193,61 @@ def test_a_blank_or_overlong_search_is_a_clear_400(client, auth):
         response = client.get("/api/v1/assets", headers=auth, query_string={"q": query})
         assert response.status_code == 400
         assert response.get_json()["error"]["code"] == "invalid-query"
+
+
+# Assets of other accounts the statistics know, and of the searched account, which they do not.
+OTHER_ASSETS = 60_000
+OWN_ASSETS = 3_000
+# Rows a search's plans may handle per asset of the account (a scan of them, and its sort).
+WORK_PER_ASSET = 3
+WORK_FLOOR = 200
+INSERT_ASSETS = text(
+    """
+    INSERT INTO assets (id, client_account_id, hostname_key, primary_ip, serial_number, name,
+                        asset_type, attributes, eos_severity, created_at, updated_at)
+    SELECT gen_random_uuid(), :account, 'host-' || n, '10.' || (n / 256) || '.' || (n % 256),
+           'SN' || n, 'host-' || n, 'server',
+           jsonb_build_object('fqdn', 'host-' || n || '.example', 'ip_address',
+                              jsonb_build_array('10.' || (n / 256) || '.' || (n % 256))),
+           'unknown', now(), now()
+    FROM generate_series(1, :count) AS n
+    """
+)
+
+
+def test_a_search_reads_only_the_accounts_assets_whatever_the_statistics(
+    client, make_account, resources
+):
+    account, auth = make_account()
+    others = [uuid.uuid4() for _ in range(3)]
+    with resources.engine.begin() as conn:
+        for other in others:
+            conn.execute(INSERT_ASSETS, {"account": other, "count": OTHER_ASSETS // len(others)})
+    with resources.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("ANALYZE assets"))
+    # The searched account's assets come after the statistics: to the planner it has none.
+    with resources.engine.begin() as conn:
+        conn.execute(INSERT_ASSETS, {"account": account, "count": OWN_ASSETS})
+    try:
+        with captured_plans(resources.engine) as plans:
+            for query in ("host-12", "HOST-2999.EXAMPLE", "10.3.", "sn99", "no such asset"):
+                response = client.get(
+                    "/api/v1/assets", headers=auth, query_string={"q": query, "limit": 50}
+                )
+                assert response.status_code == 200, response.get_json()
+                assert response.get_json()["items"] or query == "no such asset"
+        searches = [plan for plan in plans if plan.nodes_reading("assets")]
+        assert len(searches) == 5, [plan.query for plan in plans]
+        limit = WORK_FLOOR + WORK_PER_ASSET * OWN_ASSETS
+        overworked = [
+            f"{plan.work} rows, most in {plan.heaviest_node()}"
+            for plan in searches
+            if plan.work > limit
+        ]
+        assert not overworked, overworked
+    finally:
+        with resources.engine.begin() as conn:
+            conn.execute(
+                text("DELETE FROM assets WHERE client_account_id = ANY(:ids)"),
+                {"ids": [*others, account]},
+            )
