@@ -20,6 +20,7 @@ from importer.discovery.units import SIZE_UNITS
 from importer.models import FlowPhase, FlowStatus, ImportStatus, MappingStatus, PhaseStatus, Step
 from importer.models import StepStatus as _StepStatus
 from importer.models.asset import ASSET_TYPES, SEVERITIES
+from importer.services.inventory_queries import ASSET_FILTERS
 from importer.services.pagination import DEFAULT_LIMIT, MAX_LIMIT
 
 
@@ -154,6 +155,13 @@ class AssetListQuery(Model):
     end_of_support: Literal[SEVERITIES] = absent()
     limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
     cursor: str = absent(CURSOR)
+
+    @property
+    def filters(self) -> dict[str, str]:
+        """The filters sent, by their names in ASSET_FILTERS."""
+        return {
+            name: getattr(self, name) for name in ASSET_FILTERS if getattr(self, name) is not None
+        }
 
 
 class IdempotencyHeaders(Model):
