@@ -149,6 +149,35 @@ def test_each_value_names_the_import_row_and_column_it_came_from(client, make_ac
                         assert source["columns"], entry
 
 
+def test_a_key_another_asset_holds_stays_with_the_asset_that_has_it(client, make_account):
+    _, auth = make_account()
+    engagement = uuid.uuid4().hex
+    header = ["Host Name", "Serial No"]
+    first = import_completed(
+        client,
+        auth,
+        csv_bytes(header, [["x-1", "S-1"], ["y-1", "S-2"]]),
+        "first.csv",
+        engagement=engagement,
+    )["id"]
+    # y-1's serial under x-1's name: the row is y-1's (found by its serial), and the name
+    # stays x-1's, which holds it.
+    second = import_completed(
+        client, auth, csv_bytes(header, [["x-1", "S-2"]]), "second.csv", engagement=engagement
+    )["id"]
+    assets = client.get("/api/v1/assets", headers=auth).get_json()["items"]
+    y = detail(client, auth, next(a["id"] for a in assets if a["name"] == "y-1"))
+    assert {i["id"]: i["matched_on"] for i in y["imports"]} == {
+        first: {"created": 1},
+        second: {"serial": 1},
+    }
+    found = sources(y)
+    assert found["hostname_key"] == (first, 2, ["Host Name"])
+    assert found["name"] == (first, 2, ["Host Name"])
+    assert found["serial_number"] == (first, 2, ["Serial No"])  # the same serial again
+    assert found["attributes.hostname"] == (second, 1, ["Host Name"])
+
+
 def test_search_finds_assets_by_name_fqdn_ip_and_serial(client, make_account):
     _, auth = make_account()
     export = (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import func, literal_column, or_, select, text
@@ -26,6 +27,7 @@ from importer.services.field_mappings import FieldMappingService
 from importer.services.pagination import InvalidQuery, decode_cursor, encode_cursor
 from importer.services.phases.asset_inventory import (
     FIELDS,
+    KEYS,
     ROW_KEYS,
     SourceRow,
     rebuild,
@@ -247,19 +249,14 @@ class InventoryQueryService:
                 )
             )
         }
-        rebuilt = rebuild(
-            [
-                SourceRow(
-                    imports[import_id],
-                    row_number,
-                    data,
-                    dict(zip(ROW_KEYS, keys, strict=True)),
-                    kind,
-                )
-                for import_id, row_number, data, *keys, kind in found
-                if import_id in imports
-            ]
-        )
+        rows = [
+            SourceRow(
+                imports[import_id], row_number, data, dict(zip(ROW_KEYS, keys, strict=True)), kind
+            )
+            for import_id, row_number, data, *keys, kind in found
+            if import_id in imports
+        ]
+        rebuilt = rebuild(rows, self._held_elsewhere(session, asset, rows))
         mapped = {
             import_id: self._mapped_columns(session, data_import)
             for import_id, data_import in imports.items()
@@ -289,6 +286,26 @@ class InventoryQueryService:
                 for name, value in sorted(asset.attributes.items())
             ],
         }
+
+    @staticmethod
+    def _held_elsewhere(
+        session: Session, asset: Asset, rows: list[SourceRow]
+    ) -> Iterator[tuple[str, str]]:
+        """The key values of the rows that other assets of the account hold: one look-up a
+        key, by the key's own index."""
+        for key in KEYS:
+            values = {row.keys[key] for row in rows if row.keys[key]}
+            if not values:
+                continue
+            column = getattr(Asset, key)
+            for value in session.scalars(
+                select(column).where(
+                    Asset.client_account_id == asset.client_account_id,
+                    column.in_(values),
+                    Asset.id != asset.id,
+                )
+            ):
+                yield key, value
 
     def _mapped_columns(self, session: Session, data_import: DataImport) -> dict[str, list[str]]:
         """Each field's source columns, as the import's stored mappings map them."""

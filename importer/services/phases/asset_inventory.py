@@ -44,6 +44,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -671,6 +672,8 @@ class SourceRow:
 
 # The asset's fields a row can give a value, beside its attributes.
 FIELDS = (*IDENTITY, "asset_type", *COLUMNS, "is_virtual")
+# What rebuild's Known lists as the holder of a key value another asset holds.
+ANOTHER_ASSET: dict[str, Any] = {}
 
 
 @dataclass
@@ -683,13 +686,14 @@ class Rebuilt:
     attribute_given_by: dict[str, SourceRow]
 
 
-def rebuild(rows: list[SourceRow]) -> Rebuilt | None:
+def rebuild(rows: list[SourceRow], held: Iterable[tuple[str, str]] = ()) -> Rebuilt | None:
     """The asset ``rows`` make, merged as the phase merges them: oldest import first (by
-    created_at, as _newer compares them), rows in order within an import.
+    created_at, as _newer compares them), rows in order within an import. ``held``: the
+    (key, value) pairs other assets of the account hold, which the asset never takes over.
 
     A value's source is the row that set the value the field holds: a later row repeating it
-    does not take it over. A function of the rows alone: a key value another asset holds is
-    not known here, so the phase may have kept a value this takes (the caller compares).
+    does not take it over. The other assets' keys are as they are now, not as they were when
+    each row was merged: the caller compares the result with the asset it has.
     """
     ordered = sorted(
         rows, key=lambda r: (r.data_import.created_at, str(r.data_import.id), r.row_number)
@@ -697,6 +701,8 @@ def rebuild(rows: list[SourceRow]) -> Rebuilt | None:
     if not ordered:
         return None
     first, known = ordered[0], Known()
+    for column, value in held:
+        known.index[column].setdefault(value, []).append(ANOTHER_ASSET)
     asset = {
         "id": None,
         **AssetInventoryPhase._fields(first.data_import, first.data, first.keys, first.asset_type),
