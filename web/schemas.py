@@ -503,8 +503,8 @@ class FieldValue(Model):
     field: str
     value: Any
     source: ValueSource | None = Field(
-        description="Null when no row gives the value the asset holds (a key value left to "
-        "another asset of the account that held it)."
+        description="Null when the asset's rows, merged again, do not give the value it holds "
+        "(a key value another asset held when the rows were merged, and holds no longer)."
     )
 
 

@@ -233,7 +233,7 @@ class InventoryQueryService:
         """Each of the asset's fields and attributes with its value and where the value came
         from: the import, row and source columns, derived from the asset's sources as the
         inventory merged them (asset_inventory.rebuild). A value they do not give has no source
-        (a key value the phase left to another asset that held it)."""
+        (a key value another asset held when the rows were merged, and holds no longer)."""
         account = asset.client_account_id
         found = session.execute(
             SOURCE_ROWS.where(
