@@ -15,7 +15,7 @@ from flask.sessions import SecureCookieSessionInterface
 
 from importer.celery_app import create_celery
 from importer.resources import Resources
-from tests.helpers import csv_bytes, wait_for_final
+from tests.helpers import csv_bytes, import_completed, wait_for_final
 from web import create_app
 from web.dashboard.security import WeakSecretKey
 
@@ -465,3 +465,121 @@ def test_inventory_charts_count_the_accounts_assets(browser, client, make_accoun
     shown = dict(re.findall(r'<tr data-severity="(\w+)">.*?<td class="count num">(\d+)</td>', eos))
     assert {k: int(v) for k, v in shown.items() if int(v)} == dict(severities)
     assert set(shown) == {"critical", "high", "medium", "ok", "unknown"}
+
+
+def asset_ids(client, headers) -> dict[str, str]:
+    items = client.get("/api/v1/assets?limit=100", headers=headers).get_json()["items"]
+    return {asset["name"]: asset["id"] for asset in items}
+
+
+def test_assets_are_searched_filtered_and_paged(browser, client, make_account):
+    _, headers = make_account()
+    sign_in(browser, headers)
+    assert "No assets yet" in body(browser.get("/dashboard/assets"))
+    rows = [
+        ["app-1", "10.2.0.1", "SN-A1", "Windows Server 2022", "prod"],
+        ["app-2", "10.2.0.2", "SN-A2", "Ubuntu 22.04", "dev"],
+        ["db-1", "10.3.0.1", "SN-D1", "Ubuntu 22.04", "prod"],
+    ]
+    content = csv_bytes(["Host Name", "IP Addr", "Serial No", "Operating System", "Env"], rows)
+    import_completed(client, headers, content, "assets.csv")
+    ids = asset_ids(client, headers)
+
+    def listed(**query) -> list[str]:
+        response = browser.get("/dashboard/assets", query_string=query)
+        assert response.status_code == 200, body(response)
+        table = re.search(r'<table id="assets".*?</table>', body(response), re.S).group(0)
+        return re.findall(r'<tr data-asset-id="([^"]+)">', table)
+
+    assert sorted(listed()) == sorted(ids.values())
+    assert sorted(listed(q="APP")) == sorted([ids["app-1"], ids["app-2"]])
+    assert listed(q="10.3") == [ids["db-1"]]
+    assert listed(q="sn-a2") == [ids["app-2"]]
+    assert listed(q="app", environment="production") == [ids["app-1"]]
+    assert listed(q=" ", type="", os_family="") == sorted(ids.values())  # blanks filter nothing
+    assert listed(type="database") == [ids["db-1"]]
+    # A page at a time, the search and filters kept from one page to the next.
+    first = body(browser.get("/dashboard/assets", query_string={"q": "app", "limit": 1}))
+    following = html.unescape(re.search(r'id="next-page" href="([^"]+)"', first).group(1))
+    assert "q=app" in following and "limit=1" in following
+    second = body(browser.get(following))
+    shown = re.findall(r'<tr data-asset-id="([^"]+)">', first + second)
+    assert sorted(shown) == sorted([ids["app-1"], ids["app-2"]])
+    assert 'id="next-page"' not in second and 'id="first-page"' in second
+    # Bad filters are a page that says so, never a 500.
+    response = browser.get("/dashboard/assets?type=spaceship")
+    assert response.status_code == 400 and "Unknown type" in body(response)
+    assert browser.get("/dashboard/assets?q=a%00b").status_code == 400
+    # Linked from the navigation and the inventory.
+    inventory = body(browser.get("/dashboard/inventory"))
+    assert 'id="nav-assets" href="/dashboard/assets"' in inventory
+    assert 'id="browse-assets" href="/dashboard/assets"' in inventory
+
+
+def test_an_asset_page_shows_each_values_source_its_imports_and_dependency_graph(
+    browser, client, make_account
+):
+    _, headers = make_account()
+    sign_in(browser, headers)
+    header = ["Host Name", "IP Addr", "Operating System", "Env", "Depends On"]
+    first = import_completed(
+        client,
+        headers,
+        csv_bytes(
+            header,
+            [
+                ["web-1", "10.4.0.1", "Ubuntu 22.04", "prod", "app-1"],
+                ["app-1", "10.4.0.2", "Ubuntu 22.04", "prod", "db-1; legacy-mainframe"],
+                ["db-1", "10.4.0.3", "RHEL 8", "prod", ""],
+            ],
+        ),
+        "first.csv",
+    )["id"]
+    # app-1 again, from a newer export in another layout: its environment changes, its OS not
+    # (a re-import replaces an asset's declared dependencies: the same ones again).
+    second = import_completed(
+        client,
+        headers,
+        csv_bytes(
+            ["Server", "Environment", "Depends On"], [["app-1", "dev", "db-1; legacy-mainframe"]]
+        ),
+        "second.csv",
+    )["id"]
+    ids = asset_ids(client, headers)
+
+    response = browser.get(f"/dashboard/assets/{ids['app-1']}")
+    assert response.status_code == 200, body(response)
+    page = body(response)
+    assert text_of(page, "asset-name") == "app-1"
+    fields = re.search(r'<table id="asset-fields".*?</table>', page, re.S).group(0)
+    environment = re.search(r'<tr data-field="environment">.*?</tr>', fields, re.S).group(0)
+    assert f'href="/dashboard/imports/{second}"' in environment
+    assert "second.csv" in environment and "<code>Environment</code>" in environment
+    assert 'class="source-row">1<' in environment
+    os_name = re.search(r'<tr data-field="os_name">.*?</tr>', fields, re.S).group(0)
+    assert f'href="/dashboard/imports/{first}"' in os_name and 'class="source-row">2<' in os_name
+    assert "<code>Operating System</code>" in os_name
+    imports = re.search(r'<table id="asset-imports".*?</table>', page, re.S).group(0)
+    assert re.findall(r'data-import-id="([^"]+)"', imports) == [first, second]
+    assert "created</span> 1" in imports and "hostname</span> 1" in imports
+
+    graph = re.search(r'<svg id="dependency-graph".*?</svg>', page, re.S).group(0)
+    linked = dict(
+        re.findall(
+            r'<a class="node-link" href="/dashboard/assets/([^"]+)"[^>]*>\s*'
+            r'<g class="node (\w+)"',
+            graph,
+        )
+    )
+    assert linked == {ids["web-1"]: "dependant", ids["db-1"]: "dependency"}
+    unresolved = re.findall(r'<g class="node unresolved"[^>]*>\s*<title>([^<]+)</title>', graph)
+    assert unresolved == ["legacy-mainframe"]
+    assert len(re.findall(r'<line class="edge"', graph)) == 3
+    assert "<script" not in page.split("</main>")[0]
+
+    # Another account's asset is not found, like an id that is none.
+    _, stranger = make_account()
+    sign_in(browser, stranger)
+    assert browser.get(f"/dashboard/assets/{ids['app-1']}").status_code == 404
+    assert browser.get("/dashboard/assets/not-an-id").status_code == 404
+    assert ids["app-1"] not in body(browser.get("/dashboard/assets?q=app"))

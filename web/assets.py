@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from importer.services.inventory_queries import ASSET_FILTERS
 from web import schemas, validation
 from web.auth import authenticate, client_account_id
 from web.ids import parse_id, reject_nul_in_query, services
@@ -18,15 +17,12 @@ bp.before_request(reject_nul_in_query)
 @bp.get("")
 @document((200, schemas.AssetList), tags=["assets"], errors=(400,), query=schemas.AssetListQuery)
 def list_assets():
-    """The account's de-duplicated inventory"""
+    """The account's de-duplicated inventory, filtered and searched"""
     svc = services()
     params = validation.query(schemas.AssetListQuery, request.args)
-    filters = {
-        name: getattr(params, name) for name in ASSET_FILTERS if getattr(params, name) is not None
-    }
     with svc.transactions.reading() as session:
         page, cursor = svc.inventory.assets(
-            session, client_account_id(), filters, params.cursor, params.limit
+            session, client_account_id(), params.filters, params.cursor, params.limit, params.q
         )
         body = schemas.AssetList(items=[svc.responses.asset(a) for a in page], next_cursor=cursor)
     return jsonify(body.dump())
@@ -35,7 +31,7 @@ def list_assets():
 @bp.get("/<asset_id>")
 @document((200, schemas.AssetDetail), tags=["assets"], errors=(404,))
 def get_asset(asset_id: str):
-    """An asset, its dependencies both ways and the imports that touched it"""
+    """An asset, where each of its values came from, its dependencies and its imports"""
     svc = services()
     with svc.transactions.reading() as session:
         found = svc.inventory.asset(session, parse_id(asset_id, "asset"), client_account_id())

@@ -19,6 +19,7 @@ from importer.canonical import IMPORT_TYPES
 from importer.discovery.units import SIZE_UNITS
 from importer.models import FlowPhase, ImportStatus, MappingStatus, RunStatus, Step
 from importer.models.asset import ASSET_TYPES, SEVERITIES
+from importer.services.inventory_queries import ASSET_FILTERS
 from importer.services.pagination import DEFAULT_LIMIT, MAX_LIMIT
 
 
@@ -138,12 +139,27 @@ class ImportListQuery(Model):
 
 
 class AssetListQuery(Model):
+    q: str = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="Search: a case-insensitive part of the name, hostname or FQDN, the start "
+        "of an IP address (primary or any other) or of a serial number (case-insensitive).",
+        json_schema_extra=_no_default,
+    )
     type: Literal[ASSET_TYPES] = absent()
     os_family: str = absent()
     environment: str = absent()
     end_of_support: Literal[SEVERITIES] = absent()
     limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
     cursor: str = absent(CURSOR)
+
+    @property
+    def filters(self) -> dict[str, str]:
+        """The filters sent, by their names in ASSET_FILTERS."""
+        return {
+            name: getattr(self, name) for name in ASSET_FILTERS if getattr(self, name) is not None
+        }
 
 
 class IdempotencyHeaders(Model):
@@ -469,7 +485,35 @@ class AssetImport(Model):
     )
 
 
+class ValueSource(Model):
+    """The row a value came from, as the inventory merged the asset's rows."""
+
+    import_id: Text = Field(json_schema_extra={"format": "uuid"})
+    filename: str | None
+    row_number: int = Field(description="The row as `GET /imports/<id>/records` numbers it.")
+    columns: list[str] = Field(
+        description="The source columns (headers) the value was cleaned from, as the import's "
+        "mappings map them; empty when the import's type says it (an asset type)."
+    )
+
+
+class FieldValue(Model):
+    field: str
+    value: Any
+    source: ValueSource | None = Field(
+        description="Null when the asset's rows, merged again, do not give the value it holds "
+        "(a key value another asset held when the rows were merged, and holds no longer)."
+    )
+
+
 class AssetDetail(AssetSummary):
+    fields: list[FieldValue] = Field(
+        description="Each of the asset's identifying and descriptive fields (name, keys, type, "
+        "OS, environment, size, virtual), with its value and the row it came from."
+    )
+    attributes: list[FieldValue] = Field(
+        description="Every clean field the asset's rows gave it, by name, each with its source."
+    )
     depends_on: list[DependencyOut]
     depended_on_by: list[DependencyIn]
     imports: list[AssetImport]

@@ -244,6 +244,8 @@ _OTHER_FIELDS = (
     "application",
 )
 _NO_TRAITS = (False,) * len(_SERVER_RULES)
+# Every field a servers row's type is read from.
+EVIDENCE = (_HOST_FIELD, *_OTHER_FIELDS)
 
 
 def classify_asset(import_type: str, fields: Mapping[str, Any]) -> AssetType:

@@ -49,7 +49,7 @@ class Services:
         statistics = TableStatistics(resources.engine)
         self.validation = ValidationService(self.mappings, settings.chunk_size, reader)
         self.queries = ImportQueryService()
-        self.inventory = InventoryQueryService()
+        self.inventory = InventoryQueryService(self.mappings)
         self.api_keys = ApiKeyService(self.transactions)
         self.runner = StepRunner(
             self.transactions, resources.runtime_state, settings.max_restarts, self.background

@@ -119,6 +119,8 @@ class ImportResponseBuilder:
                 row,
                 schemas.AssetDetail,
                 end_of_support=self.end_of_support(row),
+                fields=found["fields"],
+                attributes=found["attributes"],
                 depends_on=found["depends_on"],
                 depended_on_by=found["depended_on_by"],
                 imports=found["imports"],

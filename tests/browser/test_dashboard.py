@@ -174,3 +174,43 @@ def test_cancel_a_running_import_then_retry_it(signed_in: Page, resources):
     expect(page.locator(f'#imports tr[data-import-id="{listed_id}"] .status')).to_have_text(
         "completed"
     )
+
+
+def test_search_an_asset_see_a_values_source_and_follow_a_dependency(signed_in: Page):
+    page = signed_in
+    errors = []
+    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+    header = "Host Name,IP Addr,Operating System,Env,Depends On\n"
+    content = (
+        header
+        + "web-7,10.7.0.1,Ubuntu 22.04,prod,app-7\n"
+        + "app-7,10.7.0.2,Windows Server 2019,prod,db-7\n"
+        + "db-7,10.7.0.3,RHEL 8,prod,\n"
+    ).encode()
+    import_id = upload(page, content, name="apps.csv")
+    expect(status(page)).to_have_text("completed", timeout=LONG)
+
+    page.click("#nav-assets")
+    page.fill("#asset-search", "APP-7")
+    page.click("#asset-filters button[type=submit]")
+    rows = page.locator("#assets tbody tr")
+    expect(rows).to_have_count(1)
+    rows.locator("a.asset-link").click()
+    expect(page.locator("#asset-name")).to_have_text("app-7")
+
+    os_name = page.locator('#asset-fields tr[data-field="os_name"]')
+    expect(os_name.locator(".value")).to_have_text("Windows Server 2019")
+    expect(os_name.locator(".source-import")).to_have_text("apps.csv")
+    expect(os_name.locator(".source-import")).to_have_attribute(
+        "href", f"/dashboard/imports/{import_id}"
+    )
+    expect(os_name.locator(".source-row")).to_have_text("2")
+    expect(os_name.locator(".source-columns")).to_have_text("Operating System")
+    expect(page.locator("#asset-imports .matched-on")).to_contain_text("created")
+
+    graph = page.locator("#dependency-graph")
+    expect(graph.locator("g.node.dependant title")).to_have_text("web-7")
+    graph.locator("a.node-link", has=page.locator("g.node.dependency")).click()
+    expect(page.locator("#asset-name")).to_have_text("db-7")
+    expect(page.locator("#dependency-graph g.node.dependant title")).to_have_text("app-7")
+    assert not errors, errors

@@ -44,6 +44,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -655,6 +656,78 @@ class AssetInventoryPhase:
             times = ctx.session.execute(IMPORT_TIMES, {"ids": list(unknown)})
             tally.import_times.update({import_id: made for import_id, made in times})
         return known
+
+
+@dataclass(frozen=True)
+class SourceRow:
+    """One cleaned row an asset was made of (asset_sources joined to cleaned_records)."""
+
+    data_import: DataImport
+    row_number: int
+    data: dict[str, Any]
+    # The row's keys as the cleansing stored them (ROW_KEYS), and its asset type.
+    keys: dict[str, str | None]
+    asset_type: str | None
+
+
+# The asset's fields a row can give a value, beside its attributes.
+FIELDS = (*IDENTITY, "asset_type", *COLUMNS, "is_virtual")
+# What rebuild's Known lists as the holder of a key value another asset holds.
+ANOTHER_ASSET: dict[str, Any] = {}
+
+
+@dataclass
+class Rebuilt:
+    """An asset as its source rows make it, and the row that gave each value it holds."""
+
+    asset: dict[str, Any]
+    # Field (FIELDS) or attribute name -> the row that last changed it to its value.
+    given_by: dict[str, SourceRow]
+    attribute_given_by: dict[str, SourceRow]
+
+
+def rebuild(rows: list[SourceRow], held: Iterable[tuple[str, str]] = ()) -> Rebuilt | None:
+    """The asset ``rows`` make, merged as the phase merges them: oldest import first (by
+    created_at, as _newer compares them), rows in order within an import. ``held``: the
+    (key, value) pairs other assets of the account hold, which the asset never takes over.
+
+    A value's source is the row that set the value the field holds: a later row repeating it
+    does not take it over. The other assets' keys are as they are now, not as they were when
+    each row was merged: the caller compares the result with the asset it has.
+    """
+    ordered = sorted(
+        rows, key=lambda r: (r.data_import.created_at, str(r.data_import.id), r.row_number)
+    )
+    if not ordered:
+        return None
+    first, known = ordered[0], Known()
+    for column, value in held:
+        known.index[column].setdefault(value, []).append(ANOTHER_ASSET)
+    asset = {
+        "id": None,
+        **AssetInventoryPhase._fields(first.data_import, first.data, first.keys, first.asset_type),
+        "first_import_id": first.data_import.id,
+    }
+    known.add(asset)
+    given = {name: first for name in FIELDS if asset[name] is not None}
+    attribute_given = dict.fromkeys(asset["attributes"], first)
+    for row in ordered[1:]:
+        before = {name: asset[name] for name in FIELDS}
+        attributes = asset["attributes"]
+        fields = AssetInventoryPhase._fields(row.data_import, row.data, row.keys, row.asset_type)
+        AssetInventoryPhase._merge(asset, fields, row.data, row.data_import, known, newer=True)
+        given.update((name, row) for name in FIELDS if not same_value(before[name], asset[name]))
+        attribute_given.update(
+            (name, row)
+            for name, value in asset["attributes"].items()
+            if name not in attributes or not same_value(attributes[name], value)
+        )
+    return Rebuilt(asset, given, attribute_given)
+
+
+def same_value(one: Any, other: Any) -> bool:
+    """16 and 16.0 are one value (as fingerprint compares them), True and 1 are not."""
+    return one == other and isinstance(one, bool) == isinstance(other, bool)
 
 
 _last_id = 0
