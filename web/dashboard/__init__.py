@@ -11,7 +11,14 @@ from flask import Flask, redirect, url_for
 from importer.config import Settings
 
 # Imported for the routes they add to the blueprint.
-from web.dashboard import import_page, imports_list, inventory, security, session_auth  # noqa: F401
+from web.dashboard import (  # noqa: F401
+    import_page,
+    imports_list,
+    inventory,
+    merges,
+    security,
+    session_auth,
+)
 from web.dashboard.blueprint import bp
 
 log = logging.getLogger(__name__)
