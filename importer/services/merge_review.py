@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from importer.errors import Conflict, NotFound
 from importer.models import Asset, AssetMerge, ClientAccount, DataImport
-from importer.services.pagination import InvalidQuery, decode_cursor, encode_cursor
+from importer.services.pagination import page_by_id
 from importer.services.phases.asset_inventory import (
     CHANGES_TABLE,
     KNOWN_BY_KEYS,
@@ -86,21 +86,8 @@ class MergeReviewService:
         query = select(AssetMerge).where(
             AssetMerge.client_account_id == client_account_id, AssetMerge.status == status
         )
-        position = decode_cursor(cursor)
-        if position is not None:
-            try:
-                query = query.where(AssetMerge.id > uuid.UUID(position[0]))
-            except (IndexError, TypeError, ValueError, AttributeError) as exc:
-                raise InvalidQuery("The cursor is not valid.", details={"cursor": cursor}) from exc
-        rows = session.scalars(query.order_by(AssetMerge.id).limit(limit + 1)).all()
-        page = list(rows[:limit])
-        following = encode_cursor([str(page[-1].id)]) if len(rows) > limit else None
+        page, following = page_by_id(session, query, AssetMerge.id, cursor, limit)
         return self._views(session, page), following
-
-    def merge(
-        self, session: Session, merge_id: uuid.UUID, client_account_id: uuid.UUID
-    ) -> MergeView:
-        return self._views(session, [self._found(session, merge_id, client_account_id)])[0]
 
     @staticmethod
     def _views(session: Session, merges: list[AssetMerge]) -> list[MergeView]:
@@ -118,7 +105,9 @@ class MergeReviewService:
         query = select(AssetMerge).where(
             AssetMerge.id == merge_id, AssetMerge.client_account_id == client_account_id
         )
-        merge = session.scalars(query.with_for_update() if lock else query).one_or_none()
+        if lock:
+            query = query.with_for_update().execution_options(populate_existing=True)
+        merge = session.scalars(query).one_or_none()
         if merge is None:
             raise NotFound("No such merge.", details={"id": str(merge_id)})
         return merge
@@ -148,7 +137,6 @@ class MergeReviewService:
         self._found(session, merge_id, client_account_id)
         lock_inventory(session, client_account_id)
         merge = self._found(session, merge_id, client_account_id, lock=True)
-        session.refresh(merge)
         if merge.status != "pending":
             raise Conflict(
                 f"This merge was already decided: {merge.status}.",

@@ -730,7 +730,7 @@ class AssetInventoryPhase:
         for asset in found:
             assets.setdefault(asset["id"], dict(asset))
         reviews = []
-        if tally.reviews:
+        if tally.reviews and assets:
             reviews = ctx.session.execute(REVIEWS_OF, {"ids": list(assets)}).all()
             # The rows' own assets of pending and split pairs, which their keys may not find.
             missing = {proposed for *_, proposed in reviews if proposed not in assets}
