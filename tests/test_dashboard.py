@@ -583,3 +583,86 @@ def test_an_asset_page_shows_each_values_source_its_imports_and_dependency_graph
     assert browser.get(f"/dashboard/assets/{ids['app-1']}").status_code == 404
     assert browser.get("/dashboard/assets/not-an-id").status_code == 404
     assert ids["app-1"] not in body(browser.get("/dashboard/assets?q=app"))
+
+
+def test_the_merge_queue_approves_splits_and_keeps_to_its_account(
+    browser, dash, client, make_account
+):
+    _, owner = make_account()
+    _, stranger = make_account()
+    engagement = uuid.uuid4().hex
+    header = ["Host Name", "IP Addr"]
+    for rows in (
+        [["mq-1", "10.2.0.1"], ["mq-2", "10.2.0.2"]],
+        # Known by their addresses only: each waits beside the host its IP found.
+        [["10.2.0.1", "10.2.0.1"], ["10.2.0.2", "10.2.0.2"]],
+    ):
+        response = client.post(
+            "/api/v1/imports",
+            data={
+                "file": (io.BytesIO(csv_bytes(header, rows)), "mq.csv"),
+                "engagement": engagement,
+            },
+            headers=owner,
+            content_type="multipart/form-data",
+        )
+        assert wait_for_final(client, response.get_json()["id"], owner)["status"] == "completed"
+    pending = client.get("/api/v1/merges", headers=owner).get_json()["items"]
+    ids = {m["asset"]["name"]: m["id"] for m in pending}
+    assert set(ids) == {"mq-1", "mq-2"}
+
+    token = sign_in(browser, stranger)
+    assert "No pending merges." in body(browser.get("/dashboard/merges"))
+    for action in ("approve", "split"):
+        refused = browser.post(
+            f"/dashboard/merges/{ids['mq-1']}/{action}", data={"csrf_token": token}
+        )
+        assert refused.status_code == 404
+    browser.post("/dashboard/sign-out", data={"csrf_token": token})
+
+    token = sign_in(browser, owner)
+    page = body(browser.get("/dashboard/merges"))
+    assert all(f'data-merge="{merge_id}"' in page for merge_id in ids.values())
+    forged = browser.post(f"/dashboard/merges/{ids['mq-1']}/approve", data={})
+    assert forged.status_code == 400
+    approved = browser.post(
+        f"/dashboard/merges/{ids['mq-1']}/approve",
+        data={"csrf_token": token},
+        follow_redirects=True,
+    )
+    assert "Merged into mq-1." in body(approved)
+    split = browser.post(
+        f"/dashboard/merges/{ids['mq-2']}/split", data={"csrf_token": token}, follow_redirects=True
+    )
+    assert "Kept apart from mq-2" in body(split)
+    assert "No pending merges." in body(split)
+    again = browser.post(
+        f"/dashboard/merges/{ids['mq-1']}/split", data={"csrf_token": token}, follow_redirects=True
+    )
+    assert "Not done: This merge was already decided: approved." in html.unescape(body(again))
+    statuses = {
+        status: [
+            m["id"]
+            for m in client.get(f"/api/v1/merges?status={status}", headers=owner).get_json()[
+                "items"
+            ]
+        ]
+        for status in ("approved", "split")
+    }
+    assert statuses == {"approved": [ids["mq-1"]], "split": [ids["mq-2"]]}
+    assert f'data-merge="{ids["mq-2"]}"' in body(browser.get("/dashboard/merges?status=split"))
+
+    saved = browser.post(
+        "/dashboard/merges/threshold",
+        data={"csrf_token": token, "merge_review_threshold": "0.3"},
+        follow_redirects=True,
+    )
+    assert "matches below 0.3 wait" in body(saved)
+    refused = browser.post(
+        "/dashboard/merges/threshold",
+        data={"csrf_token": token, "merge_review_threshold": "lots"},
+        follow_redirects=True,
+    )
+    assert "Not saved" in body(refused)
+    settings = client.get("/api/v1/account/settings", headers=owner).get_json()
+    assert settings == {"merge_review_threshold": 0.3}

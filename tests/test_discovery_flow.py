@@ -20,8 +20,10 @@ ROWS = [
     ["web-01-old", "10.0.0.99", "SN-1", "", "prod", "", ""],
     ["db-01", "10.0.0.2", "SN-2", "Red Hat Enterprise Linux 9.2", "prd", "64 GB", "app-01"],
     ["app-01", "10.0.0.3", "SN-3", "Windows Server 2022", "dev", "8", "db-01, 10.0.0.1"],
-    # Named by its address only, no serial: found by its IP address. (Another name with the
-    # same IP would be another asset: tests/test_inventory_matching.py.)
+    # Named by its address only, no serial: its IP finds app-01, but an IP alone is too weak a
+    # match to merge by itself (the account's default threshold): it waits for review as an
+    # asset of its own (tests/test_merge_review.py). Another name with the same IP would be
+    # another asset: tests/test_inventory_matching.py.
     ["10.0.0.3", "10.0.0.3", "", "", "Development", "", ""],
     ["lb-01", "10.0.0.4", "SN-4", "Solaris 11", "test", "4", ""],
 ]
@@ -61,9 +63,11 @@ def test_a_messy_export_becomes_a_deduplicated_inventory(client, auth):
     assert summary["cleansing"]["records_cleaned"] == 7
     # "test" is already canonical; the six others are synonyms.
     assert summary["cleansing"]["fields"]["environment"] == {"changed": 6, "kept": 1}
-    assert summary["assets"]["created"] == {"server": 3, "database": 1}
+    assert summary["assets"]["created"] == {"server": 4, "database": 1}
     assets = assets_by_name(client, auth)
-    assert set(assets) == {"web-01", "db-01", "app-01", "lb-01"}
+    assert set(assets) == {"web-01", "db-01", "app-01", "lb-01", "10.0.0.3"}
+    [pending] = client.get("/api/v1/merges", headers=auth).get_json()["items"]
+    assert (pending["asset"]["name"], pending["proposed_asset"]["name"]) == ("app-01", "10.0.0.3")
     web = assets["web-01"]
     assert web["environment"] == "production"
     assert (web["os_family"], web["os_version"]) == ("windows", "2008 R2")
@@ -88,7 +92,7 @@ def test_a_messy_export_becomes_a_deduplicated_inventory(client, auth):
     assert summary["end_of_support"]["by_severity"] == {
         "critical": 1,
         "ok": 2,
-        "unknown": 1,
+        "unknown": 2,
     }
 
     detail = client.get(f"/api/v1/assets/{web['id']}", headers=auth).get_json()
@@ -114,7 +118,7 @@ def test_importing_again_updates_instead_of_doubling(client, auth):
     assert wait_for_final(client, again, auth)["status"] == "completed"
     assets = flow_of(client, auth, again)["summary"]["assets"]
     assert assets["created"] == {}
-    assert assets["unchanged"] == {"server": 3, "database": 1}
+    assert assets["unchanged"] == {"server": 4, "database": 1}
 
     changed = [list(r) for r in ROWS]
     changed[4][5] = "32"  # app-01 gets more memory
@@ -124,7 +128,7 @@ def test_importing_again_updates_instead_of_doubling(client, auth):
     assert assets["created"] == {}
     assert assets["updated"] == {"server": 1}
     inventory = assets_by_name(client, auth)
-    assert len(inventory) == 4
+    assert len(inventory) == 5
     assert inventory["app-01"]["memory_gb"] == 32
     assert inventory["app-01"]["last_import_id"] == third
     assert inventory["app-01"]["first_import_id"] == first
@@ -225,9 +229,11 @@ def test_two_imports_of_one_account_at_once_share_the_inventory(client, auth):
     second = upload(client, auth, csv_bytes(HEADER, ROWS))
     assert wait_for_final(client, first, auth)["status"] == "completed"
     assert wait_for_final(client, second, auth)["status"] == "completed"
-    assert set(assets_by_name(client, auth)) == {"web-01", "db-01", "app-01", "lb-01"}
+    assert set(assets_by_name(client, auth)) == {"web-01", "db-01", "app-01", "lb-01", "10.0.0.3"}
     created = [flow_of(client, auth, i)["summary"]["assets"]["created"] for i in (first, second)]
-    assert sorted(sum(c.values()) for c in created) == [0, 4]
+    assert sorted(sum(c.values()) for c in created) == [0, 5]
+    # The address-only row waits for review once, not once per import.
+    assert len(client.get("/api/v1/merges", headers=auth).get_json()["items"]) == 1
 
 
 def test_more_dependency_targets_than_a_query_has_parameters(client, auth):

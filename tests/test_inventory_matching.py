@@ -33,6 +33,16 @@ CONTRADICTING = {
 RANGE = 500  # the test settings' rows per range
 
 
+@pytest.fixture(autouse=True)
+def every_match_merges(client, auth):
+    """These tests are about which asset a key finds: every match merges (threshold 0), as it
+    did before merges were reviewed. What waits for review is test_merge_review's."""
+    response = client.put(
+        "/api/v1/account/settings", json={"merge_review_threshold": 0}, headers=auth
+    )
+    assert response.status_code == 200, response.get_json()
+
+
 def is_ip(key: str | None) -> bool:
     """A hostname key that is an IP address: no name, it contradicts and replaces none."""
     return key is not None and set(key) <= set("0123456789.")

@@ -12,7 +12,7 @@ from openapi_spec_validator import OpenAPIV31SpecValidator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from tests.helpers import wait_for, wait_for_final
+from tests.helpers import import_completed, wait_for, wait_for_final
 from web.openapi import ERROR_DESCRIPTIONS
 
 DOCUMENT_URI = "urn:importer:openapi"
@@ -100,7 +100,7 @@ def test_every_api_route_is_documented(app, document):
         (path, method) for path, operations in document["paths"].items() for method in operations
     }
     assert documented == seen
-    assert len(seen) == 18
+    assert len(seen) == 23
 
 
 def test_request_bodies_are_documented(document):
@@ -434,6 +434,15 @@ OUTSIDE_THE_MODELS = [
     ("get", "/api/v1/assets?limit=0", {}, 400, "invalid-query"),
     ("get", "/api/v1/assets?type=toaster", {}, 400, "invalid-query"),
     ("get", "/api/v1/assets?end_of_support=soon", {}, 400, "invalid-query"),
+    ("get", "/api/v1/merges?status=maybe", {}, 400, "invalid-query"),
+    (
+        "put",
+        "/api/v1/account/settings",
+        {"json": {"merge_review_threshold": 2}},
+        422,
+        "invalid-settings",
+    ),
+    ("put", "/api/v1/account/settings", {"json": [0.5]}, 422, "invalid-settings"),
 ]
 
 
@@ -498,6 +507,24 @@ def test_every_route_answers_as_its_model_declares(client, auth, check, document
         "/api/v1/learned-mappings/{learned_id}",
         "delete",
     )
+    # Two hosts, then an export that knows them by their addresses only: two merges to review.
+    engagement = uuid.uuid4().hex
+    for body in (
+        b"Host Name,IP Addr\nm-1,10.9.0.1\nm-2,10.9.0.2\n",
+        b"Host Name,IP Addr\n10.9.0.1,10.9.0.1\n10.9.0.2,10.9.0.2\n",
+    ):
+        import_completed(client, auth, body, "merges.csv", engagement=engagement)
+    queue = check(client.get("/api/v1/merges", headers=auth), "/api/v1/merges")["items"]
+    pending = {m["asset"]["name"]: m["id"] for m in queue}
+    for name, action in (("m-1", "approve"), ("m-2", "split")):
+        path = f"/api/v1/merges/{{merge_id}}/{action}"
+        decided = client.post(f"/api/v1/merges/{pending[name]}/{action}", headers=auth)
+        check(decided, path, "post")
+        check(client.post(f"/api/v1/merges/{pending[name]}/{action}", headers=auth), path, "post")
+    settings = "/api/v1/account/settings"
+    check(client.get(settings, headers=auth), settings)
+    put = client.put(settings, json={"merge_review_threshold": 0.5}, headers=auth)
+    check(put, settings, "put")
 
     for path, operations in document["paths"].items():
         for method, operation in operations.items():

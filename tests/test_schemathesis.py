@@ -1,8 +1,9 @@
 """Schemathesis against the generated document: no 5xx, and every answer as documented.
 
-Each operation gets its own bounded hypothesis run. Every other case that takes an import, flow or
-asset id uses the id of a real, completed import (uploaded first, through a real worker), so that
-the generated query strings and bodies reach past the 404.
+Each operation gets its own bounded hypothesis run. Every other case that takes an import, flow,
+asset or merge id uses the id of a real, completed import (uploaded first, through a real worker)
+and of a merge it left for review, so that the generated query strings and bodies reach past the
+404.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ CSV = (
     b"web-01,10.0.0.1,Windows Server 2008 R2,prod,db-01\n"
     b"db-01,10.0.0.2,Red Hat Enterprise Linux 9.2,prod,\n"
 )
+# web-01 again, known by its address only: a merge that waits for review.
+BY_ADDRESS = b"Host Name,IP Addr\n10.0.0.1,10.0.0.1\n"
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +41,14 @@ def real_ids(app, api_key, celery_worker) -> dict[str, str]:
     client = app.test_client()
     final = import_completed(client, api_key, CSV, "seed.csv", engagement="seed")
     assets = client.get("/api/v1/assets", headers=api_key).get_json()["items"]
-    return {"import_id": final["id"], "flow_id": final["flow"]["id"], "asset_id": assets[0]["id"]}
+    import_completed(client, api_key, BY_ADDRESS, "by-address.csv", engagement="seed")
+    [merge] = client.get("/api/v1/merges", headers=api_key).get_json()["items"]
+    return {
+        "import_id": final["id"],
+        "flow_id": final["flow"]["id"],
+        "asset_id": assets[0]["id"],
+        "merge_id": merge["id"],
+    }
 
 
 @pytest.fixture(scope="module")
@@ -88,10 +98,14 @@ def test_api_answers_as_documented(api_schema, api_key, real_ids):
             failures.append(f"{operation.label}: {exc}")
     assert not failures, "\n\n".join(failures)
     # Every operation but the document's own (schemathesis leaves out the schema's URL).
-    assert len(statuses) == 17, sorted(statuses)
+    assert len(statuses) == 22, sorted(statuses)
     print({label: dict(counts) for label, counts in statuses.items()})
     # The real ids were reached: not everything is a 404.
     assert set(statuses["GET /api/v1/imports/{import_id}/records"]) - {404}
     assert statuses["GET /api/v1/imports/{import_id}/mappings"][200] > 0
     assert statuses["GET /api/v1/assets/{asset_id}"][200] > 0
     assert statuses["POST /api/v1/imports"][202] > 0
+    # The real merge was decided once, then found decided.
+    assert statuses["POST /api/v1/merges/{merge_id}/approve"][200] == 1
+    assert statuses["POST /api/v1/merges/{merge_id}/split"][409] > 0
+    assert statuses["PUT /api/v1/account/settings"][200] > 0

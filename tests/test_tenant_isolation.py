@@ -7,11 +7,13 @@ import re
 
 import pytest
 
-from tests.helpers import wait_for, wait_for_final
+from tests.helpers import import_completed, wait_for, wait_for_final
 
 pytestmark = pytest.mark.usefixtures("celery_worker")
 
 CSV = b"Host Name,IP Addr,Depends On\nweb-1,10.0.0.1,db-1\ndb-1,10.0.0.2,\n"
+# web-1 again, known by its address only: a merge that waits for review.
+BY_ADDRESS = b"Host Name,IP Addr\n10.0.0.1,10.0.0.1\n"
 BODIES = {"PUT": {"mappings": [{"source_column": "Host Name", "target_field": "hostname"}]}}
 
 
@@ -28,11 +30,14 @@ def owned_import(client, headers) -> dict[str, str]:
     # An approval teaches the account a mapping: one more thing of its own to find.
     client.put(f"/api/v1/imports/{import_id}/mappings", json=BODIES["PUT"], headers=headers)
     learned = client.get("/api/v1/learned-mappings", headers=headers).get_json()["items"][0]
+    import_completed(client, headers, BY_ADDRESS, "by-address.csv", engagement="isolation")
+    merge = client.get("/api/v1/merges", headers=headers).get_json()["items"][0]
     return {
         "import_id": import_id,
         "flow_id": final["flow"]["id"],
         "asset_id": asset["id"],
         "learned_id": str(learned["id"]),
+        "merge_id": merge["id"],
     }
 
 
@@ -43,6 +48,8 @@ def snapshot(client, headers, ids: dict[str, str]) -> list:
         client.get(f"/api/v1/flows/{ids['flow_id']}", headers=headers).get_json(),
         client.get(f"/api/v1/assets/{ids['asset_id']}", headers=headers).get_json(),
         client.get("/api/v1/learned-mappings", headers=headers).get_json(),
+        client.get("/api/v1/merges", headers=headers).get_json(),
+        client.get("/api/v1/account/settings", headers=headers).get_json(),
     ]
 
 
@@ -65,6 +72,7 @@ def test_every_route_answers_404_to_another_account(app, client, make_account):
     assert snapshot(client, owner, ids) == before
     assert client.get("/api/v1/imports", headers=stranger).get_json()["items"] == []
     assert client.get("/api/v1/assets", headers=stranger).get_json()["items"] == []
+    assert client.get("/api/v1/merges", headers=stranger).get_json()["items"] == []
 
 
 def test_a_task_sent_with_another_accounts_id_does_nothing(

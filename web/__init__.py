@@ -24,7 +24,18 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
     app.json.sort_keys = False
     app.extensions["importer"] = resources
 
-    from web import assets, dashboard, errors, flows, health, imports, learned, openapi
+    from web import (
+        account,
+        assets,
+        dashboard,
+        errors,
+        flows,
+        health,
+        imports,
+        learned,
+        merges,
+        openapi,
+    )
 
     errors.register(app)
     app.register_blueprint(health.bp)
@@ -32,6 +43,8 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
     app.register_blueprint(flows.bp)
     app.register_blueprint(assets.bp)
     app.register_blueprint(learned.bp)
+    app.register_blueprint(merges.bp)
+    app.register_blueprint(account.bp)
     openapi.register(app)
     dashboard.register(app, settings)
     app.extensions["limiter"] = install_rate_limits(app, settings)

@@ -32,11 +32,13 @@ ERROR_DESCRIPTIONS = {
     400: "Invalid query (`invalid-query`): a bad `limit` or `cursor`, an unknown filter value.",
     401: "No API key, or not a valid one (`unauthorized`, `invalid-api-key`).",
     404: "No such resource in this client account (a malformed id is one that does not exist).",
-    409: "The resource's state does not allow this now (`conflict`, `mappings-locked`, ...).",
+    409: "The resource's state does not allow this now (`conflict`, `mappings-locked`, "
+    "`merge-decided`, ...).",
     413: "The request body exceeds IMPORTER_MAX_UPLOAD_BYTES (`payload-too-large`).",
     415: "Neither multipart/form-data nor application/json (`unsupported-media-type`).",
     422: "The upload or body cannot be used (`invalid-upload`, `invalid-json`, `missing-file`, "
-    "`invalid-field`, `invalid-import-type`, `invalid-mappings`, `invalid-unit`, ...).",
+    "`invalid-field`, `invalid-import-type`, `invalid-mappings`, `invalid-unit`, "
+    "`invalid-settings`, ...).",
     429: "Too many uploads for this API key (`too-many-requests`).",
     503: "A backing service is unavailable (`service-unavailable`).",
 }
@@ -122,6 +124,11 @@ def build_document() -> dict[str, Any]:
         {"name": "imports", "description": "Upload, list, inspect, cancel and retry imports."},
         {"name": "flows", "description": "Discovery flows: phases, summary, resume."},
         {"name": "assets", "description": "The account's de-duplicated inventory."},
+        {
+            "name": "merges",
+            "description": "Merges too weak to apply by themselves, their review, and the "
+            "account's threshold.",
+        },
         {"name": "health", "description": "Liveness and readiness (no API key)."},
         {"name": "docs", "description": "This document (no API key)."},
     ]

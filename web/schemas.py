@@ -16,9 +16,11 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from importer.canonical import IMPORT_TYPES
+from importer.discovery.match_confidence import KINDS
 from importer.discovery.units import SIZE_UNITS
 from importer.models import FlowPhase, ImportStatus, MappingStatus, RunStatus, Step
-from importer.models.asset import ASSET_TYPES, SEVERITIES
+from importer.models.account import DEFAULT_MERGE_REVIEW_THRESHOLD
+from importer.models.asset import ASSET_TYPES, MERGE_STATUSES, SEVERITIES
 from importer.services.inventory_queries import ASSET_FILTERS
 from importer.services.pagination import DEFAULT_LIMIT, MAX_LIMIT
 
@@ -160,6 +162,23 @@ class AssetListQuery(Model):
         return {
             name: getattr(self, name) for name in ASSET_FILTERS if getattr(self, name) is not None
         }
+
+
+class MergeListQuery(Model):
+    status: Literal[MERGE_STATUSES] = "pending"
+    limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
+    cursor: str = absent(CURSOR)
+
+
+THRESHOLD = (
+    "Matches whose confidence is below this wait for review instead of merging (0 to 1; "
+    f"{DEFAULT_MERGE_REVIEW_THRESHOLD} by default: an IP alone waits, a host name merges). The "
+    "confidence of each kind of match is in importer/discovery/data/match_confidence.toml."
+)
+
+
+class AccountSettingsUpdate(RequestModel):
+    merge_review_threshold: float = Field(ge=0, le=1, strict=True, description=THRESHOLD)
 
 
 class IdempotencyHeaders(Model):
@@ -517,6 +536,45 @@ class AssetDetail(AssetSummary):
     depends_on: list[DependencyOut]
     depended_on_by: list[DependencyIn]
     imports: list[AssetImport]
+
+
+class Merge(Model):
+    """A match too weak to merge by itself, and its review."""
+
+    id: Text = Field(json_schema_extra={"format": "uuid"})
+    status: Literal[MERGE_STATUSES]
+    matched_on: Literal["uuid", "serial", "source_id", "hostname", "ip"] = Field(
+        description="The key that found the asset."
+    )
+    match_kind: Literal[KINDS] = Field(
+        description="The kind of match: the key, or `hostname_other_domain` for a short name "
+        "under another DNS domain than the row's."
+    )
+    confidence: float = Field(ge=0, le=1)
+    row_keys: dict[str, str] = Field(
+        description="The keys (and FQDN) of the weakly matched row: a later row with the same "
+        "lands where the review put it, and is not proposed again."
+    )
+    import_id: Text | None = Field(
+        json_schema_extra={"format": "uuid"}, description="The import of the row."
+    )
+    row_number: int | None
+    created_at: DateTime = timestamp()
+    decided_at: DateTime | None = timestamp()
+    asset: AssetSummary | None = Field(description="The asset the key found; it is kept.")
+    proposed_asset: AssetSummary | None = Field(
+        description="The asset the row made of its own; merged into `asset` (and gone) once "
+        "approved, kept apart once split."
+    )
+
+
+class MergeList(Model):
+    items: list[Merge]
+    next_cursor: str | None
+
+
+class AccountSettings(Model):
+    merge_review_threshold: float = Field(ge=0, le=1, description=THRESHOLD)
 
 
 class Health(Model):

@@ -112,6 +112,20 @@ def form_upload(form, has_file: bool) -> schemas.ImportUploadForm:
     return upload_options(schemas.ImportUploadForm, fields)
 
 
+# ------------------------------------------------------------------------------------ settings
+def settings_update(body: Any) -> schemas.AccountSettingsUpdate:
+    """PUT /account/settings's body; 422 ``invalid-settings`` naming the setting at fault."""
+    try:
+        return schemas.AccountSettingsUpdate.model_validate(body)
+    except ValidationError as exc:
+        loc = first_error(exc)["loc"]
+        raise InvalidUpload(
+            'The body must be {"merge_review_threshold": a number from 0 to 1}.',
+            code="invalid-settings",
+            details={"field": str(loc[0])} if loc else {},
+        ) from exc
+
+
 # ------------------------------------------------------------------------------------ mappings
 MAPPINGS_SHAPE = 'The body must be {"mappings": [{"source_column", "target_field", "status"}]}.'
 

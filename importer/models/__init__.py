@@ -1,7 +1,13 @@
 """The SQLAlchemy models; importing this package registers every table on ``Base.metadata``."""
 
 from importer.models.account import ApiKey, ClientAccount
-from importer.models.asset import Asset, AssetDependency, AssetSource, LearnedMapping
+from importer.models.asset import (
+    Asset,
+    AssetDependency,
+    AssetMerge,
+    AssetSource,
+    LearnedMapping,
+)
 from importer.models.base import Base
 from importer.models.data_import import (
     FINAL_IMPORT_STATUSES,
@@ -36,6 +42,7 @@ __all__ = [
     "PHASE_WEIGHTS",
     "Asset",
     "AssetDependency",
+    "AssetMerge",
     "AssetSource",
     "LearnedMapping",
     "FINAL_RUN_STATUSES",

@@ -5,18 +5,33 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, String
+from sqlalchemy import CheckConstraint, DateTime, Float, ForeignKey, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from importer.models.base import Base, created_at, uuid_pk
 
+# A match whose confidence (importer/discovery/data/match_confidence.toml) is below the
+# account's threshold waits for review instead of merging: by default an IP alone (0.4) waits,
+# a host name (0.9, or 0.6 under another DNS domain) and the stronger keys merge.
+DEFAULT_MERGE_REVIEW_THRESHOLD = 0.5
+
 
 class ClientAccount(Base):
     __tablename__ = "client_accounts"
+    __table_args__ = (
+        CheckConstraint(
+            "merge_review_threshold BETWEEN 0 AND 1", name="merge_review_threshold_range"
+        ),
+    )
 
     id: Mapped[uuid.UUID] = uuid_pk()
     name: Mapped[str] = mapped_column(String(200), unique=True)
     created_at: Mapped[datetime] = created_at()
+    merge_review_threshold: Mapped[float] = mapped_column(
+        Float,
+        default=DEFAULT_MERGE_REVIEW_THRESHOLD,
+        server_default=text(str(DEFAULT_MERGE_REVIEW_THRESHOLD)),
+    )
 
     api_keys: Mapped[list[ApiKey]] = relationship(back_populates="client_account")
 

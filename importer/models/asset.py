@@ -10,6 +10,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Date,
+    DateTime,
     Float,
     ForeignKey,
     Index,
@@ -201,3 +202,51 @@ class LearnedMapping(Base):
     target_field: Mapped[str | None] = mapped_column(String(100))
     ignored: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[datetime] = updated_at()
+
+
+MERGE_STATUSES = ("pending", "approved", "split")
+
+
+class AssetMerge(Base):
+    """A match too weak to merge by itself (importer.discovery.match_confidence), and its review.
+
+    The row the inventory matched weakly made (or landed on) an asset of its own, the proposed
+    asset; the merge pairs it with the asset the key found. Approving merges the proposed asset
+    into that one; splitting keeps them apart. Either way the pair is remembered by the asset and
+    the row's keys (row_keys), so a later import's row with those keys lands where the review
+    put it instead of being proposed again.
+
+    Few (a person decides each), so foreign keys: deleting either asset deletes the pair. The
+    proposed asset of an approved merge is gone (merged): its id is cleared as it is.
+    """
+
+    __tablename__ = "asset_merges"
+    __table_args__ = (
+        CheckConstraint(check_in("status", MERGE_STATUSES), name="status"),
+        # The pairs a range's matched assets have: looked up by the asset, one probe each.
+        Index("uq_asset_merges_asset_row_keys", "asset_id", "row_keys", unique=True),
+        Index("ix_asset_merges_proposed", "proposed_asset_id"),
+        Index("ix_asset_merges_account_status", "client_account_id", "status", "id"),
+    )
+
+    id: Mapped[UUID] = uuid_pk()
+    client_account_id: Mapped[UUID] = mapped_column(
+        ForeignKey("client_accounts.id", ondelete="CASCADE")
+    )
+    asset_id: Mapped[UUID] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"))
+    proposed_asset_id: Mapped[UUID | None] = mapped_column(
+        ForeignKey("assets.id", ondelete="CASCADE"), nullable=True
+    )
+    # The row that was matched weakly, and how: the key (as asset_sources.matched_on names it),
+    # the kind of match and its confidence, and the row's keys (with its FQDN) it is known by.
+    import_id: Mapped[UUID | None] = mapped_column(
+        ForeignKey("data_imports.id", ondelete="SET NULL"), nullable=True
+    )
+    row_number: Mapped[int | None] = mapped_column(Integer)
+    matched_on: Mapped[str] = mapped_column(Text)
+    match_kind: Mapped[str] = mapped_column(Text)
+    confidence: Mapped[float] = mapped_column(Float)
+    row_keys: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    created_at: Mapped[datetime] = created_at()
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

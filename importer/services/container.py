@@ -16,6 +16,7 @@ from importer.services.import_queries import ImportQueryService
 from importer.services.import_storage_handler import ImportStorageHandler
 from importer.services.import_validator import ImportValidator
 from importer.services.inventory_queries import InventoryQueryService
+from importer.services.merge_review import MergeReviewService
 from importer.services.phases.asset_inventory import AssetInventoryPhase
 from importer.services.phases.connections import ConnectionsPhase
 from importer.services.phases.data_cleansing import DataCleansingPhase
@@ -50,6 +51,7 @@ class Services:
         self.validation = ValidationService(self.mappings, settings.chunk_size, reader)
         self.queries = ImportQueryService()
         self.inventory = InventoryQueryService(self.mappings)
+        self.merges = MergeReviewService(self.transactions)
         self.api_keys = ApiKeyService(self.transactions)
         self.runner = StepRunner(
             self.transactions, resources.runtime_state, settings.max_restarts, self.background

@@ -26,7 +26,7 @@ from importer.models import (
 from importer.models.asset import ACCOUNT_SCAN, ASSET_TYPES, SEVERITIES
 from importer.pipeline import transitions
 from importer.services.field_mappings import FieldMappingService
-from importer.services.pagination import InvalidQuery, decode_cursor, encode_cursor
+from importer.services.pagination import InvalidQuery, page_by_id
 from importer.services.phases.asset_inventory import (
     FIELDS,
     KEYS,
@@ -153,16 +153,7 @@ class InventoryQueryService:
                     f"Unknown {name} {value!r}.", details={name: value, "allowed": list(allowed)}
                 )
             query = query.where(column == value)
-        position = decode_cursor(cursor)
-        if position is not None:
-            try:
-                query = query.where(Asset.id > uuid.UUID(position[0]))
-            except (IndexError, TypeError, ValueError) as exc:
-                raise InvalidQuery("The cursor is not valid.", details={"cursor": cursor}) from exc
-        rows = session.scalars(query.order_by(Asset.id).limit(limit + 1)).all()
-        page = list(rows[:limit])
-        following = encode_cursor([str(page[-1].id)]) if len(rows) > limit else None
-        return page, following
+        return page_by_id(session, query, Asset.id, cursor, limit)
 
     def asset(
         self, session: Session, asset_id: uuid.UUID, client_account_id: uuid.UUID

@@ -20,6 +20,7 @@ from importer.models import (
     Run,
     ValidationIssue,
 )
+from importer.services.merge_review import MergeView
 from importer.services.progress import ImportProgress
 from web import schemas
 
@@ -124,6 +125,18 @@ class ImportResponseBuilder:
                 depends_on=found["depends_on"],
                 depended_on_by=found["depended_on_by"],
                 imports=found["imports"],
+            )
+        )
+
+    def merge(self, view: MergeView) -> schemas.Merge:
+        return schemas.Merge.model_validate(
+            self.attributes(
+                view.merge,
+                schemas.Merge,
+                asset=None if view.asset is None else self.asset(view.asset),
+                proposed_asset=None
+                if view.proposed_asset is None
+                else self.asset(view.proposed_asset),
             )
         )
 

@@ -16,6 +16,7 @@ from web.dashboard import (  # noqa: F401
     import_page,
     imports_list,
     inventory,
+    merges,
     security,
     session_auth,
 )

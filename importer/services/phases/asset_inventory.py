@@ -11,6 +11,15 @@ a clone) stay two assets. A hostname key that is an IP address is no name and co
 UUIDs and hostnames are never contradicted: a renamed VM keeps its UUID, and hostnames are unique
 within an account. Every row records the key it was matched by (asset_sources.matched_on).
 
+A match only merges when it is sure enough: its confidence (importer.discovery.match_confidence)
+at least the account's merge_review_threshold. A weaker one (an IP alone; a short name under
+another DNS domain) waits for review: the row makes an asset of its own, and an asset_merges row
+pairs it, pending, with the asset the key found. Reviewed (approved or split), or still pending,
+the pair is known by that asset and the row's keys: a later row with the same keys that finds
+the asset weakly again lands where the review put it (the asset, once approved; the row's own,
+while pending or once split), and is not proposed again. importer.services.merge_review applies
+a review, with this module's precedence.
+
 What a matched row changes in its asset (per attribute):
 - A blank never erases a value.
 - Attributes and the asset's columns: the newer import's value wins; within an import, the later
@@ -54,7 +63,8 @@ from sqlalchemy import TextClause, delete, func, select, text
 from importer import json_codec
 from importer.discovery.classify import classify_asset
 from importer.discovery.identity import identity
-from importer.models import Asset, AssetSource, DataImport
+from importer.discovery.match_confidence import confidences, fqdn, kind_of
+from importer.models import Asset, AssetSource, ClientAccount, DataImport
 from importer.models.asset import ACCOUNT_SCAN
 from importer.services.phases.data_cleansing import import_tool
 from importer.services.phases.tech_debt import end_of_support_table
@@ -213,6 +223,24 @@ KNOWN_BY_KEYS = text(
         for column, values in zip(ROW_KEYS, ROW_KEY_VALUES, strict=True)
     )
 )
+# The reviews (pending, approved or split) of the pairs the range's assets make, each found by
+# its asset, one index probe each whatever the statistics say.
+REVIEWS_OF = text(
+    """
+    SELECT m.asset_id, m.row_keys, m.status, m.proposed_asset_id
+    FROM unnest(CAST(:ids AS uuid[])) AS k (id)
+    CROSS JOIN LATERAL (
+        SELECT asset_id, row_keys, status, proposed_asset_id FROM asset_merges
+        WHERE asset_id = k.id OFFSET 0
+    ) m
+    """
+)
+ANY_REVIEW = text("SELECT EXISTS (SELECT 1 FROM asset_merges WHERE client_account_id = :account)")
+ASSETS_BY_ID = text(
+    f"SELECT {', '.join(c.key for c in KNOWN_COLUMNS)} FROM assets "
+    "WHERE id = ANY(CAST(:ids AS uuid[]))"
+)
+THRESHOLD = select(ClientAccount.merge_review_threshold)
 # When the imports that last described the matched assets were made: an older import than an
 # asset's last one only fills its blanks.
 IMPORT_TIMES = text("SELECT id, created_at FROM data_imports WHERE id = ANY(CAST(:ids AS uuid[]))")
@@ -301,6 +329,10 @@ COPY_ASSETS = (
 COPY_SOURCES = (
     "COPY asset_sources (import_id, row_number, asset_id, client_account_id, matched_on) FROM STDIN"
 )
+COPY_MERGES = (
+    "COPY asset_merges (id, client_account_id, asset_id, proposed_asset_id, import_id, row_number,"
+    " matched_on, match_kind, confidence, row_keys, status) FROM STDIN"
+)
 # Changed assets go through a temporary table: one UPDATE per range instead of one per asset.
 CHANGES_TABLE = text(
     f"""
@@ -319,12 +351,35 @@ APPLY_CHANGES = f"""
 """
 
 
+@dataclass(frozen=True)
+class Proposal:
+    """A match too weak to merge: the asset the key found, and why it is not sure enough."""
+
+    asset: dict
+    matched_on: str
+    kind: str
+    confidence: float
+    row_keys: dict[str, str]
+
+
+def row_keys(keys: dict[str, str | None], row_fqdn: str | None) -> dict[str, str]:
+    """What a weakly matched row is known by: its keys, and its FQDN when it has one."""
+    known_by = {column: value for column, value in keys.items() if value}
+    return {**known_by, "fqdn": row_fqdn} if row_fqdn else known_by
+
+
+def review_key(asset_id: uuid.UUID, keys: dict[str, str]) -> tuple:
+    return asset_id, tuple(sorted(keys.items()))
+
+
 @dataclass
 class Known:
     """The assets of this client account a range's rows may name, by each of their keys.
 
     Each key value lists the assets that hold it, oldest first (serials, record ids and IPs may
     be shared); assets created or re-keyed while the range is matched are added as they change.
+    A match below ``threshold`` is no merge: it lands where a review of the same pair put such a
+    row (``reviewed``), or is proposed for review.
     """
 
     index: dict[str, dict[str, list[dict]]] = field(
@@ -333,22 +388,38 @@ class Known:
     # Hostname keys given up by an asset in this range: taken by another asset in the same
     # UPDATE, the unique index could see both at once.
     released: set[str] = field(default_factory=set)
+    threshold: float = 0.0
+    # By review_key (the asset a key found, the row's keys): the asset such a row belongs to.
+    reviewed: dict[tuple, dict] = field(default_factory=dict)
 
     def add(self, asset: dict) -> None:
         for column in KEYS:
             if value := asset[column]:
                 self.index[column].setdefault(value, []).append(asset)
 
-    def match(self, keys: dict[str, str | None]) -> tuple[dict | None, str]:
-        """The row's asset and the key that found it, or (None, "created")."""
+    def match(
+        self, keys: dict[str, str | None], row_fqdn: str | None = None
+    ) -> tuple[dict | None, str, Proposal | None]:
+        """The row's asset and the key that found it, or (None, "created", and the proposal
+        of a merge when the key's match is too weak to merge)."""
         for column in KEYS:
             value = keys[column]
             if not value:
                 continue
             for asset in self.index[column].get(value, ()):
-                if not contradicts(column, keys, asset):
-                    return asset, MATCHED_ON[column]
-        return None, "created"
+                if contradicts(column, keys, asset):
+                    continue
+                matched_on = MATCHED_ON[column]
+                kind = kind_of(matched_on, row_fqdn, asset["attributes"])
+                confidence = confidences()[kind]
+                if confidence >= self.threshold:
+                    return asset, matched_on, None
+                known_by = row_keys(keys, row_fqdn)
+                landing = self.reviewed.get(review_key(asset["id"], known_by))
+                if landing is not None:
+                    return landing, matched_on, None
+                return None, "created", Proposal(asset, matched_on, kind, confidence, known_by)
+        return None, "created", None
 
     def held_by_another(self, column: str, value: str, asset: dict) -> bool:
         if column == "hostname_key" and value in self.released:
@@ -432,6 +503,10 @@ class _Tally:
     after: dict[uuid.UUID, tuple[int, str]] = field(default_factory=dict)
     # When each import that last described a matched asset was made (None: deleted since).
     import_times: dict[uuid.UUID, datetime | None] = field(default_factory=dict)
+    # The account's merge review threshold, and whether it has any reviews to look up.
+    threshold: float = 0.0
+    reviews: bool = False
+    proposed: int = 0
 
 
 class AssetInventoryPhase:
@@ -442,15 +517,7 @@ class AssetInventoryPhase:
     def run(self, ctx: WorkContext) -> dict[str, Any]:
         session, data_import = ctx.session, ctx.data_import
         self._statistics.refresh("cleaned_records")
-        # One inventory writer per client account at a time: two imports naming the same host
-        # would otherwise both create it.
-        session.execute(
-            select(
-                func.pg_advisory_xact_lock(
-                    func.hashtextextended(f"inventory/{data_import.client_account_id}", 0)
-                )
-            )
-        )
+        lock_inventory(session, data_import.client_account_id)
         session.execute(delete(AssetSource).where(AssetSource.import_id == data_import.id))
         params = {"import_id": data_import.id, "account": data_import.client_account_id}
         self._key_old_rows(ctx)
@@ -460,9 +527,16 @@ class AssetInventoryPhase:
         session.execute(text("ANALYZE inventory_shared"))
         today = datetime.now(UTC).date()
         verdicts = self._verdicts(ctx, today)
-        writer = _Writer(ImportTransactionManager.driver_connection(session), data_import, today)
+        writer = AssetWriter(
+            ImportTransactionManager.driver_connection(session), data_import, today
+        )
         create_unmatched = creation(session.scalar(ANY_ASSET, params))
-        tally = _Tally()
+        tally = _Tally(
+            threshold=session.scalar(
+                THRESHOLD.where(ClientAccount.id == data_import.client_account_id)
+            ),
+            reviews=session.scalar(ANY_REVIEW, params),
+        )
         last = session.scalar(LAST_ROW, params) or 0
         # The assets this transaction creates are not in the statistics (their account may be
         # new to them): past a tenth of what they know, they are taken in this transaction.
@@ -487,6 +561,7 @@ class AssetInventoryPhase:
         return {
             "assets": {name: dict(counter) for name, counter in tally.counts.items()},
             "rows_merged_into_an_asset_of_this_import": tally.merged_rows,
+            "merges_for_review": tally.proposed,
         }
 
     @staticmethod
@@ -526,17 +601,23 @@ class AssetInventoryPhase:
         }
 
     def _match_and_merge(
-        self, ctx: WorkContext, writer: _Writer, tally: _Tally, rows: list
+        self, ctx: WorkContext, writer: AssetWriter, tally: _Tally, rows: list
     ) -> None:
         data_import = ctx.data_import
         known = self._known(ctx, rows, tally)
-        new, changed, sources = {}, {}, []
-        for row_number, data, *row_keys, asset_type in rows:
-            keys = dict(zip(ROW_KEYS, row_keys, strict=True))
-            asset, matched_on = known.match(keys)
-            fields = self._fields(data_import, data, keys, asset_type)
+        new, changed, sources, proposals = {}, {}, [], []
+        for row_number, data, *values, asset_type in rows:
+            keys = dict(zip(ROW_KEYS, values, strict=True))
+            asset, matched_on, proposal = known.match(keys, fqdn(data))
+            fields = self.row_fields(data_import, data, keys, asset_type)
             if asset is None:
                 asset = {"id": ordered_id(), **fields, "first_import_id": data_import.id}
+                if proposal is not None:
+                    # Hostnames are unique within an account: the name stays the found asset's.
+                    if proposal.matched_on == MATCHED_ON["hostname_key"]:
+                        asset["hostname_key"] = None
+                    known.reviewed[review_key(proposal.asset["id"], proposal.row_keys)] = asset
+                    proposals.append((row_number, asset["id"], proposal))
                 new[asset["id"]] = asset
                 known.add(asset)
                 tally.counts["created"][asset["asset_type"]] += 1
@@ -544,17 +625,19 @@ class AssetInventoryPhase:
                 # Created by an earlier row of this import (of this range, or one before).
                 tally.merged_rows += 1
                 newer = self._newer(data_import, asset, tally)
-                self._merge(asset, fields, data, data_import, known, newer)
+                self.merge_row(asset, fields, data, data_import, known, newer)
                 if asset["id"] not in new:
                     changed[asset["id"]] = asset
             else:
                 tally.before.setdefault(asset["id"], fingerprint(asset))
                 newer = self._newer(data_import, asset, tally)
-                self._merge(asset, fields, data, data_import, known, newer)
+                self.merge_row(asset, fields, data, data_import, known, newer)
                 changed[asset["id"]] = asset
                 tally.after[asset["id"]] = (fingerprint(asset), asset["asset_type"])
             sources.append((row_number, asset["id"], matched_on))
-        writer.write(new.values(), changed.values(), sources)
+        writer.write(new.values(), changed.values(), sources, proposals)
+        tally.proposed += len(proposals)
+        tally.reviews = tally.reviews or bool(proposals)
 
     @staticmethod
     def _newer(data_import: DataImport, asset: dict, tally: _Tally) -> bool:
@@ -566,7 +649,7 @@ class AssetInventoryPhase:
         return made is None or made <= data_import.created_at
 
     @staticmethod
-    def _fields(
+    def row_fields(
         data_import: DataImport, data: dict, keys: dict[str, str | None], asset_type: str
     ) -> dict[str, Any]:
         attributes = {k: v for k, v in data.items() if v is not None}
@@ -586,7 +669,7 @@ class AssetInventoryPhase:
         }
 
     @staticmethod
-    def _merge(
+    def merge_row(
         asset: dict,
         fields: dict,
         data: dict,
@@ -635,7 +718,7 @@ class AssetInventoryPhase:
             name: list({row[2 + i] for row in rows if row[2 + i]})
             for i, name in enumerate(ROW_KEY_VALUES)
         }
-        known = Known()
+        known = Known(threshold=tally.threshold)
         if not any(values.values()):
             return known
         # Assets written by earlier ranges are read back from the table, as they now are; one
@@ -646,9 +729,22 @@ class AssetInventoryPhase:
             KNOWN_BY_KEYS, {**values, "account": ctx.data_import.client_account_id}
         ).mappings()
         for asset in found:
-            assets.setdefault(asset["id"], asset)
+            assets.setdefault(asset["id"], dict(asset))
+        reviews = []
+        if tally.reviews and assets:
+            reviews = ctx.session.execute(REVIEWS_OF, {"ids": list(assets)}).all()
+            # The rows' own assets of pending and split pairs, which their keys may not find.
+            missing = {proposed for *_, proposed in reviews if proposed not in assets}
+            missing.discard(None)
+            if missing:
+                for asset in ctx.session.execute(ASSETS_BY_ID, {"ids": list(missing)}).mappings():
+                    assets[asset["id"]] = dict(asset)
         for asset_id in sorted(assets):
-            known.add(dict(assets[asset_id]))
+            known.add(assets[asset_id])
+        for asset_id, keys, status, proposed in reviews:
+            landing = assets[asset_id] if status == "approved" else assets.get(proposed)
+            if landing is not None:
+                known.reviewed[review_key(asset_id, keys)] = landing
         unknown = {asset["last_import_id"] for asset in assets.values()}
         unknown -= {None, *tally.import_times}
         if unknown:
@@ -730,6 +826,16 @@ def same_value(one: Any, other: Any) -> bool:
     return one == other and isinstance(one, bool) == isinstance(other, bool)
 
 
+def lock_inventory(session, client_account_id: uuid.UUID) -> None:
+    """One inventory writer per client account at a time (an import's phase, a review): two
+    imports naming the same host would otherwise both create it."""
+    session.execute(
+        select(
+            func.pg_advisory_xact_lock(func.hashtextextended(f"inventory/{client_account_id}", 0))
+        )
+    )
+
+
 _last_id = 0
 _last_id_lock = threading.Lock()
 
@@ -758,7 +864,7 @@ def _frozen(value: Any) -> Any:
     return value
 
 
-class _Writer:
+class AssetWriter:
     """Writes the new and changed assets of rows matched in Python, and their sources, by COPY."""
 
     def __init__(self, conn, data_import: DataImport, today: date) -> None:
@@ -767,7 +873,13 @@ class _Writer:
         self._today = today
         self._eos = end_of_support_table()
 
-    def write(self, new, changed, sources: list[tuple[int, uuid.UUID, str]]) -> None:
+    def write(
+        self,
+        new,
+        changed,
+        sources: list[tuple[int, uuid.UUID, str]],
+        proposals: list[tuple[int, uuid.UUID, Proposal]] = (),
+    ) -> None:
         data_import = self._import
         with self._conn.cursor() as cursor:
             # The changes first: a hostname key a changed asset gave up may be a new asset's.
@@ -795,6 +907,24 @@ class _Writer:
                             matched_on,
                         )
                     )
+            if proposals:
+                with cursor.copy(COPY_MERGES) as copy:
+                    for row_number, own_asset_id, proposal in proposals:
+                        copy.write_row(
+                            (
+                                ordered_id(),
+                                data_import.client_account_id,
+                                proposal.asset["id"],
+                                own_asset_id,
+                                data_import.id,
+                                row_number,
+                                proposal.matched_on,
+                                proposal.kind,
+                                proposal.confidence,
+                                json_codec.dumps(proposal.row_keys).decode(),
+                                "pending",
+                            )
+                        )
 
     def _written(self, asset: dict) -> tuple:
         status = self._eos.assess(asset["os_family"], asset["os_version"], self._today)
