@@ -801,7 +801,9 @@ def rebuild(rows: list[SourceRow], held: Iterable[tuple[str, str]] = ()) -> Rebu
         known.index[column].setdefault(value, []).append(ANOTHER_ASSET)
     asset = {
         "id": None,
-        **AssetInventoryPhase._fields(first.data_import, first.data, first.keys, first.asset_type),
+        **AssetInventoryPhase.row_fields(
+            first.data_import, first.data, first.keys, first.asset_type
+        ),
         "first_import_id": first.data_import.id,
     }
     known.add(asset)
@@ -810,8 +812,8 @@ def rebuild(rows: list[SourceRow], held: Iterable[tuple[str, str]] = ()) -> Rebu
     for row in ordered[1:]:
         before = {name: asset[name] for name in FIELDS}
         attributes = asset["attributes"]
-        fields = AssetInventoryPhase._fields(row.data_import, row.data, row.keys, row.asset_type)
-        AssetInventoryPhase._merge(asset, fields, row.data, row.data_import, known, newer=True)
+        fields = AssetInventoryPhase.row_fields(row.data_import, row.data, row.keys, row.asset_type)
+        AssetInventoryPhase.merge_row(asset, fields, row.data, row.data_import, known, newer=True)
         given.update((name, row) for name in FIELDS if not same_value(before[name], asset[name]))
         attribute_given.update(
             (name, row)
