@@ -80,7 +80,7 @@ KILL_AT = 90
 STALE_AFTER = 10
 WATCHDOG_INTERVAL = 2
 
-LONGEST_TRANSACTION = """
+OPEN_TRANSACTIONS = """
 SELECT pid, xact_start, extract(epoch FROM now() - xact_start), state,
        coalesce(nullif(application_name, ''), backend_type), left(query, 70)
 FROM pg_stat_activity
@@ -103,7 +103,7 @@ class TransactionSampler(threading.Thread):
     def run(self) -> None:
         with psycopg.connect(self.db_url, autocommit=True, application_name="sampler") as conn:
             while not self.stop_event.wait(0.1):
-                for pid, started, age, state, who, query in conn.execute(LONGEST_TRANSACTION):
+                for pid, started, age, state, who, query in conn.execute(OPEN_TRANSACTIONS):
                     key = (pid, started)
                     if age > self.seen.get(key, (0.0, ""))[0]:
                         self.seen[key] = (float(age), f"{who}, {state}: {query!r}")
@@ -251,6 +251,7 @@ def redelivery(bench: BenchRun, rows: int, path: Path, phase: str, phase_s: floa
         result = running.result()
         result["recovery_s"] = time.perf_counter() - killed_at
         stop(bench, [second])
+        # field_mapping writes no row per row: its rows are those the flow goes on to clean.
         table = PHASE_ROWS.get(phase, "cleaned_records")
         column = IMPORT_COLUMN[table]
         total, kept = conn.execute(
