@@ -184,7 +184,7 @@ def end_to_end(bench: BenchRun, rows: int, path: Path) -> dict:
         result["transactions"] = sampler.finish()
         result["samples"] = sampler.samples
         print(f"end to end {rows:,}: {result['pipeline_s']:.1f} s", flush=True)
-        seconds = max(3, min(60, int(result["pipeline_s"] * 0.6) - 2))
+        seconds = max(5, min(60, int(result["pipeline_s"] * 0.6) - 2))
         reads = import_with(
             bench, "status-reads", rows, path, worker, load=seconds, load_connections=POLLERS
         )
