@@ -152,18 +152,22 @@ def new_account(bench: BenchRun, name: str):
     return bench.resources.services.api_keys.create(f"bench-{bench.run}-{name}")
 
 
-def import_with(bench: BenchRun, name: str, rows: int, path: Path, worker: Process, **ctx) -> dict:
-    """run_import of bench/pipeline.py into a new account."""
-    key = new_account(bench, name).key
-    context = {
+def import_context(bench: BenchRun, name: str, worker: Process, key: str) -> dict:
+    """What run_import of bench/pipeline.py needs: an account's key, and logs of their own."""
+    logs = bench.logs / name
+    logs.mkdir()
+    return {
         "env": bench.env,
         "worker": worker,
-        "logs": bench.logs / name,
+        "logs": logs,
         "procs": bench.procs,
         "new_key": lambda _rows: key,
-        **ctx,
     }
-    context["logs"].mkdir()
+
+
+def import_with(bench: BenchRun, name: str, rows: int, path: Path, worker: Process, **ctx) -> dict:
+    """run_import into a new account, to completion."""
+    context = {**import_context(bench, name, worker, new_account(bench, name).key), **ctx}
     result = run_import(context, rows, path, load_seconds=context.pop("load", 0), profile=False)
     if result["status"] != "completed":
         raise SystemExit(f"{name}: the import ended {result['status']}")
@@ -214,14 +218,7 @@ def redelivery(bench: BenchRun, rows: int, path: Path, phase: str, phase_s: floa
     env = {"IMPORTER_BROKER_VISIBILITY_TIMEOUT": str(visibility)}
     account = new_account(bench, "redelivery")
     first = workers(bench, "killed", 1, CORES, **env)[0]
-    context = {
-        "env": bench.env,
-        "worker": first,
-        "logs": bench.logs / "redelivery",
-        "procs": bench.procs,
-        "new_key": lambda _rows: account.key,
-    }
-    context["logs"].mkdir()
+    context = import_context(bench, "redelivery", first, account.key)
     resources = bench.resources
     with (
         concurrent.futures.ThreadPoolExecutor(1) as pool,
