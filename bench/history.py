@@ -15,29 +15,19 @@ completed at most 1.3x the baseline, every phase at most 1.5x.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
-import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from pipeline import (  # noqa: E402
-    BIN,
-    DATA,
-    bench_settings,
+    bench_run,
     csv_file,
     psql,
     run_import,
     seconds_between,
-    settings_env,
     start_worker,
-    tear_down,
 )
-
-from importer import migrate  # noqa: E402
-from importer.resources import Resources  # noqa: E402
 
 PHASE_GOAL = 1.5
 TOTAL_GOAL = 1.3
@@ -56,17 +46,10 @@ def main() -> None:
     parser.add_argument("--history", type=int, default=1_000_000, help="other accounts' rows")
     parser.add_argument("--rows", type=int, default=60_000, help="the new account's import")
     args = parser.parse_args()
-    run = uuid.uuid4().hex[:8]
-    settings = bench_settings(run)
-    env = {**os.environ, **settings_env(settings), "PATH": f"{BIN}:{os.environ['PATH']}"}
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    DATA.mkdir(parents=True, exist_ok=True)
-    logs = Path(tempfile.mkdtemp(prefix=f"bench-history-{run}-", dir=DATA))
-    migrate.create_database_if_missing(settings.database_url)
-    migrate.upgrade(settings.database_url)
-    resources = Resources(settings)
-    procs = []
-    try:
+    with bench_run("bench-history") as bench:
+        run, settings, env, logs, resources, procs = (
+            bench.run, bench.settings, bench.env, bench.logs, bench.resources, bench.procs
+        )  # fmt: skip
         worker = start_worker(env, logs / "worker.log")
         procs.append(worker)
         ctx = {"env": env, "worker": worker, "logs": logs, "procs": procs}
@@ -104,8 +87,6 @@ def main() -> None:
                 cells.append(f"{'':>7} {before:9.2f} {after:9.2f} {ratio:6.2f}")
             print(f"{figure:24} {'   '.join(cells)}  <= {goal}x")
         print(f"\nlogs: {logs}")
-    finally:
-        tear_down(procs, resources, run)
 
 
 if __name__ == "__main__":

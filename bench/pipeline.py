@@ -33,7 +33,9 @@ from __future__ import annotations
 import argparse
 import collections
 import concurrent.futures
+import contextlib
 import csv
+import dataclasses
 import json
 import math
 import os
@@ -46,6 +48,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -142,8 +145,8 @@ def start_gunicorn(env: dict[str, str], port: int, log: Path) -> Process:
     return gunicorn.wait_until(lambda p: answers(health) and len(children(p.pid)) >= 2, "gunicorn")
 
 
-def start_worker(env: dict[str, str], log: Path) -> Process:
-    worker = Process([*WORKER_NICE, *worker_command(2)], env, log)
+def start_worker(env: dict[str, str], log: Path, concurrency: int = 2, *options: str) -> Process:
+    worker = Process([*WORKER_NICE, *worker_command(concurrency, *options)], env, log)
     return worker.wait_until(worker_ready, "celery worker")
 
 
@@ -174,14 +177,14 @@ class RssSampler(threading.Thread):
 # ----------------------------------------------------------------------------- load
 
 
-def load_wrk(url: str, headers: dict[str, str], seconds: int) -> dict:
+def load_wrk(url: str, headers: dict[str, str], seconds: int, connections: int = 50) -> dict:
     out = subprocess.run(
         [
             "wrk",
             "-t",
             "2",
             "-c",
-            "50",
+            str(connections),
             "-d",
             f"{seconds}s",
             "--latency",
@@ -205,7 +208,7 @@ def load_wrk(url: str, headers: dict[str, str], seconds: int) -> dict:
     requests = re.search(r"(\d+) requests in", out)
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return {
-        "tool": "wrk -t2 -c50",
+        "tool": f"wrk -t2 -c{connections}",
         "p50": ms("50%"),
         "p99": ms("99%"),
         "requests": int(requests.group(1)) if requests else 0,
@@ -213,7 +216,7 @@ def load_wrk(url: str, headers: dict[str, str], seconds: int) -> dict:
     }
 
 
-def load_threads(url: str, headers: dict[str, str], seconds: int) -> dict:
+def load_threads(url: str, headers: dict[str, str], seconds: int, connections: int = 50) -> dict:
     latencies: list[float] = []
     errors = 0
     end = time.monotonic() + seconds
@@ -232,13 +235,13 @@ def load_threads(url: str, headers: dict[str, str], seconds: int) -> dict:
                     latencies.append((time.perf_counter() - started) * 1000)
                     errors += not ok
 
-    with concurrent.futures.ThreadPoolExecutor(50) as pool:
-        for future in [pool.submit(loop) for _ in range(50)]:
+    with concurrent.futures.ThreadPoolExecutor(connections) as pool:
+        for future in [pool.submit(loop) for _ in range(connections)]:
             future.result()
     latencies.sort()
     pick = lambda q: latencies[min(len(latencies) - 1, round(q * (len(latencies) - 1)))]  # noqa: E731
     return {
-        "tool": "50 httpx threads",
+        "tool": f"{connections} httpx threads",
         "p50": pick(0.5),
         "p99": pick(0.99),
         "requests": len(latencies),
@@ -495,13 +498,14 @@ def run_import(ctx: dict, rows: int, path: Path, *, load_seconds: int, profile: 
             spy = py_spy(worker.pid, raw)
             ctx["procs"].append(spy)
         load = None
+        connections = ctx.get("load_connections", 50)
         if load_seconds:
 
             def run_load() -> dict:
                 time.sleep(2)  # into the validate step
                 url = f"{base}/api/v1/imports/{import_id}"
                 runner = load_wrk if shutil.which("wrk") else load_threads
-                return runner(url, headers, load_seconds)
+                return runner(url, headers, load_seconds, connections)
 
             load = concurrent.futures.ThreadPoolExecutor(1).submit(run_load)
 
@@ -531,7 +535,7 @@ def run_import(ctx: dict, rows: int, path: Path, *, load_seconds: int, profile: 
             # alone, against which the figure under a running import compares.
             runner = load_wrk if shutil.which("wrk") else load_threads
             result["idle_load"] = runner(
-                f"{base}/api/v1/imports/{import_id}", headers, load_seconds
+                f"{base}/api/v1/imports/{import_id}", headers, load_seconds, connections
             )
         if spy is not None:
             spy.stop(signal.SIGINT, timeout=60)
@@ -569,6 +573,15 @@ def fmt(value, digits: int = 2) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
     return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+def print_table(table: list[tuple]) -> None:
+    """Rows of (figure, ours, baseline, ratio, goal, met), met None where no goal applies."""
+    print()
+    print(f"{'figure':<50}{'ours':>10}{'baseline':>10}{'ratio':>8}  {'goal':<28}{'met':>4}")
+    for name, ours, base, ratio, goal, met in table:
+        met_text = "-" if met is None else ("yes" if met else "NO")
+        print(f"{name:<50}{fmt(ours):>10}{fmt(base):>10}{fmt(ratio):>8}  {goal:<28}{met_text:>4}")
 
 
 def report(results: list[dict], baselines: dict, chunk_size: int) -> None:
@@ -659,11 +672,7 @@ def report(results: list[dict], baselines: dict, chunk_size: int) -> None:
                 )
             )
 
-    print()
-    print(f"{'figure':<50}{'ours':>10}{'baseline':>10}{'ratio':>8}  {'goal':<28}{'met':>4}")
-    for name, ours, base, ratio, goal, met in table:
-        met_text = "-" if met is None else ("yes" if met else "NO")
-        print(f"{name:<50}{fmt(ours):>10}{fmt(base):>10}{fmt(ratio):>8}  {goal:<28}{met_text:>4}")
+    print_table(table)
     print(
         "baselines: upload = psql \\copy of the same rows (pre-converted, untimed, to JSON records)"
         " into a raw_import_records-shaped jsonb table with the same primary and foreign keys;"
@@ -728,6 +737,45 @@ def tear_down(procs: list[Process], resources: Resources, run: str) -> None:
     migrate.drop_database(resources.settings.database_url)
 
 
+@dataclasses.dataclass
+class BenchRun:
+    """A run's settings, the environment its processes get, its logs, resources and processes."""
+
+    run: str
+    settings: Settings
+    env: dict[str, str]
+    logs: Path
+    resources: Resources
+    procs: list[Process]
+
+
+@contextlib.contextmanager
+def bench_run(name: str = "bench") -> Iterator[BenchRun]:
+    """A migrated database, Redis prefix and queue of the run's own; everything it started
+    stopped and dropped at the end, on an error or a SIGTERM too."""
+    run = uuid.uuid4().hex[:8]
+    settings = bench_settings(run)
+    env = {**os.environ, **settings_env(settings), "PATH": f"{BIN}:{os.environ['PATH']}"}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    DATA.mkdir(parents=True, exist_ok=True)
+    logs = Path(tempfile.mkdtemp(prefix=f"{name}-{run}-", dir=DATA))
+
+    # SIGTERM (and SIGINT, ignored in a background job) clean up like an error does.
+    def stop(signum, frame):
+        raise SystemExit(f"stopped by signal {signum}")
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    migrate.create_database_if_missing(settings.database_url)
+    migrate.upgrade(settings.database_url)
+    resources = Resources(settings)
+    procs: list[Process] = []
+    try:
+        yield BenchRun(run, settings, env, logs, resources, procs)
+    finally:
+        tear_down(procs, resources, run)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -761,26 +809,15 @@ def main() -> None:
             flush=True,
         )
 
-    run = uuid.uuid4().hex[:8]
-    settings = bench_settings(run)
-    env = {**os.environ, **settings_env(settings), "PATH": f"{BIN}:{os.environ['PATH']}"}
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    db_url = settings.psycopg_url
-    logs = Path(tempfile.mkdtemp(prefix=f"bench-{run}-", dir=DATA))
-
-    # SIGTERM (and SIGINT, ignored in a background job) clean up like an error does.
-    def stop(signum, frame):
-        raise SystemExit(f"stopped by signal {signum}")
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    migrate.create_database_if_missing(settings.database_url)
-    migrate.upgrade(settings.database_url)
-    pg_started = postmaster_start(db_url)
-    print(f"load average before the run: {os.getloadavg()[0]:.2f} (2 cores; others' load skews)")
-    resources = Resources(settings)
-    procs: list[Process] = []
-    try:
+    with bench_run() as bench:
+        settings, env, logs, resources, procs = (
+            bench.settings, bench.env, bench.logs, bench.resources, bench.procs
+        )  # fmt: skip
+        db_url = settings.psycopg_url
+        pg_started = postmaster_start(db_url)
+        print(
+            f"load average before the run: {os.getloadavg()[0]:.2f} (2 cores; others' load skews)"
+        )
         baselines: dict = {}
         if not args.no_baselines:
             for rows in sizes:
@@ -803,7 +840,9 @@ def main() -> None:
             procs.append(worker)
         ctx = {
             "env": env,
-            "new_key": lambda rows: resources.services.api_keys.create(f"bench-{run}-{rows}").key,
+            "new_key": lambda rows: (
+                resources.services.api_keys.create(f"bench-{bench.run}-{rows}").key
+            ),
             "worker": worker,
             "logs": logs,
             "procs": procs,
@@ -839,8 +878,6 @@ def main() -> None:
                 "figures include the reconnects and retries"
             )
         print(f"\nlogs: {logs}")
-    finally:
-        tear_down(procs, resources, run)
 
 
 if __name__ == "__main__":
