@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from tests.helpers import wait_for_final
+from tests.plans import captured_plans
 
 pytestmark = pytest.mark.usefixtures("celery_worker")
 
@@ -52,6 +53,38 @@ def test_deleting_an_import_deletes_its_rows_and_clears_its_assets_import_ids(
         # The assets stay, as the SET NULL key left them: only their import ids are cleared.
         assert count(conn, "assets WHERE client_account_id = :a", a=account_id) == 3
         assert count(conn, "assets WHERE first_import_id = :i", i=first) == 3
+
+
+OTHER_ASSETS = 20_000
+
+
+def test_deleting_an_import_reads_only_the_assets_it_described(client, make_account, resources):
+    """The trigger clears the import ids through their indexes (migration 0015), not by reading
+    every account's assets, whether or not the statistics have seen them."""
+    _, headers = make_account()
+    other = uuid.uuid4()
+    with resources.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO assets (id, client_account_id, hostname_key, asset_type, attributes,"
+                " eos_severity, first_import_id, last_import_id) SELECT gen_random_uuid(), :a,"
+                " 'h' || n,"
+                " 'server', '{}', 'unknown', gen_random_uuid(), gen_random_uuid()"
+                " FROM generate_series(1, :n) n"
+            ),
+            {"a": other, "n": OTHER_ASSETS},
+        )
+    try:
+        doomed = completed_import(client, headers)
+        with captured_plans(resources.engine) as plans, resources.engine.begin() as conn:
+            conn.execute(text("DELETE FROM data_imports WHERE id = :i"), {"i": doomed})
+        clearing = [p for p in plans if p.nodes_reading("assets")]
+        assert clearing, "auto_explain caught no statement reading the assets"
+        for plan in clearing:
+            assert plan.work < 100, f"{plan.query}: {plan.heaviest_node()}"
+    finally:
+        with resources.engine.begin() as conn:
+            conn.execute(text("DELETE FROM assets WHERE client_account_id = :a"), {"a": other})
 
 
 def test_deleting_an_asset_deletes_its_sources_and_its_edges_both_ways(

@@ -85,6 +85,9 @@ class Asset(Base):
             "id",
             postgresql_where=text("asset_type IS NOT NULL"),
         ),
+        # What deleting an import looks up: the assets whose import ids it clears (0006's trigger).
+        Index("ix_assets_first_import_id", "first_import_id"),
+        Index("ix_assets_last_import_id", "last_import_id"),
     )
 
     id: Mapped[UUID] = uuid_pk()
