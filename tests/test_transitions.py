@@ -142,8 +142,9 @@ def test_a_new_attempt_follows_only_one_that_failed_or_was_cancelled(session, st
 
 # -- no other module writes a run's status ------------------------------------------------------
 
-# Status holders that are not runs: the import's own status, a mapping's, an error's HTTP status.
-OTHER_STATUS_OWNERS = {"data_import", "mapping", "self"}
+# Status holders that are not runs: the import's own status, a mapping's, a merge review's, an
+# error's HTTP status.
+OTHER_STATUS_OWNERS = {"data_import", "mapping", "merge", "self"}
 RUN_STATUS_VALUES = {status.value for status in RunStatus}
 
 
