@@ -257,7 +257,8 @@ def redelivery(bench: BenchRun, rows: int, path: Path, phase: str, phase_s: floa
             (after_kill % 2**32, import_id[0]),
         ).fetchone()
         (restarts,) = conn.execute(
-            "SELECT restarts FROM discovery_phase_runs WHERE import_id = %s AND phase = %s",
+            # The phase's runs, its chunks' among them (a chunk is named after its phase).
+            "SELECT coalesce(sum(restarts), 0) FROM runs WHERE import_id = %s AND name = %s",
             (import_id[0], phase),
         ).fetchone()
     done = round(total * progress / 100)

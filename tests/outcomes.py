@@ -17,7 +17,9 @@ from importer.models import (
     AssetSource,
     CleanedRecord,
     DataImport,
-    DiscoveryPhaseRun,
+    Run,
+    RunKind,
+    RunStatus,
     ValidationIssue,
 )
 from importer.resources import Resources
@@ -60,9 +62,13 @@ def import_outcome(resources: Resources, import_id: object) -> dict[str, Any]:
         )
         outcome["phases"] = dict(
             session.execute(
-                select(DiscoveryPhaseRun.phase, DiscoveryPhaseRun.summary)
-                .where(DiscoveryPhaseRun.import_id == import_id)
-                .order_by(DiscoveryPhaseRun.phase)
+                select(Run.name, Run.summary)
+                .where(
+                    Run.import_id == import_id,
+                    Run.kind == RunKind.PHASE,
+                    Run.status == RunStatus.SUCCEEDED,
+                )
+                .order_by(Run.name)
             ).all()
         )
     return outcome
