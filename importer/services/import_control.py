@@ -26,6 +26,7 @@ from importer.models import (
 from importer.pipeline import transitions
 from importer.runtime_state import RuntimeState
 from importer.services.background import BackgroundExecutionService
+from importer.services.chunk_units import cancel_chunks
 from importer.services.discovery_flow import cancel_flow, phase_runs
 from importer.services.field_mappings import FieldMappingService, MappingChange
 from importer.services.flow_trigger import FlowTriggerService
@@ -110,8 +111,12 @@ class ImportControlService:
                 Run.kind == RunKind.STEP,
                 Run.status == RunStatus.PENDING,
             )
+            # Before the flow: a chunked phase that is cancelled here runs no more.
+            chunks = cancel_chunks(session, data_import)
             queued_phases = cancel_flow(session, data_import)
-        self._signal_cancel(import_id, [*pending, *queued_phases])
+        self._signal_cancel(import_id, [*pending, *chunks, *queued_phases])
+        # The discards the cancel planned.
+        self._background.send_next(import_id, client_account_id)
         return data_import
 
     def review_mappings(
@@ -210,6 +215,9 @@ class ImportControlService:
             self._state.request_cancel(import_id)
         except Exception:
             log.warning("could not set the cancel flag in redis", exc_info=True)
+        self._revoke(task_ids)
+
+    def _revoke(self, task_ids: list[str]) -> None:
         try:
             self._background.revoke(task_ids)
         except Exception:
@@ -235,6 +243,14 @@ class ImportControlService:
             self._validator.ensure_no_unfinished_import(
                 session, client_account_id, data_import.engagement, excluding=data_import.id
             )
+            # The new attempt clears what a discard still to run would remove.
+            discards = transitions.move_all(
+                session,
+                RunStatus.CANCELLED,
+                *transitions.of_import(data_import),
+                Run.kind == RunKind.DISCARD,
+                error="not needed: the import was retried",
+            )
             resume = transitions.first_not_succeeded(latest, STEP_ORDER)
             self._background.plan_steps(
                 session, data_import, STEP_ORDER[STEP_ORDER.index(resume) :]
@@ -247,5 +263,6 @@ class ImportControlService:
             self._state.clear_cancel(import_id)
         except Exception:
             log.warning("could not clear the cancel flag in redis", exc_info=True)
+        self._revoke(discards)
         self._background.send_next(import_id, client_account_id)
         return data_import
