@@ -1,5 +1,6 @@
 """A discovery flow phase as a unit of work: one Celery task per phase, each sent once the phase
-before it succeeded.
+before it succeeded (a chunked phase's task plans chunk runs, whose finish ends the phase: see
+importer.pipeline.chunks).
 
 The flow's state lives on its phase runs (status, progress, summary, error), children of the
 discovery step run that planned them; the flow row sums them up. The last phase to succeed

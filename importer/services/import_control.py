@@ -93,7 +93,9 @@ class ImportControlService:
         return data_import
 
     def cancel(self, import_id: uuid.UUID, client_account_id: uuid.UUID) -> DataImport:
-        """Mark the import cancelled now; queued tasks are revoked, a running one stops itself."""
+        """Mark the import cancelled now; queued tasks are revoked, a running one stops itself
+        (a chunk is fenced out at its commit), and a discard run is sent for what a chunked
+        step's or phase's committed chunks wrote."""
         with self._tx.transaction() as session:
             data_import = self._locked(session, import_id, client_account_id)
             if data_import.status not in CANCELLABLE:
