@@ -11,7 +11,12 @@ from importer.resources import Resources
 from importer.task_log import install_celery_logging
 from importer.tasks.revocation import install_revocation_handler
 
-TASK_MODULES = ["importer.tasks.pipeline", "importer.tasks.discovery", "importer.tasks.watchdog"]
+TASK_MODULES = [
+    "importer.tasks.pipeline",
+    "importer.tasks.discovery",
+    "importer.tasks.chunks",
+    "importer.tasks.watchdog",
+]
 
 
 def create_celery(settings: Settings | None = None, resources: Resources | None = None) -> Celery:

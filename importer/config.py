@@ -31,11 +31,9 @@ class Settings(BaseSettings):
     # Uploads per API key (Flask-Limiter notation); more get 429 with Retry-After.
     upload_rate_limit: str = "120/minute"
 
-    # Rows read, checked and written per unit of work; cancel is honoured between chunks.
+    # Rows read, checked and written per unit of work: a chunk task of a chunked step or phase
+    # (validate, data_cleansing); cancel is honoured between chunks.
     chunk_size: int = Field(default=5_000, gt=0)
-    # Python processes the cleansing phase starts to clean a share of a large import's rows
-    # beside it (one per spare core is the most that helps); 0 cleans in the worker alone.
-    cleansing_helpers: int = Field(default=1, ge=0)
     # How long an unacknowledged task waits before a Redis broker hands it to another worker: it
     # must exceed the longest step (a redelivered copy of a live step is dropped, not run twice).
     broker_visibility_timeout: int = Field(default=3600, gt=0)

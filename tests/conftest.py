@@ -12,6 +12,7 @@ from importer import migrate
 from importer.celery_app import create_celery
 from importer.config import Settings
 from importer.resources import Resources
+from tests.fault_lab import STALE_AFTER
 from web import create_app
 
 
@@ -65,6 +66,33 @@ def celery_worker(resources: Resources):
         shutdown_timeout=30,
     ) as worker:
         yield worker
+
+
+@pytest.fixture(scope="module")
+def fault_resources(resources):
+    """Its own queue and Redis database: the fault tests flush Redis and kill workers."""
+    redis_url = os.environ.get("IMPORTER_TEST_FLUSH_REDIS_URL", "redis://127.0.0.1:6379/15")
+    settings = resources.settings.model_copy(
+        update={
+            "redis_url": redis_url,
+            "broker_url": redis_url,
+            "task_queue": resources.settings.task_queue + "-faults",
+            "chunk_size": 100,
+            "broker_visibility_timeout": 3,
+            "stale_after_seconds": STALE_AFTER,
+            "resend_pending_after_seconds": 2,
+            "db_retries": 8,
+        }
+    )
+    lab_resources = Resources(settings)
+    create_celery(settings, lab_resources)
+    if lab_resources.redis.dbsize():
+        pytest.skip(
+            f"{redis_url} holds data, and these tests flush it; set IMPORTER_TEST_FLUSH_REDIS_URL"
+        )
+    yield lab_resources
+    lab_resources.redis.flushdb()
+    lab_resources.engine.dispose()
 
 
 @pytest.fixture(scope="session")

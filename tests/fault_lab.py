@@ -27,6 +27,8 @@ from importer.sample_export import ExportStats, messy_csv_bytes
 from tests.helpers import FINAL_STATUSES, wait_for
 from tests.worker_process import celery_worker_process
 
+# The fault tests' stale limit (IMPORTER_STALE_AFTER_SECONDS), in seconds.
+STALE_AFTER = 2
 # Each step's first write goes to this table: locking it holds the step there, mid-step.
 STEP_TABLES = {
     "validate": "import_validation_issues",
@@ -135,7 +137,8 @@ class FaultLab:
         wait_for(running, timeout=60)
 
     def wait_settled(self, import_id: str, timeout: float = 90) -> dict:
-        """The import once it is final and no step or flow is still open."""
+        """The import once it is final and no run of it is still open: no step, phase or chunk,
+        and no discard of a cancelled step's output still to do."""
 
         def settled():
             body = self.detail(import_id)
@@ -144,9 +147,10 @@ class FaultLab:
                 "pending",
                 "running",
             )
-            if body["status"] in FINAL_STATUSES and not open_steps and not flow_open:
-                return body
-            return None
+            if body["status"] not in FINAL_STATUSES or open_steps or flow_open:
+                return None
+            open_runs = [r for r in self.runs(import_id).values() if r[3] in ("pending", "running")]
+            return None if open_runs else body
 
         return wait_for(
             settled, timeout=timeout, interval=0.1, describe=lambda: self.detail(import_id)
@@ -168,12 +172,19 @@ class FaultLab:
         return counts
 
     def runs(self, import_id: str) -> dict[str, tuple]:
-        """Every step and phase run's state, by task id: what a stray task must leave alone."""
+        """Every run's (kind, name, attempt, status, restarts, row_from), by task id: what a
+        stray task must leave alone."""
         with self.resources.session_factory() as session:
             runs = session.execute(
-                select(Run.task_id, Run.name, Run.attempt, Run.status, Run.restarts).where(
-                    Run.import_id == import_id
-                )
+                select(
+                    Run.task_id,
+                    Run.kind,
+                    Run.name,
+                    Run.attempt,
+                    Run.status,
+                    Run.restarts,
+                    Run.row_from,
+                ).where(Run.import_id == import_id)
             ).all()
         return {row[0]: tuple(row[1:]) for row in runs}
 

@@ -13,50 +13,23 @@ from collections import Counter
 
 import psycopg
 import pytest
+from sqlalchemy import select
 
 from importer.celery_app import create_celery
-from importer.models import Step
+from importer.models import Run
 from importer.resources import Resources
-from importer.services.background import PHASE_TASK, STEP_TASKS
-from tests.fault_lab import STEP_TABLES, FaultLab
+from importer.services.background import task_message
+from tests.fault_lab import STALE_AFTER, STEP_TABLES, FaultLab
 from tests.helpers import csv_bytes, wait_for
 from web import create_app
 
 STEPS = ["validate", "mappings", "discovery"]
-STALE_AFTER = 2
 # What exists once each step has succeeded (and nothing of the steps after it).
 OUTPUTS_AFTER = {
     None: {"issues": False, "mappings": False, "cleaned": False},
     "validate": {"issues": True, "mappings": False, "cleaned": False},
     "mappings": {"issues": True, "mappings": True, "cleaned": False},
 }
-
-
-@pytest.fixture(scope="module")
-def fault_resources(resources):
-    """Its own queue and Redis database: these tests flush Redis and kill workers."""
-    redis_url = os.environ.get("IMPORTER_TEST_FLUSH_REDIS_URL", "redis://127.0.0.1:6379/15")
-    settings = resources.settings.model_copy(
-        update={
-            "redis_url": redis_url,
-            "broker_url": redis_url,
-            "task_queue": resources.settings.task_queue + "-faults",
-            "chunk_size": 100,
-            "broker_visibility_timeout": 3,
-            "stale_after_seconds": STALE_AFTER,
-            "resend_pending_after_seconds": 2,
-            "db_retries": 8,
-        }
-    )
-    lab_resources = Resources(settings)
-    create_celery(settings, lab_resources)
-    if lab_resources.redis.dbsize():
-        pytest.skip(
-            f"{redis_url} holds data, and these tests flush it; set IMPORTER_TEST_FLUSH_REDIS_URL"
-        )
-    yield lab_resources
-    lab_resources.redis.flushdb()
-    lab_resources.engine.dispose()
 
 
 @pytest.fixture()
@@ -344,9 +317,10 @@ def test_a_running_task_terminated_from_outside_leaves_nothing_running(lab):
 
 
 def assert_every_run_ran_once(lab: FaultLab, import_id: str) -> None:
-    """One attempt of each step and phase, none restarted: the copies of a task did nothing."""
+    """One attempt of each step, phase, chunk and finish, none restarted: the copies of a task
+    did nothing."""
     runs = lab.runs(import_id).values()
-    assert {(attempt, status, restarts) for _, attempt, status, restarts in runs} == {
+    assert {(attempt, status, restarts) for _, _, attempt, status, restarts, _ in runs} == {
         (1, "succeeded", 0)
     }, runs
 
@@ -357,15 +331,15 @@ def deliver_again(lab: FaultLab, import_id: str, task_ids) -> set[str]:
     app = lab.resources.celery
     app.loader.import_default_modules()  # the task modules, as a worker imports them
     account = str(lab.step_runs(import_id)[0].client_account_id)
-    runs = lab.runs(import_id)
+    with lab.resources.session_factory() as session:
+        messages = {
+            run.task_id: task_message(run)
+            for run in session.scalars(select(Run).where(Run.import_id == import_id))
+        }
     states = set()
     for task_id in task_ids:
-        name = runs[task_id][0]
-        if name in tuple(Step):
-            task, args = STEP_TASKS[Step(name)], (import_id, account)
-        else:
-            task, args = PHASE_TASK, (import_id, account, name)
-        states.add(app.tasks[task].apply(args=args, task_id=task_id).state)
+        name, _, args = messages[task_id]
+        states.add(app.tasks[name].apply(args=(import_id, account, *args), task_id=task_id).state)
     return states
 
 
@@ -394,30 +368,35 @@ def test_an_import_waiting_for_a_worker_past_the_stale_limit_completes(lab, mess
 
 @pytest.mark.parametrize("message", ["queued", "lost"])
 def test_a_phase_waiting_for_a_worker_past_the_stale_limit_completes(lab, message):
-    """Between two phases the flow is running, no work lock is held and the last heartbeat ages:
-    the next phase, waiting in the queue, is not lost (issue 15: 4 of 10 concurrent imports
-    failed so). A message lost after the phase before committed is sent again."""
+    """While a phase's chunks wait in the queue the flow is running, no work lock is held and
+    the phase's heartbeat ages: the chunks, waiting, are not lost (issue 15: 4 of 10 concurrent
+    imports failed so between two phases). Messages lost after the planner committed are sent
+    again."""
     with lab.watchdog_running() as resent:
         with lab.hold("discovery"):
             import_id, stats = lab.upload(seed=7)
             lab.wait_running(import_id, "discovery")
             lab.stop_worker_after_its_task()
-        # data_cleansing completes and sends asset_inventory, which no worker takes.
+        # data_cleansing plans its chunks and sends them, and no worker takes them.
         lab.stop_worker()
         runs = lab.runs(import_id)
-        by_name = {name: (task_id, status) for task_id, (name, _, status, _) in runs.items()}
-        assert by_name["data_cleansing"][1] == "succeeded"
-        next_task, next_status = by_name["asset_inventory"]
-        assert next_status == "pending"
-        # Every task delivered so far, delivered again, does nothing: the discovery step stays
-        # running while its flow runs, and must not plan the flow again.
-        done = [task_id for task_id, status in by_name.values() if status != "pending"]
+        phases = {name: status for kind, name, _, status, _, _ in runs.values() if kind == "phase"}
+        assert phases["data_cleansing"] == "running"
+        queued = {
+            task_id: status
+            for task_id, (kind, name, _, status, _, _) in runs.items()
+            if (kind, name) == ("chunk", "data_cleansing")
+        }
+        assert queued and set(queued.values()) == {"pending"}
+        # Every task delivered so far, delivered again, does nothing: the discovery step and the
+        # planner stay running while their children run, and must not plan them again.
+        done = [task_id for task_id, (_, _, _, status, _, _) in runs.items() if status != "pending"]
         assert deliver_again(lab, import_id, done) == {"IGNORED"}
         assert lab.runs(import_id) == runs
         if message == "lost":
             lab.resources.celery.control.purge()
         resent.clear()
-        wait_for(lambda: next_task in resent, timeout=20)
+        wait_for(lambda: set(queued) <= set(resent), timeout=20)
         time.sleep(STALE_AFTER + 1)
         waiting = lab.detail(import_id)
         assert (waiting["status"], waiting["flow"]["status"]) == ("discovering", "running")

@@ -7,6 +7,7 @@ import subprocess
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from importer.config import Settings
 from tests.processes import running, worker_command, worker_ready
@@ -20,10 +21,13 @@ def settings_env(settings: Settings) -> dict[str, str]:
 
 
 @contextmanager
-def celery_worker_process(settings: Settings, concurrency: int = 1) -> Iterator[subprocess.Popen]:
-    """A worker in its own process group, so that a test can SIGKILL it with its pool children."""
+def celery_worker_process(
+    settings: Settings, concurrency: int = 1, log: Path | None = None
+) -> Iterator[subprocess.Popen]:
+    """A worker in its own process group, so that a test can SIGKILL it with its pool children;
+    its log (the tasks it received, by id) in ``log`` when given."""
     # A unique node name, so that pings and inspections tell it from other workers.
     command = worker_command(concurrency, "--hostname", f"test-{uuid.uuid4().hex[:8]}@%h")
     env = {**os.environ, **settings_env(settings)}
-    with running(command, env, "celery worker", worker_ready) as worker:
+    with running(command, env, "celery worker", worker_ready, log=log) as worker:
         yield worker.popen

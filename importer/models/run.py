@@ -2,7 +2,9 @@
 
 Each row is one attempt, holding the Celery task id generated before its task is sent. A phase's
 parent is the discovery step run that planned it; a chunk's parent is the step or phase run whose
-rows it covers (``row_from``..``row_to``). Status changes go through importer.pipeline.transitions.
+rows it covers (``row_from``..``row_to``), and so is the parent of the finish run that does its
+whole-import work once every chunk succeeded, and of the discard run that removes its committed
+chunks' output after a cancel. Status changes go through importer.pipeline.transitions.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ class RunKind(enum.StrEnum):
     STEP = "step"
     PHASE = "phase"
     CHUNK = "chunk"
+    FINISH = "finish"
+    DISCARD = "discard"
 
 
 class RunStatus(enum.StrEnum):
@@ -100,9 +104,15 @@ class Run(Base):
     # Starts that found the run already running: crashes and connection retries, bounded.
     restarts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     summary: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")
+    # A chunked step's or phase's preparation, the same for each of its chunks (importer.pipeline
+    # .chunks); a retry compares it with its failed attempt's to keep that attempt's chunks.
+    plan: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     error: Mapped[str | None] = mapped_column(Text)
-    # When its task was planned or last sent: a pending run unsent for long is sent again.
+    # When it was planned (or resumed), and when its message last went to the broker (None:
+    # never). A pending run is sent once after its commit; one still pending long after is sent
+    # again by the watchdog.
     queued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Refreshed while it works; a running run whose heartbeat is stale lost its worker.
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -70,6 +70,7 @@ def _changes(to: RunStatus, error: str | None) -> dict[str, Any]:
     # Back to pending: the run is to be sent again, as new.
     return {
         "queued_at": moment,
+        "sent_at": None,
         "progress": 0,
         "error": None,
         "started_at": None,
@@ -164,6 +165,33 @@ def plan(
             queued_at=now(),
         )
         for name in names
+    ]
+    session.add_all(runs)
+    session.flush()
+    return runs
+
+
+def plan_chunks(
+    session: Session, data_import: DataImport, parent: Run, ranges: Sequence[tuple[int, int]]
+) -> list[Run]:
+    """New pending chunk runs of ``parent``, one per range of rows (first, last), each with its
+    Celery task id. A chunk's attempt is its parent's: a retried range is a new row beside the
+    run of the attempt before."""
+    runs = [
+        Run(
+            import_id=data_import.id,
+            client_account_id=data_import.client_account_id,
+            kind=RunKind.CHUNK,
+            name=parent.name,
+            parent_id=parent.id,
+            row_from=first,
+            row_to=last,
+            task_id=str(uuid.uuid4()),
+            status=PENDING,
+            attempt=parent.attempt,
+            queued_at=now(),
+        )
+        for first, last in ranges
     ]
     session.add_all(runs)
     session.flush()

@@ -2,10 +2,13 @@
 sends tasks.
 
 A pending run is work to be sent, so PostgreSQL is the outbox: whatever commits a pending run (an
-upload, a retry, a resume, a unit that succeeded) calls ``send_next`` after its commit, and the
-watchdog calls it again for a run left unsent for long. Either way it sends the import's next run,
-read from the database, with the task id stored before anything was sent. A message sent twice is
-harmless: a unit begins only on a pending run, or on a running one whose worker is gone.
+upload, a retry, a resume, a unit that succeeded or planned chunks, a cancel that planned a
+discard) calls ``send_next`` after its commit, and the watchdog calls it again for runs left
+pending long after they were sent. Either way it sends the import's next runs, read from the
+database, with the task ids stored before anything was sent: the next step or phase, or the
+chunks of the running one as one Celery group, or its finish once PostgreSQL counts every chunk
+succeeded. A message sent twice is harmless: a unit begins only on a pending run, or on a running
+one whose worker is gone.
 """
 
 from __future__ import annotations
@@ -15,14 +18,15 @@ import uuid
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
 
-from celery import Celery
-from sqlalchemy import select
+from celery import Celery, group
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from importer.models import (
     STEP_ORDER,
     WORKING_IMPORT_STATUSES,
     DataImport,
+    ImportStatus,
     Run,
     RunKind,
     RunStatus,
@@ -30,6 +34,7 @@ from importer.models import (
     flow_phases,
 )
 from importer.pipeline import transitions
+from importer.pipeline.chunks import children
 from importer.services.import_state import now
 from importer.services.transactions import ImportTransactionManager
 
@@ -41,6 +46,21 @@ STEP_TASKS: dict[Step, str] = {
     Step.DISCOVERY: "importer.trigger_discovery_flow",
 }
 PHASE_TASK = "importer.run_discovery_phase"
+CHUNK_TASK = "importer.run_chunk"
+FINISH_TASK = "importer.finish_run"
+DISCARD_TASK = "importer.discard_run"
+
+
+def task_message(run: Run) -> tuple[str, str, tuple]:
+    """The task of a run, its id and its arguments after the import's and account's: ids and
+    ranges, never rows."""
+    if run.kind == RunKind.STEP:
+        return STEP_TASKS[Step(run.name)], run.task_id, ()
+    if run.kind == RunKind.PHASE:
+        return PHASE_TASK, run.task_id, (run.name,)
+    if run.kind == RunKind.CHUNK:
+        return CHUNK_TASK, run.task_id, (run.row_from, run.row_to)
+    return (FINISH_TASK if run.kind == RunKind.FINISH else DISCARD_TASK), run.task_id, ()
 
 
 class BackgroundExecutionService:
@@ -58,69 +78,103 @@ class BackgroundExecutionService:
         client_account_id: uuid.UUID,
         *,
         unsent_for: timedelta | None = None,
-    ) -> str | None:
-        """Send the task of the import's next run if that run is pending; its task id if sent.
+    ) -> list[str]:
+        """Send the tasks of the import's next runs that were never sent; the task ids sent.
 
-        ``unsent_for``: only if the run was planned or last sent that long ago (the watchdog's
-        re-send). Never raises: a run that could not be sent stays pending, and the watchdog
-        sends it once the broker answers again.
+        ``unsent_for``: those still pending that long after they were planned or last sent
+        instead (the watchdog's re-send). Never raises: a run that could not be sent stays
+        pending, and the watchdog sends it once the broker answers again.
         """
         try:
             with self._tx.transaction() as session:
-                run = self._next_pending(session, import_id, client_account_id)
-                if run is None or (unsent_for is not None and run.queued_at > now() - unsent_for):
-                    return None
-                run.queued_at = now()
-                # Sent before the commit: a message is never lost behind a committed queued_at.
-                if run.kind == RunKind.STEP:
-                    self._send(
-                        STEP_TASKS[Step(run.name)], run.task_id, import_id, client_account_id
-                    )
+                runs = self._next_pending(session, import_id, client_account_id)
+                if unsent_for is None:
+                    runs = [run for run in runs if run.sent_at is None]
                 else:
-                    self._send(PHASE_TASK, run.task_id, import_id, client_account_id, run.name)
-                return run.task_id
+                    due = now() - unsent_for
+                    runs = [run for run in runs if (run.sent_at or run.queued_at) <= due]
+                for run in runs:
+                    run.sent_at = now()
+                # Sent before the commit: a message is never lost behind a committed sent_at.
+                self._send(runs, str(import_id), str(client_account_id))
+                return [run.task_id for run in runs]
         except Exception:
             log.warning(
-                "could not send the next task of import %s; the watchdog sends it later",
+                "could not send the next tasks of import %s; the watchdog sends them later",
                 import_id,
                 exc_info=True,
             )
-            return None
+            return []
 
-    def _send(self, name: str, task_id: str, *args: object) -> None:
-        self._celery.send_task(name, args=tuple(str(a) for a in args), task_id=task_id)
+    def _send(self, runs: list[Run], import_id: str, client_account_id: str) -> None:
+        signatures = [
+            self._celery.signature(name, args=(import_id, client_account_id, *args), task_id=tid)
+            for name, tid, args in map(task_message, runs)
+        ]
+        if len(signatures) == 1:
+            signatures[0].apply_async()
+        elif signatures:
+            # The chunks of a step or phase, in one go; nothing waits on the group's results.
+            group(signatures).apply_async()
 
     def _next_pending(
         self, session: Session, import_id: uuid.UUID, client_account_id: uuid.UUID
-    ) -> Run | None:
-        """The import's first run that is not done, locked, when it waits to be sent."""
+    ) -> list[Run]:
+        """The import's pending runs that are next, locked: its first step or phase that is not
+        done, or that one's chunks, or their finish; after a cancel, its discards."""
         data_import = session.scalars(
             select(DataImport).where(
                 DataImport.id == import_id, DataImport.client_account_id == client_account_id
             )
         ).one_or_none()
-        if data_import is None or data_import.status not in WORKING_IMPORT_STATUSES:
-            return None
+        if data_import is None:
+            return []
+        if data_import.status == ImportStatus.CANCELLED:
+            return self._locked_pending(
+                session, *transitions.of_import(data_import), Run.kind == RunKind.DISCARD
+            )
+        if data_import.status not in WORKING_IMPORT_STATUSES:
+            return []
         steps = transitions.latest(session, data_import, RunKind.STEP)
         step = transitions.first_not_succeeded(steps, STEP_ORDER)
         if step is None or step not in steps:
-            return None
+            return []
         current = steps[step]
         if current.status == RunStatus.RUNNING and step == Step.DISCOVERY:
             # The discovery step stays running while its flow runs: the next run is the flow's.
             phases = transitions.latest(session, data_import, RunKind.PHASE)
             phase = transitions.first_not_succeeded(phases, flow_phases(data_import.import_type))
             current = phases.get(phase)
-        if current is None or current.status != RunStatus.PENDING:
-            return None
+        if current is None:
+            return []
+        if current.status == RunStatus.PENDING:
+            return self._locked_pending(session, Run.id == current.id)
+        if current.status != RunStatus.RUNNING:
+            return []
+        # A chunked step or phase runs its chunks, then (every one succeeded) its finish.
+        unfinished = session.scalar(
+            select(
+                select(Run.id)
+                .where(children(current.id, RunKind.CHUNK), Run.status != RunStatus.SUCCEEDED)
+                .exists()
+            )
+        )
+        kind = RunKind.CHUNK if unfinished else RunKind.FINISH
+        return self._locked_pending(session, children(current.id, kind))
+
+    @staticmethod
+    def _locked_pending(session: Session, *where: ColumnElement[bool]) -> list[Run]:
         # Locked and read again: the watchdog's re-send waits for, and then sees, a send that
-        # a unit which just succeeded is making of the same run.
-        return session.scalars(
-            select(Run)
-            .where(Run.id == current.id, Run.status == RunStatus.PENDING)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        ).one_or_none()
+        # a unit which just committed is making of the same runs.
+        return list(
+            session.scalars(
+                select(Run)
+                .where(*where, Run.status == RunStatus.PENDING)
+                .order_by(Run.row_from)
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            )
+        )
 
     def revoke(self, task_ids: Iterable[str]) -> None:
         """Stop queued tasks from starting; running ones stop cooperatively at their next chunk."""

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from importer.models import FlowPhase
+from importer.models import FlowPhase, Run, RunKind, Step
+from importer.pipeline.chunks import ChunkPlanner
 from importer.services.api_keys import ApiKeyService
 from importer.services.background import BackgroundExecutionService
-from importer.services.cleansing_helpers import CleansingHelpers
-from importer.services.discovery_flow import ByImportType, PhaseUnit
+from importer.services.chunk_units import ChunkUnit, DiscardUnit, FinishUnit
+from importer.services.discovery_flow import ByImportType, Chunked, PhaseUnit
 from importer.services.field_mappings import FieldMappingService
 from importer.services.flow_trigger import FlowTriggerService
 from importer.services.import_control import ImportControlService
@@ -48,7 +49,11 @@ class Services:
         self.mappings = FieldMappingService(self.transactions)
         reader = RangeReader(resources.engine)
         statistics = TableStatistics(resources.engine)
-        self.validation = ValidationService(self.mappings, settings.chunk_size, reader)
+        self.planner = ChunkPlanner(settings.chunk_size)
+        self.validation = ValidationService(self.mappings)
+        cleansing = DataCleansingPhase(self.mappings)
+        # The chunked work of each step or phase that is done in chunk runs, by its name.
+        self.chunked = {Step.VALIDATE: self.validation, FlowPhase.DATA_CLEANSING: cleansing}
         self.queries = ImportQueryService()
         self.inventory = InventoryQueryService(self.mappings)
         self.merges = MergeReviewService(self.transactions)
@@ -57,16 +62,11 @@ class Services:
             self.transactions, resources.runtime_state, settings.max_restarts, self.background
         )
         self.field_mapping_phase = FieldMappingPhase(
-            settings.mapping_confidence_threshold, self.validation
+            settings.mapping_confidence_threshold, self.validation, self.planner
         )
         self.phases = {
             FlowPhase.FIELD_MAPPING: self.field_mapping_phase,
-            FlowPhase.DATA_CLEANSING: DataCleansingPhase(
-                self.mappings,
-                settings.chunk_size,
-                reader,
-                CleansingHelpers(settings.database_url, settings.cleansing_helpers),
-            ),
+            FlowPhase.DATA_CLEANSING: Chunked(cleansing, self.planner),
             FlowPhase.ASSET_INVENTORY: AssetInventoryPhase(settings.chunk_size, statistics),
             FlowPhase.DEPENDENCY_ANALYSIS: ByImportType(
                 DependencyAnalysisPhase(settings.chunk_size, reader, statistics),
@@ -100,7 +100,7 @@ class Services:
         )
 
     def validate_step(self, task_id: str) -> ValidateStep:
-        return ValidateStep(task_id, self.validation)
+        return ValidateStep(task_id, self.validation, self.planner)
 
     def mappings_step(self, task_id: str) -> MappingsStep:
         return MappingsStep(task_id, self.mappings)
@@ -110,3 +110,23 @@ class Services:
 
     def discovery_phase(self, task_id: str, phase: str) -> PhaseUnit:
         return PhaseUnit(task_id, self.phases[FlowPhase(phase)])
+
+    def chunk_unit(self, task_id: str, row_from: int) -> ChunkUnit:
+        return ChunkUnit(task_id, row_from, self.chunked)
+
+    def finish_unit(self, task_id: str) -> FinishUnit:
+        return FinishUnit(task_id, self.chunked, self.unit_for)
+
+    def discard_unit(self, task_id: str) -> DiscardUnit:
+        return DiscardUnit(task_id, self.chunked)
+
+    def unit_for(self, run: Run):
+        """The unit of a step or phase run."""
+        if run.kind == RunKind.PHASE:
+            return self.discovery_phase(run.task_id, run.name)
+        steps = {
+            Step.VALIDATE: self.validate_step,
+            Step.MAPPINGS: self.mappings_step,
+            Step.DISCOVERY: self.discovery_step,
+        }
+        return steps[Step(run.name)](run.task_id)

@@ -1,5 +1,6 @@
 """A discovery flow phase as a unit of work: one Celery task per phase, each sent once the phase
-before it succeeded.
+before it succeeded (a chunked phase's task plans chunk runs, whose finish ends the phase: see
+importer.pipeline.chunks).
 
 The flow's state lives on its phase runs (status, progress, summary, error), children of the
 discovery step run that planned them; the flow row sums them up. The last phase to succeed
@@ -12,7 +13,7 @@ import uuid
 from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, select, update
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from importer.models import (
     OPEN_RUN_STATUSES,
@@ -28,20 +29,25 @@ from importer.models import (
     flow_phases,
 )
 from importer.pipeline import transitions
+from importer.pipeline.chunks import HANDED_OVER, ChunkedWork, ChunkPlanner
 from importer.services.import_state import fail_import, now
 from importer.services.step_runner import RunUnit, WorkContext
-
-_phase = aliased(Run)
-# A discovery step run whose flow is planned: its own work is done, its phases are what runs.
-FLOW_PLANNED: ColumnElement[bool] = select(_phase.id).where(_phase.parent_id == Run.id).exists()
 
 
 class PhaseWork(Protocol):
     def run(self, ctx: WorkContext) -> dict[str, Any]: ...
 
 
-def flow_planned(session: Session, step_run_id: uuid.UUID) -> bool:
-    return session.scalar(select(Run.id).where(Run.id == step_run_id, FLOW_PLANNED)) is not None
+class Chunked:
+    """A phase whose work is done in chunk runs: its own task plans them."""
+
+    def __init__(self, work: ChunkedWork, planner: ChunkPlanner) -> None:
+        self._work = work
+        self._planner = planner
+
+    def run(self, ctx: WorkContext) -> dict[str, Any]:
+        self._planner.plan(ctx, self._work)
+        return {}
 
 
 def phase_runs(data_import: DataImport) -> tuple[ColumnElement[bool], ...]:
@@ -56,6 +62,14 @@ def flow_progress(session: Session, data_import: DataImport) -> int:
     return int(done / planned) if planned else 0
 
 
+def show_flow_progress(session: Session, data_import: DataImport) -> None:
+    session.execute(
+        update(DiscoveryFlow)
+        .where(DiscoveryFlow.import_id == data_import.id)
+        .values(progress=flow_progress(session, data_import), updated_at=now())
+    )
+
+
 def close_discovery_step(session: Session, data_import: DataImport, to: RunStatus) -> None:
     """The running discovery step whose flow is planned ends as its flow did."""
     transitions.move_all(
@@ -65,7 +79,8 @@ def close_discovery_step(session: Session, data_import: DataImport, to: RunStatu
         Run.kind == RunKind.STEP,
         Run.name == Step.DISCOVERY,
         Run.status == RunStatus.RUNNING,
-        FLOW_PLANNED,
+        # Its flow is planned: its own work is done, its phases are what runs.
+        HANDED_OVER,
     )
 
 
@@ -131,6 +146,8 @@ class ByImportType:
 
 
 class PhaseUnit(RunUnit):
+    kind = RunKind.PHASE
+
     def __init__(self, task_id: str, work: PhaseWork) -> None:
         super().__init__(task_id)
         self._work = work
@@ -151,14 +168,11 @@ class PhaseUnit(RunUnit):
 
     def heartbeat(self, session: Session, import_id: uuid.UUID, percent: int) -> None:
         super().heartbeat(session, import_id, percent)
-        data_import = session.get(DataImport, import_id)
-        session.execute(
-            update(DiscoveryFlow)
-            .where(DiscoveryFlow.import_id == import_id)
-            .values(progress=flow_progress(session, data_import), updated_at=now())
-        )
+        show_flow_progress(session, session.get(DataImport, import_id))
 
     def succeed(self, session: Session, data_import: DataImport, ctx: WorkContext) -> None:
+        if ctx.handed_over:
+            return
         run = self._run(session, data_import)
         flow = locked_flow(session, data_import)
         run.summary = ctx.result or {}

@@ -26,6 +26,7 @@ from importer.models import (
 from importer.pipeline import transitions
 from importer.runtime_state import RuntimeState
 from importer.services.background import BackgroundExecutionService
+from importer.services.chunk_units import cancel_chunks
 from importer.services.discovery_flow import cancel_flow, phase_runs
 from importer.services.field_mappings import FieldMappingService, MappingChange
 from importer.services.flow_trigger import FlowTriggerService
@@ -92,7 +93,9 @@ class ImportControlService:
         return data_import
 
     def cancel(self, import_id: uuid.UUID, client_account_id: uuid.UUID) -> DataImport:
-        """Mark the import cancelled now; queued tasks are revoked, a running one stops itself."""
+        """Mark the import cancelled now; queued tasks are revoked, a running one stops itself
+        (a chunk is fenced out at its commit), and a discard run is sent for what a chunked
+        step's or phase's committed chunks wrote."""
         with self._tx.transaction() as session:
             data_import = self._locked(session, import_id, client_account_id)
             if data_import.status not in CANCELLABLE:
@@ -110,8 +113,12 @@ class ImportControlService:
                 Run.kind == RunKind.STEP,
                 Run.status == RunStatus.PENDING,
             )
+            # Before the flow: a chunked phase that is cancelled here runs no more.
+            chunks = cancel_chunks(session, data_import)
             queued_phases = cancel_flow(session, data_import)
-        self._signal_cancel(import_id, [*pending, *queued_phases])
+        self._signal_cancel(import_id, [*pending, *chunks, *queued_phases])
+        # The discards the cancel planned.
+        self._background.send_next(import_id, client_account_id)
         return data_import
 
     def review_mappings(
@@ -210,6 +217,9 @@ class ImportControlService:
             self._state.request_cancel(import_id)
         except Exception:
             log.warning("could not set the cancel flag in redis", exc_info=True)
+        self._revoke(task_ids)
+
+    def _revoke(self, task_ids: list[str]) -> None:
         try:
             self._background.revoke(task_ids)
         except Exception:
@@ -235,6 +245,14 @@ class ImportControlService:
             self._validator.ensure_no_unfinished_import(
                 session, client_account_id, data_import.engagement, excluding=data_import.id
             )
+            # The new attempt clears what a discard still to run would remove.
+            discards = transitions.move_all(
+                session,
+                RunStatus.CANCELLED,
+                *transitions.of_import(data_import),
+                Run.kind == RunKind.DISCARD,
+                error="not needed: the import was retried",
+            )
             resume = transitions.first_not_succeeded(latest, STEP_ORDER)
             self._background.plan_steps(
                 session, data_import, STEP_ORDER[STEP_ORDER.index(resume) :]
@@ -247,5 +265,6 @@ class ImportControlService:
             self._state.clear_cancel(import_id)
         except Exception:
             log.warning("could not clear the cancel flag in redis", exc_info=True)
+        self._revoke(discards)
         self._background.send_next(import_id, client_account_id)
         return data_import

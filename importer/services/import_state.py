@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from importer.models import DataImport, ImportStatus, Run, RunStatus
+from importer.models import DataImport, ImportStatus, Run, RunKind, RunStatus
 from importer.pipeline import transitions
 from importer.pipeline.transitions import now
 
@@ -26,5 +26,7 @@ def fail_import(session: Session, data_import: DataImport, error: str) -> None:
         RunStatus.CANCELLED,
         *transitions.of_import(data_import),
         Run.status == RunStatus.PENDING,
+        # A cancelled import's output is still to be removed.
+        Run.kind != RunKind.DISCARD,
         error=f"not run: {error}",
     )

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from importer.models import DataImport, ImportStatus, Run, RunStatus, Step
+from importer.models import DataImport, ImportStatus, RunKind, RunStatus, Step
 from importer.pipeline import transitions
-from importer.services.discovery_flow import flow_planned
+from importer.pipeline.chunks import ChunkPlanner
 from importer.services.field_mappings import FieldMappingService
 from importer.services.flow_trigger import FlowTriggerService
 from importer.services.import_state import fail_import
@@ -16,6 +15,7 @@ from importer.services.validation_service import ValidationService
 
 
 class StepUnit(RunUnit):
+    kind = RunKind.STEP
     step: Step
     status_while_running: ImportStatus
     # The discovery step ends when its flow ends, not when its task returns.
@@ -35,7 +35,7 @@ class StepUnit(RunUnit):
         raise NotImplementedError
 
     def succeed(self, session: Session, data_import: DataImport, ctx: WorkContext) -> None:
-        if self.completes_step:
+        if self.completes_step and not ctx.handed_over:
             transitions.move(self._run(session, data_import), RunStatus.SUCCEEDED)
 
     def fail(self, session: Session, data_import: DataImport, error: str) -> None:
@@ -43,15 +43,18 @@ class StepUnit(RunUnit):
 
 
 class ValidateStep(StepUnit):
+    """Plans the validation's chunks; their finish ends the step."""
+
     step = Step.VALIDATE
     status_while_running = ImportStatus.VALIDATING
 
-    def __init__(self, task_id: str, validation: ValidationService) -> None:
+    def __init__(self, task_id: str, validation: ValidationService, planner: ChunkPlanner) -> None:
         super().__init__(task_id)
         self._validation = validation
+        self._planner = planner
 
     def work(self, ctx: WorkContext) -> None:
-        self._validation.run(ctx)
+        self._planner.plan(ctx, self._validation)
 
 
 class MappingsStep(StepUnit):
@@ -75,12 +78,5 @@ class DiscoveryStep(StepUnit):
         super().__init__(task_id)
         self._flows = flows
 
-    def _handed_over(self, session: Session, run: Run) -> bool:
-        # Planning its flow again would give the queued phases new task ids, and resume a flow
-        # that waits for a person's approval.
-        return flow_planned(session, run.id)
-
     def work(self, ctx: WorkContext) -> None:
-        # Read without a lock: the run's heartbeat, in a transaction of its own, writes it.
-        run_id = ctx.session.scalar(select(Run.id).where(Run.task_id == self.task_id))
-        self._flows.prepare_flow(ctx.session, ctx.data_import, run_id)
+        self._flows.prepare_flow(ctx.session, ctx.data_import, ctx.run_id)

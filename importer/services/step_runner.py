@@ -1,13 +1,15 @@
-"""The lifecycle every unit of background work shares: begin, work in chunks, finish or roll back.
+"""The lifecycle every unit of background work shares: begin, work, finish or roll back.
 
-A unit (a pipeline step, the discovery flow) works inside one transaction that first takes the
-import's advisory lock: a second delivery of the same work (a broker redelivering to another
-worker) finds it held and drops out, while the lock of a worker that died is released with its
-connection. "Running" is committed in a short transaction of its own, so readers see it. The
-outcome is decided in the work transaction while holding the import's row lock: a cancel takes the
-same lock, so a cancel racing a step's success ends in one consistent state, and a cancelled or
-failed unit rolls its partial writes back. A unit that succeeded has the import's next run sent
-after its commit.
+A unit (a pipeline step, a discovery phase, a chunk of either, their finish, a discard) works
+inside one transaction that first takes its run's advisory lock: a second delivery of the same
+work (a broker redelivering to another worker) finds it held and drops out, while the lock of a
+worker that died is released with its connection; the runs of one import (its chunks) each hold
+their own. "Running" is committed in a short transaction of its own, so readers see it. The
+outcome is decided in the work transaction under a lock on the import's row, which a cancel takes
+exclusively: a cancel racing a unit's success ends in one consistent state. There the unit is
+fenced: it commits only while its run is still running (the current attempt: a cancel, a failure
+or a retry ends an old one), and a cancelled or failed unit rolls its partial writes back. A unit
+that succeeded, or planned chunks, has the import's next runs sent after its commit.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -30,9 +32,11 @@ from importer.models import (
     DataImport,
     ImportStatus,
     Run,
+    RunKind,
     RunStatus,
 )
 from importer.pipeline import transitions
+from importer.pipeline.chunks import HANDED_OVER
 from importer.runtime_state import RuntimeState
 from importer.services.background import BackgroundExecutionService
 from importer.services.transactions import ImportTransactionManager
@@ -59,6 +63,10 @@ class TooManyRestarts(Exception):
     """The unit was started too many times without finishing; it fails instead of looping."""
 
 
+class Fenced(Exception):
+    """The unit's run ended meanwhile (cancelled, failed, an old attempt): nothing is kept."""
+
+
 @dataclass
 class WorkContext:
     session: Session
@@ -66,6 +74,8 @@ class WorkContext:
     runtime_state: RuntimeState
     progress_key: str
     heartbeat: Callable[[int], None]
+    # The run the unit works on.
+    run_id: uuid.UUID | None = None
     # Set when the input cannot give a result (zero valid rows, say): the unit fails, keeping
     # what it wrote so that the user can see why.
     rejection: str | None = None
@@ -74,6 +84,8 @@ class WorkContext:
     paused: str | None = None
     # What the unit reports about its work (a phase's summary).
     result: dict | None = None
+    # Set when the unit planned chunk runs: its run stays running until their finish ends it.
+    handed_over: bool = False
     # The heartbeat (a transaction of its own) is written at most this often; progress in Redis
     # and the cancel checks happen at every checkpoint.
     heartbeat_interval: float = 0.5
@@ -102,16 +114,29 @@ class WorkContext:
             raise ImportCancelled
 
 
-def reset_progress(state: RuntimeState, import_id: uuid.UUID, key: str) -> None:
-    """A unit that starts (again) starts from 0%, not from where its last attempt stopped."""
+def show_progress(state: RuntimeState, import_id: uuid.UUID, key: str, percent: int) -> None:
+    """Progress in Redis, a cache: losing it must not fail the work."""
     try:
-        state.set_progress(import_id, key, 0)
+        state.set_progress(import_id, key, percent)
     except Exception:
-        log.warning("redis unavailable when starting %s", key, exc_info=True)
+        log.warning("redis unavailable when showing the progress of %s", key, exc_info=True)
 
 
 class Unit(Protocol):
     name: str
+    task_id: str
+    # Whether the unit starts the progress of its step or phase from 0 (a chunk adds to it).
+    resets_progress: bool
+    # Whether it decides under a share lock of the import, beside other units of the import.
+    shares_import: bool
+    # The import statuses it works in.
+    import_statuses: frozenset[ImportStatus]
+
+    def run_id(self, session: Session, import_id: uuid.UUID) -> uuid.UUID | None:
+        """Its run, by its task id."""
+
+    def current(self, session: Session, data_import: DataImport) -> bool:
+        """Whether its run (locked) is still one to commit the work of: the fence."""
 
     def begin(self, session: Session, data_import: DataImport, max_restarts: int) -> bool:
         """Mark the unit running; False when it must not run (already done, cancelled...).
@@ -131,21 +156,45 @@ class Unit(Protocol):
 
 
 class RunUnit:
-    """A unit working on one run, found by its Celery task id: what steps and phases share."""
+    """A unit working on one run of its kind, found by its Celery task id: what every kind of
+    run shares."""
+
+    kind: RunKind
+    resets_progress = True
+    shares_import = False
+    import_statuses = WORKING_IMPORT_STATUSES
 
     def __init__(self, task_id: str) -> None:
         self.task_id = task_id
 
+    def _mine(self) -> tuple[ColumnElement[bool], ...]:
+        return (Run.task_id == self.task_id, Run.kind == self.kind)
+
+    def run_id(self, session: Session, import_id: uuid.UUID) -> uuid.UUID | None:
+        return session.scalar(select(Run.id).where(*self._mine(), Run.import_id == import_id))
+
     def _run(self, session: Session, data_import: DataImport) -> Run | None:
         return session.scalars(
             select(Run)
-            .where(Run.task_id == self.task_id, *transitions.of_import(data_import))
+            .where(*self._mine(), *transitions.of_import(data_import))
             .with_for_update()
+            .execution_options(populate_existing=True)
         ).one_or_none()
 
-    def _handed_over(self, session: Session, run: Run) -> bool:
-        """Whether a running run's task did its work already, the run staying open after it."""
-        return False
+    def current(self, session: Session, data_import: DataImport) -> bool:
+        run = self._run(session, data_import)
+        return run is not None and run.status == RunStatus.RUNNING
+
+    @staticmethod
+    def _handed_over(session: Session, run: Run) -> bool:
+        """Whether a running run's task did its work already, the run staying open after it
+        while its children run (a flow's phases, or chunks and their finish): doing it again
+        would plan them again, and resume a flow that waits for a person's approval."""
+        return session.scalar(select(Run.id).where(Run.id == run.id, HANDED_OVER)) is not None
+
+    def _ready(self, session: Session, run: Run) -> bool:
+        """Whether what the run waits for is done (a finish: its chunks)."""
+        return True
 
     def _start(self, session: Session, data_import: DataImport, max_restarts: int) -> Run | None:
         """The run, moved to running; None when this message must not work on it."""
@@ -155,11 +204,17 @@ class RunUnit:
         # watchdog, delivered twice) does nothing.
         if run is None or run.status not in OPEN_RUN_STATUSES:
             return None
-        self.name = run.name
-        if data_import.status == ImportStatus.CANCELLED:
+        # A chunk, its finish or a discard is named for its step or phase (in logs, metrics).
+        self.name = (
+            run.name if self.kind in (RunKind.STEP, RunKind.PHASE) else f"{run.name} {run.kind}"
+        )
+        if (
+            data_import.status == ImportStatus.CANCELLED
+            and ImportStatus.CANCELLED not in self.import_statuses
+        ):
             self.cancel(session, data_import)
             return None
-        if data_import.status not in WORKING_IMPORT_STATUSES:
+        if data_import.status not in self.import_statuses or not self._ready(session, run):
             return None
         if run.status == RunStatus.RUNNING and self._handed_over(session, run):
             return None
@@ -174,7 +229,7 @@ class RunUnit:
     def heartbeat(self, session: Session, import_id: uuid.UUID, percent: int) -> None:
         session.execute(
             update(Run)
-            .where(Run.task_id == self.task_id, Run.import_id == import_id)
+            .where(*self._mine(), Run.import_id == import_id)
             .values(progress=percent, heartbeat_at=transitions.now())
         )
 
@@ -217,6 +272,9 @@ class StepRunner:
         """Run the unit once; ``final_try`` False lets a lost connection be retried unrecorded."""
         try:
             outcome = self._run(import_id, client_account_id, unit)
+        except Fenced:
+            log.info("%s of import %s ended meanwhile; rolled back", unit.name, import_id)
+            return Outcome.SKIPPED
         except ImportCancelled:
             self._record(import_id, client_account_id, unit.cancel)
             return Outcome.CANCELLED
@@ -240,13 +298,15 @@ class StepRunner:
 
     def _run(self, import_id: uuid.UUID, client_account_id: uuid.UUID, unit: Unit) -> str:
         with self._tx.transaction() as session:
-            if not self._tx.try_lock_work(session, import_id):
-                log.info("%s of import %s is running elsewhere; dropping", unit.name, import_id)
+            run_id = unit.run_id(session, import_id)
+            if run_id is None or not self._tx.try_lock_work(session, run_id):
+                log.info("%s of import %s is not to run here; dropping", unit.name, import_id)
                 return Outcome.SKIPPED
             if not self._begin(import_id, client_account_id, unit):
                 log.info("skipping %s for import %s", unit.name, import_id)
                 return Outcome.SKIPPED
-            reset_progress(self._state, import_id, unit.name)
+            if unit.resets_progress:
+                show_progress(self._state, import_id, unit.name, 0)
             data_import = session.get(DataImport, import_id)
             ctx = WorkContext(
                 session,
@@ -254,14 +314,24 @@ class StepRunner:
                 self._state,
                 unit.name,
                 heartbeat=lambda percent: self._heartbeat(import_id, unit, percent),
+                run_id=run_id,
             )
             unit.work(ctx)
             # The outcome is decided under the import's lock: a cancel either came first (and
             # this transaction rolls back) or comes after the unit's result is committed.
-            data_import = self._tx.lock_import(session, import_id, client_account_id)
+            data_import = self._tx.lock_import(
+                session, import_id, client_account_id, share=unit.shares_import
+            )
             # An import deleted meanwhile is gone with its rows (migration 0006's triggers): the
             # rows written here for it must not outlive it.
-            if data_import is None or data_import.status == ImportStatus.CANCELLED:
+            if data_import is None:
+                raise ImportCancelled
+            if not unit.current(session, data_import):
+                raise Fenced
+            if (
+                data_import.status == ImportStatus.CANCELLED
+                and ImportStatus.CANCELLED not in unit.import_statuses
+            ):
                 raise ImportCancelled
             if ctx.rejection is not None:
                 unit.fail(session, data_import, ctx.rejection)
@@ -269,6 +339,7 @@ class StepRunner:
             unit.succeed(session, data_import, ctx)
             if ctx.paused is not None:
                 return Outcome.PAUSED
+            # Handed over, its own work (planning) succeeded: what it planned is sent next.
             return Outcome.SUCCEEDED
 
     def _heartbeat(self, import_id: uuid.UUID, unit: Unit, percent: int) -> None:
@@ -278,7 +349,9 @@ class StepRunner:
 
     def _begin(self, import_id: uuid.UUID, client_account_id: uuid.UUID, unit: Unit) -> bool:
         with self._tx.transaction() as session:
-            data_import = self._tx.lock_import(session, import_id, client_account_id)
+            data_import = self._tx.lock_import(
+                session, import_id, client_account_id, share=unit.shares_import
+            )
             return data_import is not None and unit.begin(session, data_import, self._max_restarts)
 
     def _fail(

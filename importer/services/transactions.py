@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from importer.models import DataImport
 
 
-def work_lock_key(import_id: uuid.UUID) -> int:
-    """A 64-bit advisory lock key from the import id (a UUID's high half, as a signed bigint)."""
-    return int.from_bytes(import_id.bytes[:8], "big", signed=True)
+def work_lock_key(run_id: uuid.UUID) -> int:
+    """A 64-bit advisory lock key from a run's id (a UUID's high half, as a signed bigint)."""
+    return int.from_bytes(run_id.bytes[:8], "big", signed=True)
 
 
 class ImportTransactionManager:
@@ -35,15 +35,19 @@ class ImportTransactionManager:
 
     @staticmethod
     def lock_import(
-        session: Session, import_id: uuid.UUID, client_account_id: uuid.UUID
+        session: Session, import_id: uuid.UUID, client_account_id: uuid.UUID, share: bool = False
     ) -> DataImport | None:
-        """The import's row, locked until the transaction ends: status changes are serialised."""
+        """The import's row, locked until the transaction ends: status changes are serialised.
+
+        ``share``: a share lock, which the chunks of one import hold together while they commit,
+        and which waits for (and makes wait) whoever changes the import's status.
+        """
         return session.scalars(
             select(DataImport)
             .where(DataImport.id == import_id, DataImport.client_account_id == client_account_id)
             # NO KEY UPDATE: the work writes rows referencing the import, which takes KEY SHARE
             # locks on it; a plain FOR UPDATE would make a cancel wait for the step to finish.
-            .with_for_update(key_share=True)
+            .with_for_update(read=share, key_share=not share)
             .execution_options(populate_existing=True)
         ).one_or_none()
 
@@ -59,15 +63,13 @@ class ImportTransactionManager:
         )
 
     @staticmethod
-    def try_lock_work(session: Session, import_id: uuid.UUID) -> bool:
-        """The import's work lock, held until the transaction ends; False if another holds it.
+    def try_lock_work(session: Session, run_id: uuid.UUID) -> bool:
+        """A run's work lock, held until the transaction ends; False if another holds it.
 
-        Held by whichever worker runs the import's current unit; PostgreSQL releases it when that
-        worker's connection dies, so a free lock on a "running" unit means its worker is gone.
+        Held by whichever worker works on the run; PostgreSQL releases it when that worker's
+        connection dies, so a free lock on a "running" run means its worker is gone.
         """
-        return bool(
-            session.scalar(select(func.pg_try_advisory_xact_lock(work_lock_key(import_id))))
-        )
+        return bool(session.scalar(select(func.pg_try_advisory_xact_lock(work_lock_key(run_id)))))
 
     @staticmethod
     def driver_connection(session: Session) -> psycopg.Connection:

@@ -7,17 +7,17 @@ vouch for have no issue, and only the others are read and checked by the RecordV
 from __future__ import annotations
 
 from bisect import bisect_right
+from typing import Any
 
-from sqlalchemy import delete, text
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from importer.canonical import get_schema
 from importer.models import DataImport, ValidationIssue
+from importer.pipeline.chunks import delete_output
 from importer.services.field_mappings import FieldMappingService
 from importer.services.plain_rows import PlainRowFilter
-from importer.services.range_reader import RangeReader
 from importer.services.record_validation import RecordValidator
-from importer.services.step_runner import WorkContext
 from importer.services.transactions import ImportTransactionManager
 
 COPY_ISSUES = (
@@ -78,60 +78,82 @@ ROW_SPAN = text(
 
 
 class ValidationService:
-    def __init__(
-        self,
-        mappings: FieldMappingService,
-        chunk_size: int,
-        reader: RangeReader,
-    ) -> None:
-        self._mappings = mappings
-        self._chunk_size = chunk_size
-        self._reader = reader
+    """The validate step's work, in chunks (importer.pipeline.chunks.ChunkedWork): the plan is
+    the mappings to validate with and the import's duplicate rows; each range's issues are
+    stored by its chunk; the finish counts the valid rows and rejects an import with none."""
 
-    def run(self, ctx: WorkContext) -> None:
-        session, data_import = ctx.session, ctx.data_import
-        self._clear(session, data_import)
+    def __init__(self, mappings: FieldMappingService) -> None:
+        self._mappings = mappings
+
+    def plan(self, session: Session, data_import: DataImport) -> tuple[int, dict[str, Any]]:
         column_fields, header = self._columns(session, data_import)
-        schema = get_schema(data_import.import_type)
-        validator = RecordValidator(schema, column_fields, header)
-        plain = PlainRowFilter(schema, column_fields, header)
-        suspect = text(SUSPECT_ROWS.format(lateral=plain.lateral, plain=plain.condition))
-        duplicates = self._duplicates(session, data_import)
-        duplicate_rows = sorted(duplicates)
-        conn = ImportTransactionManager.driver_connection(session)
         params = {"import_id": data_import.id, "client_account_id": data_import.client_account_id}
-        done, last = session.execute(ROW_SPAN, params).one()
-        invalid = 0
-        for after, upto, rows in self._reader.ranges(
-            suspect, {**params, **plain.params}, last or 0, self._chunk_size
-        ):
-            issues = []
-            for row_number, record, extra in rows:
-                found = validator.validate(row_number, record, extra)
-                if row_number in duplicates and not any(i.code == "blank-row" for i in found):
-                    issues.append(self._duplicate(row_number, duplicates))
-                    invalid += 1
-                    continue
-                issues.extend((i.row_number, i.code, i.field, i.message, i.severity) for i in found)
-                if any(i.severity == "error" for i in found):
-                    invalid += 1
-            # Duplicates of plain rows are plain too, and not blank.
-            checked = {row[0] for row in rows}
-            for row_number in duplicate_rows[
-                bisect_right(duplicate_rows, after) : bisect_right(duplicate_rows, upto)
-            ]:
-                if row_number not in checked:
-                    issues.append(self._duplicate(row_number, duplicates))
-                    invalid += 1
-            issues.sort(key=lambda issue: issue[0])
-            self._store(conn, data_import, issues)
-            ctx.checkpoint(min(upto, last), last)
-        data_import.valid_records = done - invalid
+        rows, last = session.execute(ROW_SPAN, params).one()
+        duplicates = self._duplicates(session, data_import)
+        return last or 0, {
+            # [column, field] pairs: JSONB keeps no key order, and the order is the columns'.
+            "columns": list(column_fields.items()),
+            "header": header,
+            "rows": rows,
+            # [row, the row it duplicates], in row order.
+            "duplicates": sorted(duplicates.items()),
+        }
+
+    def chunk(
+        self, session: Session, data_import: DataImport, plan: dict[str, Any], after: int, upto: int
+    ) -> dict[str, Any]:
+        params = {"import_id": data_import.id, "client_account_id": data_import.client_account_id}
+        delete_output(
+            session,
+            ValidationIssue,
+            data_import,
+            ValidationIssue.row_number > after,
+            ValidationIssue.row_number <= upto,
+        )
+        schema = get_schema(data_import.import_type)
+        column_fields = dict(plan["columns"])
+        validator = RecordValidator(schema, column_fields, plan["header"])
+        plain = PlainRowFilter(schema, column_fields, plan["header"])
+        suspect = text(SUSPECT_ROWS.format(lateral=plain.lateral, plain=plain.condition))
+        pairs = plan["duplicates"]
+        rows_at = [row for row, _ in pairs]
+        duplicates = dict(pairs[bisect_right(rows_at, after) : bisect_right(rows_at, upto)])
+        rows = session.execute(
+            suspect, {**params, **plain.params, "after": after, "upto": upto}
+        ).all()
+        issues, invalid = [], 0
+        for row_number, record, extra in rows:
+            found = validator.validate(row_number, record, extra)
+            if row_number in duplicates and not any(i.code == "blank-row" for i in found):
+                issues.append(self._duplicate(row_number, duplicates))
+                invalid += 1
+                continue
+            issues.extend((i.row_number, i.code, i.field, i.message, i.severity) for i in found)
+            if any(i.severity == "error" for i in found):
+                invalid += 1
+        # Duplicates of plain rows are plain too, and not blank.
+        checked = {row[0] for row in rows}
+        for row_number in duplicates:
+            if row_number not in checked:
+                issues.append(self._duplicate(row_number, duplicates))
+                invalid += 1
+        issues.sort(key=lambda issue: issue[0])
+        self._store(ImportTransactionManager.driver_connection(session), data_import, issues)
+        return {"invalid": invalid}
+
+    def finish(self, ctx, plan: dict[str, Any], summaries: list[dict[str, Any]]) -> dict[str, Any]:
+        data_import, rows = ctx.data_import, plan["rows"]
+        invalid = sum(summary["invalid"] for summary in summaries)
+        data_import.valid_records = rows - invalid
         data_import.invalid_records = invalid
         if data_import.valid_records == 0:
-            ctx.rejection = f"No valid records: all {done} rows have errors (see /errors)."
+            ctx.rejection = f"No valid records: all {rows} rows have errors (see /errors)."
             # Stored, so that the mappings that refused every row can be fixed before a retry.
-            self._mappings.suggest_and_store(session, data_import)
+            self._mappings.suggest_and_store(ctx.session, data_import)
+        return {"valid": rows - invalid, "invalid": invalid}
+
+    def discard(self, session: Session, data_import: DataImport) -> None:
+        delete_output(session, ValidationIssue, data_import)
 
     @staticmethod
     def _duplicate(row_number: int, duplicates: dict[int, int]) -> tuple:
@@ -152,15 +174,6 @@ class ValidationService:
         # JSON records have no header to be short of: missing cells only make sense for CSV.
         header = data_import.columns if data_import.format == "csv" else []
         return column_fields, header
-
-    @staticmethod
-    def _clear(session: Session, data_import: DataImport) -> None:
-        session.execute(
-            delete(ValidationIssue).where(
-                ValidationIssue.import_id == data_import.id,
-                ValidationIssue.client_account_id == data_import.client_account_id,
-            )
-        )
 
     @staticmethod
     def _duplicates(session: Session, data_import: DataImport) -> dict[int, int]:

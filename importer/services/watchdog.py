@@ -1,14 +1,17 @@
 """The watchdog: fails runs whose worker vanished, and sends again work whose message was lost.
 
-It judges only running runs (steps and flow phases), each by its own heartbeat. A running run
-refreshes its heartbeat as it works and holds the import's work lock for as long as it runs: one
-whose heartbeat is older than the limit and whose work lock is free has no worker any more, so it
-fails with an error saying so, and can be retried. A pending run is queued, not lost, however long
-it waits. The discovery step stays running while its flow runs, but its own work ended when the
-flow was planned: from then on the flow's phases are judged instead.
+It judges only running runs that do work, each by its own heartbeat: chunks, finishes, discards,
+and a step or phase while it has no children. A running run refreshes its heartbeat as it works
+and holds its own work lock for as long as it runs: one whose heartbeat is older than the limit
+and whose work lock is free has no worker any more, so it fails with an error saying so, and can
+be retried (a lost discard is planned again). A pending run is queued, not lost, however long it
+waits. A step or phase that planned children (the discovery step its flow's phases, a chunked one
+its chunks and their finish) stays running while they run, its own work done: they are judged
+instead.
 
-A pending run is work to be sent (see BackgroundExecutionService): the import's next run, still
-pending long after its task was sent, is sent again, in case its message never reached the broker.
+A pending run is work to be sent (see BackgroundExecutionService): the import's next runs, still
+pending long after their tasks were sent, are sent again, in case a message never reached the
+broker.
 """
 
 from __future__ import annotations
@@ -17,25 +20,25 @@ import logging
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, not_, select
+from sqlalchemy import and_, func, not_, or_, select
 
 from importer.models import (
     WORKING_IMPORT_STATUSES,
     DataImport,
+    ImportStatus,
     Run,
     RunKind,
     RunStatus,
-    Step,
 )
+from importer.pipeline import transitions
+from importer.pipeline.chunks import HANDED_OVER
 from importer.services.background import BackgroundExecutionService
-from importer.services.discovery_flow import FLOW_PLANNED, fail_phase
+from importer.services.chunk_units import fail_run
+from importer.services.discovery_flow import fail_phase
 from importer.services.import_state import fail_import, now
 from importer.services.transactions import ImportTransactionManager
 
 log = logging.getLogger(__name__)
-
-# A discovery step whose flow is planned: its phases are what runs, each judged by itself.
-_HANDED_OVER = and_(Run.kind == RunKind.STEP, Run.name == Step.DISCOVERY, FLOW_PLANNED)
 
 
 class Watchdog:
@@ -64,7 +67,7 @@ class Watchdog:
                 select(Run.import_id, Run.client_account_id, Run.id).where(
                     Run.status == RunStatus.RUNNING,
                     func.coalesce(Run.heartbeat_at, Run.started_at) < cutoff,
-                    not_(_HANDED_OVER),
+                    not_(HANDED_OVER),
                 )
             ).all()
         return [
@@ -81,14 +84,14 @@ class Watchdog:
         cutoff: datetime,
     ) -> bool:
         with self._tx.transaction() as session:
-            if not self._tx.try_lock_work(session, import_id):
+            if not self._tx.try_lock_work(session, run_id):
                 return False  # A worker holds it: slow, not lost.
             data_import = self._tx.lock_import(session, import_id, client_account_id)
-            # Judged again under the locks: since it was read, the run may have ended, or (the
-            # discovery step) handed over to its flow.
+            # Judged again under the locks: since it was read, the run may have ended, or handed
+            # over to its children.
             run = session.scalars(
                 select(Run)
-                .where(Run.id == run_id, Run.status == RunStatus.RUNNING, not_(_HANDED_OVER))
+                .where(Run.id == run_id, Run.status == RunStatus.RUNNING, not_(HANDED_OVER))
                 .with_for_update(of=Run)
                 .execution_options(populate_existing=True)
             ).one_or_none()
@@ -97,11 +100,22 @@ class Watchdog:
             last_seen = run.heartbeat_at or run.started_at
             if last_seen >= cutoff:
                 return False
+            what = f"the {run.name} {run.kind}"
+            if run.kind == RunKind.CHUNK:
+                what += f" (rows {run.row_from}-{run.row_to})"
             error = (
-                f"The worker running the {run.name} {run.kind} vanished: no heartbeat since "
+                f"The worker running {what} vanished: no heartbeat since "
                 f"{last_seen.isoformat()}. Retry the import to resume from this {run.kind}."
             )
-            if run.kind == RunKind.PHASE:
+            if run.kind == RunKind.DISCARD:
+                # The import stays cancelled; its output is still to be removed.
+                transitions.move(run, RunStatus.FAILED, error=error)
+                transitions.plan(
+                    session, data_import, RunKind.DISCARD, [run.name], parent_id=run.parent_id
+                )
+            elif run.kind in (RunKind.CHUNK, RunKind.FINISH):
+                fail_run(session, data_import, run, error)
+            elif run.kind == RunKind.PHASE:
                 fail_phase(session, data_import, run, error)
             else:
                 fail_import(session, data_import, error)
@@ -110,7 +124,7 @@ class Watchdog:
 
     # -- pending runs whose message may be lost ---------------------------------------------
     def resend(self) -> list[str]:
-        """Send again the next run of every import still pending long after it was sent;
+        """Send again the next runs of every import still pending long after they were sent;
         returns the task ids sent."""
         cutoff = now() - self._resend_after
         with self._tx.reading() as session:
@@ -120,22 +134,28 @@ class Watchdog:
                 .join(DataImport, DataImport.id == Run.import_id)
                 .where(
                     Run.status == RunStatus.PENDING,
-                    Run.queued_at < cutoff,
-                    DataImport.status.in_(WORKING_IMPORT_STATUSES),
+                    func.coalesce(Run.sent_at, Run.queued_at) < cutoff,
+                    or_(
+                        DataImport.status.in_(WORKING_IMPORT_STATUSES),
+                        and_(
+                            DataImport.status == ImportStatus.CANCELLED,
+                            Run.kind == RunKind.DISCARD,
+                        ),
+                    ),
                 )
             ).all()
         sent = []
         for import_id, client_account_id in imports:
-            task_id = self._background.send_next(
+            task_ids = self._background.send_next(
                 import_id, client_account_id, unsent_for=self._resend_after
             )
-            if task_id is not None:
+            if task_ids:
                 log.warning(
-                    "import %s: its next task %s was still pending %ss after it was sent; sent "
-                    "it again",
+                    "import %s: its next tasks %s were still pending %ss after they were sent; "
+                    "sent them again",
                     import_id,
-                    task_id,
+                    ", ".join(task_ids),
                     int(self._resend_after.total_seconds()),
                 )
-                sent.append(task_id)
+                sent.extend(task_ids)
         return sent

@@ -9,10 +9,11 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from psycopg import Copy
-from sqlalchemy import delete, text
+from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from importer import json_codec
 from importer.canonical import CanonicalSchema, FieldSpec, get_schema
@@ -23,13 +24,9 @@ from importer.discovery.os_parse import OsInfo, parse_os
 from importer.discovery.product_parse import parse_product
 from importer.discovery.profiles import profiles
 from importer.models import CleanedRecord, DataImport
+from importer.pipeline.chunks import delete_output
 from importer.services.field_mappings import FieldMappingService
-from importer.services.range_reader import RangeReader
-from importer.services.step_runner import WorkContext
 from importer.services.transactions import ImportTransactionManager
-
-if TYPE_CHECKING:
-    from importer.services.cleansing_helpers import CleanedRange, CleansingHelpers
 
 COPY_CLEANED = (
     "COPY cleaned_records (import_id, row_number, client_account_id, data, "
@@ -62,26 +59,14 @@ LAST_ROW = text(
 
 
 class DataCleansingPhase:
-    def __init__(
-        self,
-        mappings: FieldMappingService,
-        chunk_size: int,
-        reader: RangeReader,
-        helpers: CleansingHelpers,
-    ) -> None:
-        self._mappings = mappings
-        self._chunk_size = chunk_size
-        self._reader = reader
-        self._helpers = helpers
+    """The phase's work, in chunks (importer.pipeline.chunks.ChunkedWork): the plan is the
+    import's mappings (a CleansingJob); each range's valid rows are cleaned and stored by its
+    chunk; the finish adds up the outcomes per field."""
 
-    def run(self, ctx: WorkContext) -> dict[str, Any]:
-        session, data_import = ctx.session, ctx.data_import
-        session.execute(
-            delete(CleanedRecord).where(
-                CleanedRecord.import_id == data_import.id,
-                CleanedRecord.client_account_id == data_import.client_account_id,
-            )
-        )
+    def __init__(self, mappings: FieldMappingService) -> None:
+        self._mappings = mappings
+
+    def plan(self, session: Session, data_import: DataImport) -> tuple[int, dict[str, Any]]:
         schema = get_schema(data_import.import_type)
         columns = [
             (m.column, m.field, schema.field(m.field).type, m.unit, m.unit_column)
@@ -94,61 +79,46 @@ class DataCleansingPhase:
             columns,
             import_tool(data_import),
         )
-        writer = CleanRowWriter(job)
-        counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-        conn = ImportTransactionManager.driver_connection(session)
-        done = 0
-        params = job.params
-        last = session.scalar(LAST_ROW, params) or 0
+        return session.scalar(LAST_ROW, job.params) or 0, job.to_json()
 
-        def waiting() -> None:  # for a helper's range: a cancel is still honoured meanwhile
-            ctx.checkpoint(done, last)
-
-        helpers = self._helpers.start(job, last, self._chunk_size)
-        own = self._reader.ranges(
-            VALID_ROWS, params, last, self._chunk_size, share=(0, helpers.shares)
+    def chunk(
+        self, session: Session, data_import: DataImport, plan: dict[str, Any], after: int, upto: int
+    ) -> dict[str, Any]:
+        job = CleansingJob.from_json(plan)
+        delete_output(
+            session,
+            CleanedRecord,
+            data_import,
+            CleanedRecord.row_number > after,
+            CleanedRecord.row_number <= upto,
         )
-        try:
-            for index, after in enumerate(range(0, last, self._chunk_size)):
-                upto = after + self._chunk_size
-                helper = helpers.owner(index)
-                if helper is None:
-                    _, _, rows = next(own)
-                    done += self._store(conn, writer, rows, counts)
-                elif (cleaned := helper.take(after, waiting)) is not None:
-                    done += self._store_cleaned(conn, cleaned, counts)
-                else:  # its helper failed: the phase cleans the range itself
-                    bounds = {**params, "after": after, "upto": upto}
-                    rows = session.execute(VALID_ROWS, bounds).all()
-                    done += self._store(conn, writer, rows, counts)
-                ctx.checkpoint(min(upto, last), last)
-        finally:
-            own.close()
-            helpers.close()
+        rows = session.execute(VALID_ROWS, {**job.params, "after": after, "upto": upto}).all()
+        counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        if rows:
+            conn = ImportTransactionManager.driver_connection(session)
+            with conn.cursor() as cursor, cursor.copy(COPY_CLEANED) as copy:
+                CleanRowWriter(job).write(copy, rows, counts)
         return {
-            "records_cleaned": done,
+            "records_cleaned": len(rows),
+            "fields": {field: dict(outcomes) for field, outcomes in counts.items()},
+        }
+
+    def finish(self, ctx, plan: dict[str, Any], summaries: list[dict[str, Any]]) -> dict[str, Any]:
+        counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        for summary in summaries:
+            add_counts(counts, summary["fields"])
+        return {
+            "records_cleaned": sum(summary["records_cleaned"] for summary in summaries),
             "fields": {field: dict(outcomes) for field, outcomes in sorted(counts.items())},
         }
 
-    @staticmethod
-    def _store(conn, writer: CleanRowWriter, rows, counts: dict[str, dict[str, int]]) -> int:
-        if rows:
-            with conn.cursor() as cursor, cursor.copy(COPY_CLEANED) as copy:
-                writer.write(copy, rows, counts)
-        return len(rows)
-
-    @staticmethod
-    def _store_cleaned(conn, cleaned: CleanedRange, counts: dict[str, dict[str, int]]) -> int:
-        if cleaned.rows:
-            with conn.cursor() as cursor, cursor.copy(COPY_CLEANED) as copy:
-                copy.write(cleaned.copy_data)
-            add_counts(counts, cleaned.counts)
-        return cleaned.rows
+    def discard(self, session: Session, data_import: DataImport) -> None:
+        delete_output(session, CleanedRecord, data_import)
 
 
 @dataclass(frozen=True)
 class CleansingJob:
-    """What cleaning an import's rows takes: all a helper process is told (as JSON)."""
+    """What cleaning an import's rows takes: the phase's plan (as JSON)."""
 
     import_type: str
     import_id: uuid.UUID
@@ -183,7 +153,7 @@ class CleansingJob:
 
 
 class CleanRowWriter:
-    """Cleans raw rows into a COPY of COPY_CLEANED: the phase's and its helpers' one way."""
+    """Cleans raw rows into a COPY of COPY_CLEANED."""
 
     def __init__(self, job: CleansingJob) -> None:
         self._cleaner = RowCleaner(job.columns, get_schema(job.import_type))

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from importer.canonical import get_schema
 from importer.models import DataImport, ImportFieldMapping, MappingStatus
+from importer.pipeline.chunks import ChunkPlanner
 from importer.services.field_mappings import FieldMappingService
 from importer.services.mapping_suggester import FieldMappingSuggester
 from importer.services.step_runner import WorkContext
@@ -45,9 +46,12 @@ def needs_review(summary: dict[str, Any]) -> bool:
 
 
 class FieldMappingPhase:
-    def __init__(self, threshold: float, validation: ValidationService) -> None:
+    def __init__(
+        self, threshold: float, validation: ValidationService, planner: ChunkPlanner
+    ) -> None:
         self._threshold = threshold
         self._validation = validation
+        self._planner = planner
 
     def review(self, session: Session, data_import: DataImport) -> dict[str, Any]:
         """What stands in the way of going on: fields unmapped, weakly mapped or contested."""
@@ -117,7 +121,7 @@ class FieldMappingPhase:
                 ]
             )
         elif any(m.status != MappingStatus.SUGGESTED for m in mappings):
-            self._validation.run(ctx)
+            self._planner.run_inline(ctx, self._validation)
             summary["revalidated"] = True
         ctx.checkpoint(1, 1)
         return summary
