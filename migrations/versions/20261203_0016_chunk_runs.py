@@ -1,7 +1,7 @@
 """finish and discard runs; a chunked run's plan; when a run's message was sent
 
 Revision ID: 0016
-Revises: 0013
+Revises: 0015
 Create Date: 2026-12-03 18:00:00
 
 A step or phase that processes rows plans chunk runs and a ``finish`` run (its whole-import work
