@@ -203,7 +203,7 @@ def end_to_end(bench: BenchRun, rows: int, path: Path) -> dict:
 def scale_out(bench: BenchRun, rows: int, path: Path) -> dict[int, float]:
     seconds = {}
     for count in (1, 2):
-        started = workers(bench, f"w{count}-", count, 1, IMPORTER_CLEANSING_HELPERS="0")
+        started = workers(bench, f"w{count}-", count, 1)
         try:
             result = import_with(bench, f"scale-{count}", rows, path, started[0])
         finally:
