@@ -77,14 +77,3 @@ def test_an_error_in_the_callers_work_stops_the_readers(resources):
             if after == 300:
                 raise RuntimeError("cancelled")
     assert reader_threads() == []
-
-
-def test_a_share_is_every_nth_range_from_the_kth(resources):
-    reader = RangeReader(resources.engine, readers=2)
-    shares = [
-        list(reader.ranges(NUMBERS, {"n": 23}, last=23, chunk_size=5, share=(k, 2))) for k in (0, 1)
-    ]
-    assert [(after, upto) for after, upto, _ in shares[0]] == [(0, 5), (10, 15), (20, 25)]
-    assert [(after, upto) for after, upto, _ in shares[1]] == [(5, 10), (15, 20)]
-    rows = sorted(row.row_number for share in shares for _, _, rows in share for row in rows)
-    assert rows == list(range(1, 24))

@@ -33,17 +33,14 @@ class RangeReader:
         params: dict[str, Any],
         last: int,
         chunk_size: int,
-        share: tuple[int, int] = (0, 1),
     ) -> Iterator[tuple[int, int, Sequence[Row]]]:
         """(after, upto, rows) for each range of row numbers up to ``last``, in order.
 
         ``statement`` reads the rows with ``after < row_number <= upto``. At most ``readers``
         ranges are read ahead of the one the caller works on. Leaving the loop early (a cancel
-        raises out of it) stops the readers before this returns. ``share`` (k, n) reads only
-        every n-th range from the k-th: one share of ranges split among n workers.
+        raises out of it) stops the readers before this returns.
         """
-        first, step = share
-        bounds = iter(range(first * chunk_size, last, step * chunk_size))
+        bounds = iter(range(0, last, chunk_size))
         pool = ThreadPoolExecutor(self._readers, thread_name_prefix="range-reader")
         pending: deque[tuple[int, Future]] = deque()
 
