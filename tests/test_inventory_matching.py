@@ -343,7 +343,7 @@ def test_known_keys_are_probed_per_row_not_hashed_per_range(client, auth, resour
             {**params, "upto": RANGE},
         )
         conn.execute(text("ANALYZE cleaned_records"))
-        for statement in (inventory.SHARED_TABLE, inventory.FILL_SHARED):
+        for statement in (inventory.CLEAR_SHARED, inventory.FILL_SHARED):
             conn.execute(statement, params)
         creation = inventory.creation(known_assets=True).text
         # Executed, so that the plan counts how often each node ran (rolled back below).

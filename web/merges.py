@@ -31,7 +31,8 @@ def list_merges():
 @bp.post("/<merge_id>/approve")
 @document((200, schemas.Merge), tags=["merges"], errors=(404, 409))
 def approve(merge_id: str):
-    """Merge the row's own asset into the asset its key found (409 `merge-decided` once decided)"""
+    """Merge the row's own asset into the asset its key found (409 `merge-decided` once decided,
+    `inventory-busy` while an import merges into the account's inventory)"""
     svc = services()
     view = svc.merges.approve(parse_id(merge_id, "merge"), client_account_id())
     return jsonify(svc.responses.merge(view).dump())
@@ -40,7 +41,8 @@ def approve(merge_id: str):
 @bp.post("/<merge_id>/split")
 @document((200, schemas.Merge), tags=["merges"], errors=(404, 409))
 def split(merge_id: str):
-    """Keep the two assets apart, now and in later imports (409 `merge-decided` once decided)"""
+    """Keep the two assets apart, now and in later imports (409 `merge-decided` once decided,
+    `inventory-busy` while an import merges into the account's inventory)"""
     svc = services()
     view = svc.merges.split(parse_id(merge_id, "merge"), client_account_id())
     return jsonify(svc.responses.merge(view).dump())

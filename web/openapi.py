@@ -33,7 +33,7 @@ ERROR_DESCRIPTIONS = {
     401: "No API key, or not a valid one (`unauthorized`, `invalid-api-key`).",
     404: "No such resource in this client account (a malformed id is one that does not exist).",
     409: "The resource's state does not allow this now (`conflict`, `mappings-locked`, "
-    "`merge-decided`, ...).",
+    "`merge-decided`, `inventory-busy`, ...).",
     413: "The request body exceeds IMPORTER_MAX_UPLOAD_BYTES (`payload-too-large`).",
     415: "Neither multipart/form-data nor application/json (`unsupported-media-type`).",
     422: "The upload or body cannot be used (`invalid-upload`, `invalid-json`, `missing-file`, "

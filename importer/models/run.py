@@ -84,6 +84,14 @@ class Run(Base):
             "queued_at",
             postgresql_where="status IN ('pending', 'running')",
         ),
+        # An account's open phases and discards by name: who holds its inventory, who waits
+        # for it (importer.services.phases.asset_inventory.InventoryLease; migration 0017).
+        Index(
+            "ix_runs_account_open_phases",
+            "client_account_id",
+            "name",
+            postgresql_where="kind IN ('phase', 'discard') AND status IN ('pending', 'running')",
+        ),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()

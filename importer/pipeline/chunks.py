@@ -9,6 +9,10 @@ counts every chunk succeeded. The runs are sent by BackgroundExecutionService.se
 
 A retry after a failed attempt whose plan is the same keeps that attempt's succeeded chunks (they
 are given to the new attempt) and plans only the others; otherwise the output is cleared first.
+
+A work whose ranges depend on each other (``in_order``: the inventory, where a later row merges
+into what an earlier one made) has its chunks sent one at a time, lowest first, each once the one
+before it committed; a chunk of it begins only when every chunk before it succeeded.
 """
 
 from __future__ import annotations
@@ -38,6 +42,10 @@ CHUNKED: ColumnElement[bool] = (
 
 
 class ChunkedWork(Protocol):
+    """Optional beside these: ``in_order = True`` (see the module's docstring), and
+    ``prepare(session, data_import)``, the plan's staging that every chunk reads, written once
+    the planner kept or discarded the previous attempt's output (see ``prepare``)."""
+
     def plan(self, session: Session, data_import: DataImport) -> tuple[int, Plan]:
         """The import's last row number, and the whole-import preparation every chunk reads
         (JSON-able)."""
@@ -81,6 +89,19 @@ def children(parent_id, kind: RunKind) -> ColumnElement[bool]:
     return (Run.parent_id == parent_id) & (Run.kind == kind)
 
 
+def in_order(work: ChunkedWork) -> bool:
+    """Whether the work's chunks must run one after the other, in the order of their rows."""
+    return getattr(work, "in_order", False)
+
+
+def prepare(session: Session, data_import: DataImport, work: ChunkedWork) -> None:
+    """The work's staging for its chunks (tables of the import's, which its discard clears:
+    written after the discard of a previous attempt's output, not in ``plan``)."""
+    prepare_staging = getattr(work, "prepare", None)
+    if prepare_staging is not None:
+        prepare_staging(session, data_import)
+
+
 class ChunkPlanner:
     def __init__(self, chunk_size: int) -> None:
         self._chunk_size = chunk_size
@@ -99,6 +120,7 @@ class ChunkPlanner:
             work.discard(session, data_import)
         else:
             todo = [(after, upto) for after, upto in todo if after + 1 not in kept]
+        prepare(session, data_import, work)
         transitions.plan_chunks(
             session, data_import, parent, [(after + 1, upto) for after, upto in todo]
         )
@@ -142,6 +164,7 @@ class ChunkPlanner:
         last, plan = work.plan(session, data_import)
         plan = orjson.loads(orjson.dumps(plan))
         work.discard(session, data_import)
+        prepare(session, data_import, work)
         summaries = []
         for after, upto in ranges(last, self._chunk_size):
             summaries.append(work.chunk(session, data_import, plan, after, upto))

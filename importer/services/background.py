@@ -9,14 +9,20 @@ database, with the task ids stored before anything was sent: the next step or ph
 chunks of the running one as one Celery group, or its finish once PostgreSQL counts every chunk
 succeeded. A message sent twice is harmless: a unit begins only on a pending run, or on a running
 one whose worker is gone.
+
+The chunks of a work that runs in order go one at a time: the lowest pending one, once none of
+its siblings is running. A phase that waits for its account's lease (the inventory: see
+importer.services.phases.asset_inventory.InventoryLease) stays pending; it is sent again by the
+send that follows the commit that frees the lease, or by the watchdog.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import timedelta
+from typing import Protocol
 
 from celery import Celery, group
 from sqlalchemy import ColumnElement, select
@@ -63,10 +69,25 @@ def task_message(run: Run) -> tuple[str, str, tuple]:
     return (FINISH_TASK if run.kind == RunKind.FINISH else DISCARD_TASK), run.task_id, ()
 
 
+class Lease(Protocol):
+    def waiting(self, session: Session, client_account_id: uuid.UUID) -> list[uuid.UUID]:
+        """The account's imports whose phase waits for the lease, once it is free."""
+
+
 class BackgroundExecutionService:
-    def __init__(self, celery: Celery, transactions: ImportTransactionManager) -> None:
+    def __init__(
+        self,
+        celery: Celery,
+        transactions: ImportTransactionManager,
+        *,
+        in_order: Collection[str] = (),
+        lease: Lease | None = None,
+    ) -> None:
         self._celery = celery
         self._tx = transactions
+        # The steps and phases whose chunks run one at a time, in the order of their rows.
+        self._in_order = frozenset(in_order)
+        self._lease = lease
 
     def plan_steps(self, session: Session, data_import: DataImport, steps: Sequence[Step]) -> None:
         """Pending step runs, each with its Celery task id, stored before anything is sent."""
@@ -78,12 +99,14 @@ class BackgroundExecutionService:
         client_account_id: uuid.UUID,
         *,
         unsent_for: timedelta | None = None,
+        wake: bool = True,
     ) -> list[str]:
         """Send the tasks of the import's next runs that were never sent; the task ids sent.
 
         ``unsent_for``: those still pending that long after they were planned or last sent
-        instead (the watchdog's re-send). Never raises: a run that could not be sent stays
-        pending, and the watchdog sends it once the broker answers again.
+        instead (the watchdog's re-send). ``wake``: then send again the phases of the
+        account's other imports that wait for a lease now free. Never raises: a run that could
+        not be sent stays pending, and the watchdog sends it once the broker answers again.
         """
         try:
             with self._tx.transaction() as session:
@@ -95,9 +118,12 @@ class BackgroundExecutionService:
                     runs = [run for run in runs if (run.sent_at or run.queued_at) <= due]
                 for run in runs:
                     run.sent_at = now()
+                waiting = []
+                if wake and self._lease is not None:
+                    waiting = self._lease.waiting(session, client_account_id)
                 # Sent before the commit: a message is never lost behind a committed sent_at.
                 self._send(runs, str(import_id), str(client_account_id))
-                return [run.task_id for run in runs]
+                sent = [run.task_id for run in runs]
         except Exception:
             log.warning(
                 "could not send the next tasks of import %s; the watchdog sends them later",
@@ -105,6 +131,13 @@ class BackgroundExecutionService:
                 exc_info=True,
             )
             return []
+        for other in waiting:
+            if other != import_id:
+                # Its phase was sent, and found the lease held: it is sent again now.
+                sent += self.send_next(
+                    other, client_account_id, unsent_for=timedelta(0), wake=False
+                )
+        return sent
 
     def _send(self, runs: list[Run], import_id: str, client_account_id: str) -> None:
         signatures = [
@@ -160,7 +193,32 @@ class BackgroundExecutionService:
             )
         )
         kind = RunKind.CHUNK if unfinished else RunKind.FINISH
+        if kind == RunKind.CHUNK and current.name in self._in_order:
+            return self._next_in_order(session, current.id)
         return self._locked_pending(session, children(current.id, kind))
+
+    @staticmethod
+    def _next_in_order(session: Session, parent_id: uuid.UUID) -> list[Run]:
+        """The lowest pending chunk, locked, once none of the parent's chunks is running."""
+        running = session.scalar(
+            select(
+                select(Run.id)
+                .where(children(parent_id, RunKind.CHUNK), Run.status == RunStatus.RUNNING)
+                .exists()
+            )
+        )
+        if running:
+            return []
+        return list(
+            session.scalars(
+                select(Run)
+                .where(children(parent_id, RunKind.CHUNK), Run.status == RunStatus.PENDING)
+                .order_by(Run.row_from)
+                .limit(1)
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            )
+        )
 
     @staticmethod
     def _locked_pending(session: Session, *where: ColumnElement[bool]) -> list[Run]:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from importer.models import DataImport, ImportStatus, Run, RunKind, RunStatus
 from importer.pipeline import transitions
-from importer.pipeline.chunks import CHUNKED, ChunkedWork, children
+from importer.pipeline.chunks import CHUNKED, ChunkedWork, children, in_order
 from importer.services.discovery_flow import fail_phase, show_flow_progress
 from importer.services.import_state import fail_import
 from importer.services.step_runner import RunUnit, Unit, WorkContext, show_progress
@@ -102,6 +102,25 @@ class ChunkUnit(_ChildUnit):
     def _mine(self):
         # The message names its rows: another range's message does nothing.
         return (*super()._mine(), Run.row_from == self._row_from)
+
+    def _ready(self, session: Session, run: Run) -> bool:
+        if not super()._ready(session, run):
+            return False
+        if not in_order(self._works[run.name]):
+            return True
+        # In order: a message that came early (sent again by the watchdog) waits its turn.
+        earlier = session.scalar(
+            select(
+                select(Run.id)
+                .where(
+                    children(run.parent_id, RunKind.CHUNK),
+                    Run.row_from < run.row_from,
+                    Run.status != RunStatus.SUCCEEDED,
+                )
+                .exists()
+            )
+        )
+        return not earlier
 
     def _began(self, session: Session, run: Run, parent: Run) -> None:
         self._range = (run.row_from - 1, run.row_to)

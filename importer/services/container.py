@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from importer.models import FlowPhase, Run, RunKind, Step
-from importer.pipeline.chunks import ChunkPlanner
+from importer.pipeline.chunks import ChunkPlanner, in_order
 from importer.services.api_keys import ApiKeyService
 from importer.services.background import BackgroundExecutionService
 from importer.services.chunk_units import ChunkUnit, DiscardUnit, FinishUnit
@@ -18,7 +18,7 @@ from importer.services.import_storage_handler import ImportStorageHandler
 from importer.services.import_validator import ImportValidator
 from importer.services.inventory_queries import InventoryQueryService
 from importer.services.merge_review import MergeReviewService
-from importer.services.phases.asset_inventory import AssetInventoryPhase
+from importer.services.phases.asset_inventory import AssetInventoryPhase, InventoryLease
 from importer.services.phases.connections import ConnectionsPhase
 from importer.services.phases.data_cleansing import DataCleansingPhase
 from importer.services.phases.dependency_analysis import DependencyAnalysisPhase
@@ -40,7 +40,6 @@ class Services:
     def __init__(self, resources) -> None:
         settings = resources.settings
         self.transactions = ImportTransactionManager(resources.session_factory)
-        self.background = BackgroundExecutionService(resources.celery, self.transactions)
         self.flows = FlowTriggerService()
         self.validator = ImportValidator()
         self.storage = ImportStorageManager()
@@ -52,11 +51,25 @@ class Services:
         self.planner = ChunkPlanner(settings.chunk_size)
         self.validation = ValidationService(self.mappings)
         cleansing = DataCleansingPhase(self.mappings)
+        inventory = AssetInventoryPhase()
         # The chunked work of each step or phase that is done in chunk runs, by its name.
-        self.chunked = {Step.VALIDATE: self.validation, FlowPhase.DATA_CLEANSING: cleansing}
+        self.chunked = {
+            Step.VALIDATE: self.validation,
+            FlowPhase.DATA_CLEANSING: cleansing,
+            FlowPhase.ASSET_INVENTORY: inventory,
+        }
+        # The phases that hold a lease of their account while they run.
+        self.inventory_lease = InventoryLease()
+        self.leases = {FlowPhase.ASSET_INVENTORY: self.inventory_lease}
+        self.background = BackgroundExecutionService(
+            resources.celery,
+            self.transactions,
+            in_order=[name for name, work in self.chunked.items() if in_order(work)],
+            lease=self.inventory_lease,
+        )
         self.queries = ImportQueryService()
         self.inventory = InventoryQueryService(self.mappings)
-        self.merges = MergeReviewService(self.transactions)
+        self.merges = MergeReviewService(self.transactions, self.inventory_lease)
         self.api_keys = ApiKeyService(self.transactions)
         self.runner = StepRunner(
             self.transactions, resources.runtime_state, settings.max_restarts, self.background
@@ -67,7 +80,7 @@ class Services:
         self.phases = {
             FlowPhase.FIELD_MAPPING: self.field_mapping_phase,
             FlowPhase.DATA_CLEANSING: Chunked(cleansing, self.planner),
-            FlowPhase.ASSET_INVENTORY: AssetInventoryPhase(settings.chunk_size, statistics),
+            FlowPhase.ASSET_INVENTORY: Chunked(inventory, self.planner),
             FlowPhase.DEPENDENCY_ANALYSIS: ByImportType(
                 DependencyAnalysisPhase(settings.chunk_size, reader, statistics),
                 dependencies=ConnectionsPhase(settings.chunk_size, reader),
@@ -109,7 +122,7 @@ class Services:
         return DiscoveryStep(task_id, self.flows)
 
     def discovery_phase(self, task_id: str, phase: str) -> PhaseUnit:
-        return PhaseUnit(task_id, self.phases[FlowPhase(phase)])
+        return PhaseUnit(task_id, self.phases[FlowPhase(phase)], self.leases.get(FlowPhase(phase)))
 
     def chunk_unit(self, task_id: str, row_from: int) -> ChunkUnit:
         return ChunkUnit(task_id, row_from, self.chunked)

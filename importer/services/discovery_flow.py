@@ -39,13 +39,16 @@ class PhaseWork(Protocol):
 
 
 class Chunked:
-    """A phase whose work is done in chunk runs: its own task plans them."""
+    """A phase whose work is done in chunk runs: its own task plans them. Run outside of a run
+    of its own (no ``ctx.run_id``: a caller's transaction), it does the whole work there."""
 
     def __init__(self, work: ChunkedWork, planner: ChunkPlanner) -> None:
         self._work = work
         self._planner = planner
 
     def run(self, ctx: WorkContext) -> dict[str, Any]:
+        if getattr(ctx, "run_id", None) is None:
+            return self._planner.run_inline(ctx, self._work)
         self._planner.plan(ctx, self._work)
         return {}
 
@@ -145,13 +148,23 @@ class ByImportType:
         return self._by_type.get(ctx.data_import.import_type, self._usual).run(ctx)
 
 
+class Lease(Protocol):
+    def claim(self, session: Session, run: Run) -> bool:
+        """Whether the phase run may start now (False: it stays pending, to be sent again)."""
+
+
 class PhaseUnit(RunUnit):
     kind = RunKind.PHASE
 
-    def __init__(self, task_id: str, work: PhaseWork) -> None:
+    def __init__(self, task_id: str, work: PhaseWork, lease: Lease | None = None) -> None:
         super().__init__(task_id)
         self._work = work
+        self._lease = lease
         self.name = "discovery_flow"
+
+    def _ready(self, session: Session, run: Run) -> bool:
+        # A phase that held its lease already (restarted after its worker died) claims it again.
+        return self._lease is None or self._lease.claim(session, run)
 
     def begin(self, session: Session, data_import: DataImport, max_restarts: int) -> bool:
         run = self._start(session, data_import, max_restarts)

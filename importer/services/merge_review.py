@@ -7,8 +7,10 @@ the inventory's own precedence (AssetInventoryPhase.merge_row, as if the propose
 row of the import that last described it). Splitting keeps them apart. The decided pair stays
 (asset_merges), so that the next import's rows land where the review put them.
 
-Reviews take the account's inventory lock, as an import's inventory phase does: a review and an
-import never change one account's assets at once.
+Reviews take the account's inventory lock, as an import's inventory chunks do: a review and an
+import never change one account's assets at once. While an import holds the account's inventory
+(its phase runs, or its cancel's discard is to run: InventoryLease), a review is refused (409
+inventory-busy): a cancel of that import restores the assets it changed as they were before it.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from importer.services.phases.asset_inventory import (
     ROW_KEYS,
     AssetInventoryPhase,
     AssetWriter,
+    InventoryLease,
     Known,
     lock_inventory,
 )
@@ -70,8 +73,9 @@ class MergeView:
 
 
 class MergeReviewService:
-    def __init__(self, transactions: ImportTransactionManager) -> None:
+    def __init__(self, transactions: ImportTransactionManager, lease: InventoryLease) -> None:
         self._tx = transactions
+        self._lease = lease
 
     # ---------------------------------------------------------------------------------- reading
     def merges(
@@ -136,6 +140,14 @@ class MergeReviewService:
         # account's inventory lock, under which the merge is read again as it now is.
         self._found(session, merge_id, client_account_id)
         lock_inventory(session, client_account_id)
+        holder = self._lease.holder(session, client_account_id)
+        if holder is not None:
+            raise Conflict(
+                "An import is merging into this account's inventory; review this merge once "
+                "its asset_inventory phase has ended.",
+                code="inventory-busy",
+                details={"id": str(merge_id), "import_id": str(holder)},
+            )
         merge = self._found(session, merge_id, client_account_id, lock=True)
         if merge.status != "pending":
             raise Conflict(

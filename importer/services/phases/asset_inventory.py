@@ -41,13 +41,21 @@ What a matched row changes in its asset (per attribute):
 Most rows of an export name an asset no other row and no existing asset names: PostgreSQL
 creates those assets straight from the cleaned records (whose keys the cleansing computed). The
 rows that share a key with another row or with an existing asset are matched and merged in
-Python, in row order. Both kinds of row go range by range: a cancel is honoured between ranges.
-Rows of the first kind touch nothing the others can find, so the split changes no outcome.
+Python, in row order. Both kinds of row go range by range, each range a chunk run of its own
+(importer.pipeline.chunks), the chunks one after the other in row order: a later row of the
+import sees what an earlier one made. Rows of the first kind touch nothing the others can find,
+so the split changes no outcome.
+
+One import at a time writes an account's inventory (InventoryLease): from the start of its phase
+to its finish, or to the discard that a cancel plans. Each chunk saves the assets it is the first
+of the import to change as they were (inventory_displaced): a cancel deletes what the import
+made and restores those; the finish counts them updated or unchanged.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import logging
 import re
 import threading
 import time
@@ -59,18 +67,20 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import TextClause, delete, func, select, text
+from sqlalchemy.orm import Session
 
 from importer import json_codec
 from importer.discovery.classify import classify_asset
 from importer.discovery.identity import identity
 from importer.discovery.match_confidence import confidences, fqdn, kind_of
-from importer.models import Asset, AssetSource, ClientAccount, DataImport
+from importer.models import Asset, AssetSource, ClientAccount, DataImport, FlowPhase, Run
 from importer.models.asset import ACCOUNT_SCAN
 from importer.services.phases.data_cleansing import import_tool
 from importer.services.phases.tech_debt import end_of_support_table
 from importer.services.step_runner import WorkContext
-from importer.services.table_statistics import TableStatistics
 from importer.services.transactions import ImportTransactionManager
+
+log = logging.getLogger(__name__)
 
 # The asset's own columns, taken from its clean fields; everything else stays in attributes.
 COLUMNS = ("os_family", "os_name", "os_version", "environment", "cpu_cores", "memory_gb")
@@ -124,36 +134,28 @@ COMPARED = (
     "attributes",
 )
 WRITTEN = (*COMPARED, *EOS, "last_import_id")
-# Creating more assets than this, and more than a tenth of those the statistics know of, makes
-# the statistics stale for the rest of the phase.
-MIN_NEW_ASSETS = 20_000
-STALE_FRACTION = 0.1
 KNOWN_COLUMNS = [c for c in Asset.__table__.columns if c.key not in ("created_at", "updated_at")]
 
-# Key values that more than one row of the import carries: their rows go through Python.
-SHARED_TABLE = text(
-    """
-    CREATE TEMP TABLE IF NOT EXISTS inventory_shared (kind "char", value text,
-        PRIMARY KEY (kind, value)) ON COMMIT DROP
-    """
-)
-# Each key's one-letter kind in that table.
+# Key values that more than one row of the import carries: their rows go through Python. Filled
+# by the planner (prepare), read by every chunk, cleared by the finish or the discard.
 SHARED_KIND = dict(zip(ROW_KEYS, "ksiur", strict=True))
 FILL_SHARED = text(
-    "INSERT INTO inventory_shared (kind, value) "
+    "INSERT INTO inventory_shared_keys (import_id, kind, value) "
     + " UNION ALL ".join(
         f"""
-        SELECT '{kind}', {column} FROM cleaned_records
+        SELECT :import_id, '{kind}', {column} FROM cleaned_records
         WHERE import_id = :import_id AND {column} IS NOT NULL
         GROUP BY {column} HAVING count(*) > 1
         """
         for column, kind in SHARED_KIND.items()
     )
 )
+CLEAR_SHARED = text("DELETE FROM inventory_shared_keys WHERE import_id = :import_id")
+# A range's, read by the primary key like every range of the import's rows.
 OS_PAIRS = text(
     """
     SELECT DISTINCT data ->> 'os_family', data ->> 'os_version' FROM cleaned_records
-    WHERE import_id = :import_id
+    WHERE import_id = :import_id AND row_number > :after AND row_number <= :upto
       AND data ->> 'os_family' IS NOT NULL AND data ->> 'os_version' IS NOT NULL
     """
 )
@@ -189,13 +191,16 @@ SET_KEYS = text(
 )
 # A row is matched in Python when one of its keys is shared within the import or names an
 # asset the account had before (an account without assets spares PostgreSQL those look-ups).
-# The shared keys are a table of this transaction's, analysed once filled: PostgreSQL then hashes
-# them for each range only when they are few. The assets' look-ups are scalar subqueries, one
-# index probe a row, which PostgreSQL cannot turn into hashing every asset of the account for each
-# range (as EXISTS, with statistics taken before a large import, it did: 100k assets hashed twice
-# a range, 1M rows into such an account took 169 s instead of 22).
+# Each look-up is a scalar subquery, one index probe a row (the primary key of the shared keys,
+# a key's index of the assets), which PostgreSQL cannot turn into hashing every shared key or
+# every asset of the account for each range, whatever the statistics say (as EXISTS over the
+# assets, with statistics taken before a large import, it hashed 100k assets twice a range: 1M
+# rows into such an account took 169 s instead of 22).
 SHARED_KEY = " OR ".join(
-    f"EXISTS (SELECT 1 FROM inventory_shared s WHERE s.kind = '{kind}' AND s.value = c.{column})"
+    f"""
+    coalesce((SELECT true FROM inventory_shared_keys s WHERE s.import_id = :import_id
+              AND s.kind = '{kind}' AND s.value = c.{column}), false)
+    """
     for column, kind in SHARED_KIND.items()
 )
 KNOWN_KEY = "".join(
@@ -244,8 +249,13 @@ THRESHOLD = select(ClientAccount.merge_review_threshold)
 # When the imports that last described the matched assets were made: an older import than an
 # asset's last one only fills its blanks.
 IMPORT_TIMES = text("SELECT id, created_at FROM data_imports WHERE id = ANY(CAST(:ids AS uuid[]))")
-ANY_ASSET = text(
-    f"SELECT EXISTS (SELECT 1 FROM assets WHERE client_account_id = :account AND {ACCOUNT_SCAN})"
+ANY_OTHER_ASSET = text(
+    f"""
+    SELECT EXISTS (
+        SELECT 1 FROM assets WHERE client_account_id = :account AND {ACCOUNT_SCAN}
+          AND first_import_id IS DISTINCT FROM :import_id
+    )
+    """
 )
 RANGE = """
     c.import_id = :import_id AND c.client_account_id = :account
@@ -349,6 +359,69 @@ APPLY_CHANGES = f"""
     UPDATE assets a SET {", ".join(f"{c} = x.{c}" for c in WRITTEN)}, updated_at = now()
     FROM asset_changes x WHERE a.id = ANY(%(ids)s) AND a.id = x.id
 """
+
+
+# The first time a chunk of the import changes an asset that existed before it: the asset as it
+# was (by its primary key, whatever the statistics say).
+SAVE_DISPLACED = text(
+    """
+    INSERT INTO inventory_displaced (import_id, asset_id, row)
+    SELECT :import_id, a.id, to_jsonb(a) FROM assets a WHERE a.id = ANY(CAST(:ids AS uuid[]))
+    ON CONFLICT (import_id, asset_id) DO NOTHING
+    """
+)
+CLEAR_DISPLACED = text("DELETE FROM inventory_displaced WHERE import_id = :import_id")
+# The import's displaced assets by their type now, updated or not: what they are made of
+# (COMPARED) against what they were, as JSON (16 and 16.0 are one number there too).
+_NOW = ", ".join(f"'{c}', a.{c}" for c in COMPARED)
+_BEFORE = ", ".join(f"'{c}', d.row -> '{c}'" for c in COMPARED)
+DISPLACED_COUNTS = text(
+    f"""
+    SELECT a.asset_type,
+           count(*) FILTER (WHERE jsonb_build_object({_NOW}) <> jsonb_build_object({_BEFORE})),
+           count(*) FILTER (WHERE jsonb_build_object({_NOW}) = jsonb_build_object({_BEFORE}))
+    FROM inventory_displaced d JOIN assets a ON a.id = d.asset_id
+    WHERE d.import_id = :import_id
+    GROUP BY a.asset_type
+    """
+)
+# Whether the import's inventory phase succeeded once: what it made is then no unfinished
+# attempt's output (a finished import's phase run again only replaces its sources).
+FINISHED_BEFORE = text(
+    f"""
+    SELECT EXISTS (
+        SELECT 1 FROM runs WHERE import_id = :import_id AND kind = 'phase'
+          AND name = '{FlowPhase.ASSET_INVENTORY.value}' AND status = 'succeeded'
+    )
+    """
+)
+CLEAR_SOURCES = text("DELETE FROM asset_sources WHERE import_id = :import_id")
+# An unfinished phase's inventory undone: its proposals and the assets it made deleted, then the
+# assets it changed as they were. Their host names first cleared: one may hold another's name
+# until that one gets it back.
+_RESTORED = (*WRITTEN, "updated_at")
+UNDO = (
+    text(
+        """
+        DELETE FROM asset_merges WHERE client_account_id = :account AND status = 'pending'
+          AND import_id = :import_id
+        """
+    ),
+    text("DELETE FROM assets WHERE first_import_id = :import_id AND client_account_id = :account"),
+    text(
+        """
+        UPDATE assets a SET hostname_key = NULL FROM inventory_displaced d
+        WHERE d.import_id = :import_id AND a.id = d.asset_id
+        """
+    ),
+    text(
+        f"""
+        UPDATE assets a SET {", ".join(f"{c} = r.{c}" for c in _RESTORED)}
+        FROM inventory_displaced d CROSS JOIN LATERAL jsonb_populate_record(NULL::assets, d.row) r
+        WHERE d.import_id = :import_id AND a.id = d.asset_id
+        """
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -491,91 +564,136 @@ def _decisive(current: str, data: dict) -> bool:
 
 @dataclass
 class _Tally:
-    """What one run of the phase found (the phase object serves every import of the process)."""
+    """What one chunk found, and what it looks up once (the phase object serves every import of
+    the process, and each chunk may run on another worker)."""
 
-    counts: dict[str, Counter] = field(
-        default_factory=lambda: {"created": Counter(), "updated": Counter(), "unchanged": Counter()}
-    )
+    created: Counter = field(default_factory=Counter)
     merged_rows: int = 0
-    # Assets that existed before this import: a fingerprint of what they were, and of what
-    # this import leaves them (fingerprints, not copies: a million assets must fit).
-    before: dict[uuid.UUID, int] = field(default_factory=dict)
-    after: dict[uuid.UUID, tuple[int, str]] = field(default_factory=dict)
+    proposed: int = 0
     # When each import that last described a matched asset was made (None: deleted since).
     import_times: dict[uuid.UUID, datetime | None] = field(default_factory=dict)
     # The account's merge review threshold, and whether it has any reviews to look up.
     threshold: float = 0.0
     reviews: bool = False
-    proposed: int = 0
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "created": dict(self.created),
+            "merged_rows": self.merged_rows,
+            "proposed": self.proposed,
+        }
 
 
 class AssetInventoryPhase:
-    def __init__(self, chunk_size: int, statistics: TableStatistics) -> None:
-        self._chunk_size = chunk_size
-        self._statistics = statistics
+    """The phase's work, in chunks run in row order (importer.pipeline.chunks.ChunkedWork): the
+    plan is what every chunk reads (the account's threshold; whether it has assets another
+    import made), with the import's shared keys beside it (inventory_shared_keys); each chunk
+    does one range as the module's docstring says, in its own transaction under the account's
+    inventory lock; the finish counts the import's assets. The account's inventory is held by
+    the phase from its start to its finish or discard (InventoryLease), so that what a chunk
+    saved of an asset before changing it (inventory_displaced) is what a cancel restores."""
 
-    def run(self, ctx: WorkContext) -> dict[str, Any]:
-        session, data_import = ctx.session, ctx.data_import
-        self._statistics.refresh("cleaned_records")
-        lock_inventory(session, data_import.client_account_id)
-        session.execute(delete(AssetSource).where(AssetSource.import_id == data_import.id))
+    in_order = True
+
+    def plan(self, session: Session, data_import: DataImport) -> tuple[int, dict[str, Any]]:
         params = {"import_id": data_import.id, "account": data_import.client_account_id}
-        self._key_old_rows(ctx)
-        for statement in (CHANGES_TABLE, SHARED_TABLE, text("TRUNCATE inventory_shared")):
-            session.execute(statement)
-        session.execute(FILL_SHARED, params)
-        session.execute(text("ANALYZE inventory_shared"))
-        today = datetime.now(UTC).date()
-        verdicts = self._verdicts(ctx, today)
-        writer = AssetWriter(
-            ImportTransactionManager.driver_connection(session), data_import, today
+        self._key_old_rows(session, data_import)
+        threshold = session.scalar(
+            THRESHOLD.where(ClientAccount.id == data_import.client_account_id)
         )
-        create_unmatched = creation(session.scalar(ANY_ASSET, params))
-        tally = _Tally(
-            threshold=session.scalar(
-                THRESHOLD.where(ClientAccount.id == data_import.client_account_id)
-            ),
-            reviews=session.scalar(ANY_REVIEW, params),
+        # The same for a retry as for the attempt it resumes: the assets an unfinished attempt
+        # of this import made are not the account's own yet.
+        known_assets = session.scalar(FINISHED_BEFORE, params) or session.scalar(
+            ANY_OTHER_ASSET, params
         )
         last = session.scalar(LAST_ROW, params) or 0
-        # The assets this transaction creates are not in the statistics (their account may be
-        # new to them): past a tenth of what they know, they are taken in this transaction.
-        stale_after = max(
-            MIN_NEW_ASSETS, STALE_FRACTION * self._statistics.known_rows(session, "assets")
+        return last, {"threshold": threshold, "known_assets": known_assets}
+
+    def prepare(self, session: Session, data_import: DataImport) -> None:
+        params = {"import_id": data_import.id}
+        session.execute(CLEAR_SHARED, params)
+        session.execute(FILL_SHARED, params)
+
+    def chunk(
+        self, session: Session, data_import: DataImport, plan: dict[str, Any], after: int, upto: int
+    ) -> dict[str, Any]:
+        """One range of rows merged into the inventory. A chunk is done again only when its
+        attempt did not commit (the fence: its writes and its run's success commit together),
+        so it finds its range as the chunks before it left it; its rows' sources are removed
+        first all the same."""
+        lock_inventory(session, data_import.client_account_id)
+        params = {"import_id": data_import.id, "account": data_import.client_account_id}
+        bounds = {**params, "after": after, "upto": upto}
+        session.execute(
+            delete(AssetSource).where(
+                AssetSource.import_id == data_import.id,
+                AssetSource.row_number > after,
+                AssetSource.row_number <= upto,
+            )
         )
-        analysed = False
-        for after in range(0, last, self._chunk_size):
-            bounds = {**params, "after": after, "upto": after + self._chunk_size}
-            for asset_type, count in session.execute(create_unmatched, {**bounds, **verdicts}):
-                tally.counts["created"][asset_type] += count
-            matched = session.execute(MATCHED_ROWS, bounds).all()
-            if matched:
-                self._match_and_merge(ctx, writer, tally, matched)
-            if not analysed and sum(tally.counts["created"].values()) >= stale_after:
-                analysed = self._statistics.refresh_within(session, "assets")
-            ctx.checkpoint(min(after + self._chunk_size, last), last)
-        for asset_id, (state, asset_type) in tally.after.items():
-            # Being touched by this import is not a change of what the asset is.
-            same = state == tally.before[asset_id]
-            tally.counts["unchanged" if same else "updated"][asset_type] += 1
+        session.execute(CHANGES_TABLE)
+        today = datetime.now(UTC).date()
+        tally = _Tally(threshold=plan["threshold"], reviews=session.scalar(ANY_REVIEW, params))
+        create_unmatched = creation(plan["known_assets"])
+        verdicts = self._verdicts(session, bounds, today)
+        for asset_type, count in session.execute(create_unmatched, {**bounds, **verdicts}):
+            tally.created[asset_type] += count
+        matched = session.execute(MATCHED_ROWS, bounds).all()
+        if matched:
+            writer = AssetWriter(
+                ImportTransactionManager.driver_connection(session), data_import, today
+            )
+            self._match_and_merge(session, data_import, writer, tally, matched)
+        return tally.summary()
+
+    def finish(self, ctx: WorkContext, plan: dict[str, Any], summaries: list[dict]) -> dict:
+        session, data_import = ctx.session, ctx.data_import
+        params = {"import_id": data_import.id}
+        created: Counter = Counter()
+        for summary in summaries:
+            created.update(summary["created"])
+        counts = {"created": dict(created), "updated": {}, "unchanged": {}}
+        # Being touched by this import is not a change of what the asset is.
+        for asset_type, updated, unchanged in session.execute(DISPLACED_COUNTS, params):
+            for name, count in (("updated", updated), ("unchanged", unchanged)):
+                if count:
+                    counts[name][asset_type] = count
+        self._clear(session, params)
         return {
-            "assets": {name: dict(counter) for name, counter in tally.counts.items()},
-            "rows_merged_into_an_asset_of_this_import": tally.merged_rows,
-            "merges_for_review": tally.proposed,
+            "assets": counts,
+            "rows_merged_into_an_asset_of_this_import": sum(s["merged_rows"] for s in summaries),
+            "merges_for_review": sum(s["proposed"] for s in summaries),
         }
 
+    def discard(self, session: Session, data_import: DataImport) -> None:
+        """The account's inventory as it was before the phase: the import's sources removed;
+        unless its phase finished once (it is run again), the assets it made deleted (their
+        proposed merges with them) and those it changed restored."""
+        lock_inventory(session, data_import.client_account_id)
+        params = {"import_id": data_import.id, "account": data_import.client_account_id}
+        session.execute(CLEAR_SOURCES, params)
+        if not session.scalar(FINISHED_BEFORE, params):
+            for statement in UNDO:
+                session.execute(statement, params)
+        self._clear(session, params)
+
     @staticmethod
-    def _key_old_rows(ctx: WorkContext) -> None:
-        import_type = ctx.data_import.import_type
-        if not ctx.session.scalar(UNKEYED_FIRST, {"import_id": ctx.data_import.id}):
+    def _clear(session: Session, params: dict[str, Any]) -> None:
+        session.execute(CLEAR_SHARED, params)
+        session.execute(CLEAR_DISPLACED, params)
+
+    @staticmethod
+    def _key_old_rows(session: Session, data_import: DataImport) -> None:
+        import_type = data_import.import_type
+        if not session.scalar(UNKEYED_FIRST, {"import_id": data_import.id}):
             return
-        rows = ctx.session.execute(UNKEYED, {"import_id": ctx.data_import.id}).all()
-        tool = import_tool(ctx.data_import)
+        rows = session.execute(UNKEYED, {"import_id": data_import.id}).all()
+        tool = import_tool(data_import)
         keys = [identity(import_type, data, tool) for _, data in rows]
-        ctx.session.execute(
+        session.execute(
             SET_KEYS,
             {
-                "import_id": ctx.data_import.id,
+                "import_id": data_import.id,
                 "row_numbers": [row_number for row_number, _ in rows],
                 "keys": [k.hostname_key for k in keys],
                 "serials": [k.serial_number for k in keys],
@@ -587,10 +705,10 @@ class AssetInventoryPhase:
         )
 
     @staticmethod
-    def _verdicts(ctx: WorkContext, today: date) -> dict[str, list]:
-        """End of support of each (OS family, version) of the import, as UNNEST arrays."""
+    def _verdicts(session: Session, bounds: dict[str, Any], today: date) -> dict[str, list]:
+        """End of support of each (OS family, version) of the range, as UNNEST arrays."""
         table = end_of_support_table()
-        pairs = ctx.session.execute(OS_PAIRS, {"import_id": ctx.data_import.id}).all()
+        pairs = session.execute(OS_PAIRS, bounds).all()
         statuses = [table.assess(family, version, today) for family, version in pairs]
         return {
             "families": [family for family, _ in pairs],
@@ -601,11 +719,16 @@ class AssetInventoryPhase:
         }
 
     def _match_and_merge(
-        self, ctx: WorkContext, writer: AssetWriter, tally: _Tally, rows: list
+        self,
+        session: Session,
+        data_import: DataImport,
+        writer: AssetWriter,
+        tally: _Tally,
+        rows: list,
     ) -> None:
-        data_import = ctx.data_import
-        known = self._known(ctx, rows, tally)
+        known = self._known(session, data_import, rows, tally)
         new, changed, sources, proposals = {}, {}, [], []
+        displaced = []
         for row_number, data, *values, asset_type in rows:
             keys = dict(zip(ROW_KEYS, values, strict=True))
             asset, matched_on, proposal = known.match(keys, fqdn(data))
@@ -620,7 +743,7 @@ class AssetInventoryPhase:
                     proposals.append((row_number, asset["id"], proposal))
                 new[asset["id"]] = asset
                 known.add(asset)
-                tally.counts["created"][asset["asset_type"]] += 1
+                tally.created[asset["asset_type"]] += 1
             elif asset["first_import_id"] == data_import.id:
                 # Created by an earlier row of this import (of this range, or one before).
                 tally.merged_rows += 1
@@ -629,15 +752,17 @@ class AssetInventoryPhase:
                 if asset["id"] not in new:
                     changed[asset["id"]] = asset
             else:
-                tally.before.setdefault(asset["id"], fingerprint(asset))
+                if asset["id"] not in changed:
+                    displaced.append(asset["id"])
                 newer = self._newer(data_import, asset, tally)
                 self.merge_row(asset, fields, data, data_import, known, newer)
                 changed[asset["id"]] = asset
-                tally.after[asset["id"]] = (fingerprint(asset), asset["asset_type"])
             sources.append((row_number, asset["id"], matched_on))
+        if displaced:
+            # As they were before this import: an earlier chunk's snapshot is kept.
+            session.execute(SAVE_DISPLACED, {"import_id": data_import.id, "ids": displaced})
         writer.write(new.values(), changed.values(), sources, proposals)
         tally.proposed += len(proposals)
-        tally.reviews = tally.reviews or bool(proposals)
 
     @staticmethod
     def _newer(data_import: DataImport, asset: dict, tally: _Tally) -> bool:
@@ -713,7 +838,7 @@ class AssetInventoryPhase:
             asset["attributes"] = {**fields["attributes"], **asset["attributes"]}
 
     @staticmethod
-    def _known(ctx: WorkContext, rows: list, tally: _Tally) -> Known:
+    def _known(session: Session, data_import: DataImport, rows: list, tally: _Tally) -> Known:
         values = {
             name: list({row[2 + i] for row in rows if row[2 + i]})
             for i, name in enumerate(ROW_KEY_VALUES)
@@ -721,23 +846,23 @@ class AssetInventoryPhase:
         known = Known(threshold=tally.threshold)
         if not any(values.values()):
             return known
-        # Assets written by earlier ranges are read back from the table, as they now are; one
+        # Assets written by earlier chunks are read back from the table, as they now are; one
         # dict an asset, however many of its keys found it, oldest first (as ordered_id makes
         # them): of the assets that share a key value, the oldest is tried first.
         assets = {}
-        found = ctx.session.execute(
-            KNOWN_BY_KEYS, {**values, "account": ctx.data_import.client_account_id}
+        found = session.execute(
+            KNOWN_BY_KEYS, {**values, "account": data_import.client_account_id}
         ).mappings()
         for asset in found:
             assets.setdefault(asset["id"], dict(asset))
         reviews = []
         if tally.reviews and assets:
-            reviews = ctx.session.execute(REVIEWS_OF, {"ids": list(assets)}).all()
+            reviews = session.execute(REVIEWS_OF, {"ids": list(assets)}).all()
             # The rows' own assets of pending and split pairs, which their keys may not find.
             missing = {proposed for *_, proposed in reviews if proposed not in assets}
             missing.discard(None)
             if missing:
-                for asset in ctx.session.execute(ASSETS_BY_ID, {"ids": list(missing)}).mappings():
+                for asset in session.execute(ASSETS_BY_ID, {"ids": list(missing)}).mappings():
                     assets[asset["id"]] = dict(asset)
         for asset_id in sorted(assets):
             known.add(assets[asset_id])
@@ -749,7 +874,7 @@ class AssetInventoryPhase:
         unknown -= {None, *tally.import_times}
         if unknown:
             tally.import_times.update(dict.fromkeys(unknown))
-            times = ctx.session.execute(IMPORT_TIMES, {"ids": list(unknown)})
+            times = session.execute(IMPORT_TIMES, {"ids": list(unknown)})
             tally.import_times.update({import_id: made for import_id, made in times})
         return known
 
@@ -824,7 +949,7 @@ def rebuild(rows: list[SourceRow], held: Iterable[tuple[str, str]] = ()) -> Rebu
 
 
 def same_value(one: Any, other: Any) -> bool:
-    """16 and 16.0 are one value (as fingerprint compares them), True and 1 are not."""
+    """16 and 16.0 are one value, True and 1 are not."""
     return one == other and isinstance(one, bool) == isinstance(other, bool)
 
 
@@ -836,6 +961,75 @@ def lock_inventory(session, client_account_id: uuid.UUID) -> None:
             func.pg_advisory_xact_lock(func.hashtextextended(f"inventory/{client_account_id}", 0))
         )
     )
+
+
+# Whether another import holds the account's inventory: its phase runs (planning, then its
+# chunks and finish), or its cancel's discard is still to undo what its chunks wrote. By the
+# account's open phases and discards (ix_runs_account_open_phases).
+OPEN_PHASES = """
+    client_account_id = :account AND name = :phase
+    AND kind IN ('phase', 'discard') AND status IN ('pending', 'running')
+"""
+HOLDING = f"{OPEN_PHASES} AND (kind = 'discard' OR status = 'running')"
+HOLDER = text(
+    f"""
+    SELECT import_id FROM runs
+    WHERE {HOLDING} AND import_id IS DISTINCT FROM CAST(:other_than AS uuid) LIMIT 1
+    """
+)
+# The imports whose phase was sent and found the inventory held, once it is free.
+WAITING = text(
+    f"""
+    SELECT DISTINCT import_id FROM runs
+    WHERE {OPEN_PHASES} AND kind = 'phase' AND status = 'pending' AND sent_at IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM runs WHERE {HOLDING})
+    """
+)
+
+
+class InventoryLease:
+    """One import at a time writes a client account's inventory, from the start of its phase
+    to its finish or, once cancelled, its discard: their chunks must not interleave (a row of
+    one import could be merged into an asset the other's discard then restores over).
+
+    Another import's phase that begins meanwhile stays pending: queued, not failed. The send
+    that follows the commit ending the holder's phase sends it again (or the watchdog does).
+    """
+
+    def holder(
+        self, session: Session, client_account_id: uuid.UUID, other_than: uuid.UUID | None = None
+    ) -> uuid.UUID | None:
+        """The import holding the account's inventory (other than ``other_than``), if any."""
+        return session.scalar(
+            HOLDER,
+            {
+                "account": client_account_id,
+                "phase": FlowPhase.ASSET_INVENTORY.value,
+                "other_than": other_than,
+            },
+        )
+
+    def claim(self, session: Session, run: Run) -> bool:
+        """Whether the phase run may start: under the inventory lock, which a phase's start
+        takes too, so that two imports' phases never both see the inventory free."""
+        lock_inventory(session, run.client_account_id)
+        holder = self.holder(session, run.client_account_id, other_than=run.import_id)
+        if holder is not None:
+            log.info(
+                "the inventory of account %s is held by import %s: import %s waits",
+                run.client_account_id,
+                holder,
+                run.import_id,
+            )
+        return holder is None
+
+    def waiting(self, session: Session, client_account_id: uuid.UUID) -> list[uuid.UUID]:
+        return list(
+            session.scalars(
+                WAITING,
+                {"account": client_account_id, "phase": FlowPhase.ASSET_INVENTORY.value},
+            )
+        )
 
 
 _last_id = 0
@@ -851,19 +1045,6 @@ def ordered_id() -> uuid.UUID:
     with _last_id_lock:  # a worker's threads may run two accounts' inventories at once
         _last_id = value if value > _last_id else _last_id + 1
         return uuid.UUID(int=_last_id)
-
-
-def fingerprint(asset: dict) -> int:
-    """Equal for assets equal in every compared field (as ==, so 16 and 16.0 are alike)."""
-    return hash(tuple(_frozen(asset.get(name)) for name in COMPARED))
-
-
-def _frozen(value: Any) -> Any:
-    if isinstance(value, dict):
-        return frozenset((k, _frozen(v)) for k, v in value.items())
-    if isinstance(value, list):
-        return tuple(_frozen(v) for v in value)
-    return value
 
 
 class AssetWriter:
