@@ -8,6 +8,8 @@ them), or on a real worker process."""
 
 from __future__ import annotations
 
+import csv
+import io
 import time
 import uuid
 from types import SimpleNamespace
@@ -22,6 +24,7 @@ from importer.sample_export import messy_csv_bytes
 from importer.services.phases.asset_inventory import AssetInventoryPhase
 from tests.fault_lab import FaultLab
 from tests.helpers import wait_for
+from tests.plans import captured_plans
 from tests.test_chunks import deliver, runs_of
 from web import create_app
 
@@ -428,3 +431,37 @@ def test_the_inventorys_chunks_go_one_at_a_time_in_row_order(lab):
     assert runs_of(lab, import_id, id=second.id)[0].status == "pending"
     assert deliver(lab, first) == "SUCCESS"
     assert [run.id for run in next_runs(lab, import_id)] == [second.id]
+
+
+def every_row_twice(rows: int, seed: int) -> bytes:
+    """An export whose every row's keys another row shares: every row is merged in Python."""
+    header, *records = csv.reader(io.StringIO(messy_csv_bytes(rows, seed)[0].decode()))
+    out = io.StringIO()
+    # Another note: an identical row would be a duplicate, not a second description.
+    again = [[*record[:-1], f"{record[-1]} (again)"] for record in records]
+    csv.writer(out).writerows([header, *records, *again])
+    return out.getvalue().encode()
+
+
+def test_the_inventorys_chunks_plan_in_proportion_to_their_range_without_fresh_statistics(lab):
+    """No ANALYZE before the phase: the import's cleaned rows, its shared keys and the assets
+    its chunks make are unknown to the statistics, taken before it, and each chunk's plans
+    still do work in proportion to its range, not to the import."""
+    with lab.resources.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        for table in ("cleaned_records", "assets", "asset_sources", "inventory_shared_keys"):
+            conn.execute(text(f"ANALYZE {table}"))
+    import_id = upload(lab, every_row_twice(1500, 31))
+    assert drive(lab, import_id, inventory_chunk(1)) is not None
+    with captured_plans(lab.resources.engine) as plans:
+        finish = drive(lab, import_id, lambda run: run.kind == "finish")
+    assert finish is not None and finish.name == PHASE
+    chunks = runs_of(lab, import_id, kind="chunk", name=PHASE)
+    assert len(chunks) == 30 and {c.status for c in chunks} == {"succeeded"}
+    assert len(plans) > 30 * 5, "auto_explain caught no plans"
+    limit = 200 + 20 * 100
+    overworked = [
+        f"{plan.work} rows, most in {plan.heaviest_node()}:\n{plan.query.strip()}"
+        for plan in plans
+        if plan.work > limit
+    ]
+    assert not overworked, "\n\n".join(overworked)
