@@ -360,6 +360,9 @@ class StepRunner:
         log.exception("%s failed for import %s", unit.name, import_id)
         error = str(exc) if isinstance(exc, TooManyRestarts) else f"{type(exc).__name__}: {exc}"
         self._record(import_id, client_account_id, lambda s, d: unit.fail(s, d, error))
+        # Nothing of the failed import is sent; another import's phase waiting for a lease it
+        # held (importer.services.phases.asset_inventory.InventoryLease) is.
+        self._background.send_next(import_id, client_account_id)
         raise StepFailed(error) from exc
 
     def _record(
