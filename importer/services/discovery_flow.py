@@ -163,8 +163,11 @@ class PhaseUnit(RunUnit):
         self.name = "discovery_flow"
 
     def _ready(self, session: Session, run: Run) -> bool:
-        # A phase that held its lease already (restarted after its worker died) claims it again.
-        return self._lease is None or self._lease.claim(session, run)
+        # A running phase holds its lease already (a restart, a copy of its message): it takes
+        # no inventory lock here, which its own chunk may hold while it waits for the import.
+        if self._lease is None or run.status == RunStatus.RUNNING:
+            return True
+        return self._lease.claim(session, run)
 
     def begin(self, session: Session, data_import: DataImport, max_restarts: int) -> bool:
         run = self._start(session, data_import, max_restarts)
