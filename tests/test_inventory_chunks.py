@@ -18,8 +18,10 @@ import psycopg
 import pytest
 from sqlalchemy import text
 
+from importer.celery_app import create_celery
 from importer.models import DataImport, Run
 from importer.pipeline.chunks import ChunkPlanner
+from importer.resources import Resources
 from importer.sample_export import messy_csv_bytes
 from importer.services.phases.asset_inventory import AssetInventoryPhase
 from tests.fault_lab import FaultLab
@@ -397,6 +399,32 @@ def test_one_import_at_a_time_holds_an_accounts_inventory(lab):
     assert assets == made + 2
     split = lab.client.post(f"/api/v1/merges/{merge}/split", headers=lab.headers)
     assert split.status_code == 200, split.get_json()
+
+
+def test_a_phase_whose_wake_was_lost_is_sent_again_by_the_watchdog(lab):
+    content = exports()[0]
+    first, second = upload(lab, content), upload(lab, content)
+    assert drive(lab, first, inventory_chunk(1)) is not None
+    waiting = drive(lab, second, lambda run: run.kind == "phase" and run.name == PHASE)
+    assert deliver(lab, waiting) == "IGNORED"
+    (waiting,) = runs_of(lab, second, id=waiting.id)
+    finish = drive(lab, first, lambda run: run.kind == "finish")
+    # The holder's finish commits, and its send (the wake with it) fails: the broker is away.
+    settings = lab.resources.settings.model_copy(update={"broker_url": "redis://127.0.0.1:9/0"})
+    no_broker = Resources(settings)
+    try:
+        assert deliver(lab, finish, create_celery(settings, no_broker)) == "SUCCESS"
+    finally:
+        no_broker.engine.dispose()
+    (still,) = runs_of(lab, second, id=waiting.id)
+    assert (still.status, still.sent_at) == ("pending", waiting.sent_at)
+    # Its first message is gone too: only the watchdog can send it now.
+    lab.resources.celery.control.purge()
+    lab.start_worker()
+    with lab.watchdog_running() as resent:
+        wait_for(lambda: waiting.task_id in resent, timeout=30)
+        completed(lab, second)
+    assert phase_run(lab, second).summary["assets"]["created"] == {}
 
 
 def test_two_imports_of_one_account_started_together_take_turns(lab):
