@@ -636,6 +636,8 @@ def test_the_merge_queue_approves_splits_and_keeps_to_its_account(
     browser.post("/dashboard/sign-out", data={"csrf_token": token})
 
     token = sign_in(browser, owner)
+    second = client.get("/api/v1/imports", headers=owner).get_json()["items"][0]["id"]
+    assert 'id="merges-waiting"' in body(browser.get(f"/dashboard/imports/{second}"))
     page = body(browser.get("/dashboard/merges"))
     assert all(f'data-merge="{merge_id}"' in page for merge_id in ids.values())
     forged = browser.post(f"/dashboard/merges/{ids['mq-1']}/approve", data={})
