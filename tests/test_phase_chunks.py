@@ -199,11 +199,11 @@ def chunk_runs(session_factory, import_id: str, phase: str) -> list:
 
 def redone(
     resources, import_id: str, phase: str, ranges_of, read, prepare=None
-) -> tuple[dict, list, list]:
+) -> tuple[dict, list, list, list]:
     """The phase's work done again here, in a transaction rolled back after: ``prepare`` done,
     the work's output cleared, the ranges ``ranges_of(last)`` done, then each a second time, then
-    the finish. Returns the finish's summary, and ``read(session)`` after the ranges and after
-    their second time."""
+    the finish. Returns the finish's summary, ``read(session)`` after the ranges and after their
+    second time, and the account's edges after the finish."""
     work = resources.services.chunked[phase]
     with resources.session_factory() as session:
         data_import = session.get(DataImport, uuid.UUID(import_id))
@@ -220,8 +220,9 @@ def redone(
         twice = read(session)
         ctx = SimpleNamespace(session=session, data_import=data_import)
         summary = work.finish(ctx, plan, summaries)
+        edges = session.execute(EDGES, {"account": data_import.client_account_id}).all()
         session.rollback()
-    return summary, once, twice
+    return summary, once, twice, edges
 
 
 def one_chunk(last: int):
@@ -253,7 +254,7 @@ def test_each_phase_in_several_chunks_gives_what_one_chunk_gives(resources, clie
     assert len({row[:3] for row in chunked_edges}) == len(chunked_edges) == declared["edges"]
 
     for ranges_of in (one_chunk, chunks_of_300):
-        summary, once, twice = redone(
+        summary, once, twice, _ = redone(
             resources, again["id"], "dependency_analysis", ranges_of, edges
         )
         assert (summary, once, twice) == (declared, chunked_edges, chunked_edges)
@@ -265,7 +266,7 @@ def test_each_phase_in_several_chunks_gives_what_one_chunk_gives(resources, clie
         session.execute(STALE_FLAGS, {"account": account_id})
 
     for ranges_of in (one_chunk, chunks_of_300):
-        summary, once, twice = redone(
+        summary, once, twice, _ = redone(
             resources, again["id"], "tech_debt_assessment", ranges_of, flags, unassessed
         )
         assert (summary, once, twice) == (assessed, chunked_flags, chunked_flags)
@@ -280,13 +281,14 @@ def test_each_phase_in_several_chunks_gives_what_one_chunk_gives(resources, clie
         with_observed = edges(session)
     parts = lambda session: session.execute(PARTS, {"id": observed["id"]}).all()  # noqa: E731
     for ranges_of in (one_chunk, chunks_of_300):
-        summary, once, twice = redone(
+        summary, once, twice, finished = redone(
             resources, observed["id"], "dependency_analysis", ranges_of, parts
         )
-        assert summary == seen
+        assert (summary, finished) == (seen, with_observed)
         assert once == twice and once
-    # The finish's edges: one a connection, with the processes of all its rows.
+    # One edge a connection, with the processes of all of its rows.
     assert len([e for e in with_observed if e[3]]) == seen["edges"]
+    assert any(e[6] and len(e[6]) > 1 for e in with_observed)
 
 
 def account_of(lab, import_id: str) -> uuid.UUID:
@@ -406,7 +408,7 @@ def test_a_retry_after_a_failed_chunk_keeps_the_chunks_that_succeeded(lab, fault
     assert read(lab, DISPLACED, id=second) == []
     account = account_of(lab, second)
     edges = lambda session: session.execute(EDGES, {"account": account}).all()  # noqa: E731
-    summary, once, _ = redone(lab.resources, second, "dependency_analysis", one_chunk, edges)
+    summary, once, *_ = redone(lab.resources, second, "dependency_analysis", one_chunk, edges)
     with lab.resources.session_factory() as session:
         assert edges(session) == once
     assert summary_of(lab.resources, final, "dependency_analysis") == summary
