@@ -29,11 +29,15 @@ KEEP = text(
     FROM unnest(CAST(:data AS text[])) AS d
     """
 )
-# Deleted rows back as they were, ids included (a sequence never hands them out again).
+# Deleted rows back as they were, ids included (a sequence never hands them out again), those
+# that ``still`` holds for (what they refer to was not deleted since).
 RESTORE_DELETED = """
     INSERT INTO {relation}
-    SELECT (jsonb_populate_record(NULL::{relation}, data)).* FROM displaced_rows
-    WHERE import_id = :import_id AND phase = :phase AND relation = :relation ORDER BY id
+    SELECT (r.row).* FROM (
+        SELECT jsonb_populate_record(NULL::{relation}, data) AS row FROM displaced_rows
+        WHERE import_id = :import_id AND phase = :phase AND relation = :relation ORDER BY id
+    ) r
+    WHERE {still}
 """
 OVERWRITTEN = text(
     """
@@ -66,10 +70,11 @@ class Displaced:
             data = [orjson.dumps(row).decode() for row in old]
             self._session.execute(KEEP, {**self._params, "relation": relation, "data": data})
 
-    def restore_deleted(self, relation: str) -> None:
-        self._session.execute(
-            text(RESTORE_DELETED.format(relation=relation)), {**self._params, "relation": relation}
-        )
+    def restore_deleted(self, relation: str, still: str = "true") -> None:
+        """The deleted rows of ``relation`` back, those for which ``still`` holds (SQL of the
+        restored row, ``(r.row)``)."""
+        statement = text(RESTORE_DELETED.format(relation=relation, still=still))
+        self._session.execute(statement, {**self._params, "relation": relation})
 
     def overwritten(self, relation: str) -> list[dict[str, Any]]:
         """Each overwritten row's key and columns as they were before the phase."""

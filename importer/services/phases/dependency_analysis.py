@@ -77,6 +77,14 @@ DELETE_REPLACED = """
     ))
     RETURNING *
 """
+# A replaced edge goes back only if its import and assets were not deleted since (their triggers
+# deleted their edges, not the copies kept aside): one primary-key probe each.
+STILL_THERE = """
+    EXISTS (SELECT FROM data_imports WHERE id = (r.row).import_id)
+    AND EXISTS (SELECT FROM assets WHERE id = (r.row).source_asset_id)
+    AND ((r.row).target_asset_id IS NULL
+         OR EXISTS (SELECT FROM assets WHERE id = (r.row).target_asset_id))
+"""
 # The import's edges, by its index, in the order its rows name them: what the finish looks for
 # cycles through.
 OWN_EDGES = text(
@@ -245,7 +253,7 @@ class DependencyAnalysisPhase:
     def discard(self, session: Session, data_import: DataImport) -> None:
         session.execute(DELETE_OWN, {"import_id": data_import.id})
         displaced = Displaced(session, data_import.id, PHASE)
-        displaced.restore_deleted("asset_dependencies")
+        displaced.restore_deleted("asset_dependencies", STILL_THERE)
         displaced.forget()
 
 
