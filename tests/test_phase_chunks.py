@@ -428,3 +428,30 @@ def test_the_chunks_plan_in_proportion_to_their_rows_whatever_the_statistics(
         imported(client, headers, connections(3), "dependencies", engagement)
     assert len(plans) > 50, "auto_explain caught no plans"
     assert not overworked(plans, ROWS), "\n\n".join(overworked(plans, ROWS))
+
+
+@pytest.mark.usefixtures("celery_worker")
+def test_a_deleted_imports_staging_goes_with_it(resources, client, account):
+    _, headers = account
+    row = [SLOT_1, "web-01", "10.1.0.1", "", "w3wp.exe", "db-01", "10.1.0.2", "", "", "1433"]
+    body = csv_bytes(AZURE_MIGRATE_HEADER, [row])
+    final = imported(client, headers, body, "dependencies", uuid.uuid4().hex)
+    staged = {"id": final["id"]}
+    with resources.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO displaced_rows (import_id, phase, relation, data) "
+                "VALUES (:id, 'tech_debt_assessment', 'assets', '{}')"
+            ),
+            staged,
+        )
+        conn.execute(
+            text(
+                "INSERT INTO connection_parts (import_id, range_from, seq, identity, source_ref, "
+                "target_ref) VALUES (:id, 1, 0, '[]', 'a', 'b')"
+            ),
+            staged,
+        )
+        conn.execute(text("DELETE FROM data_imports WHERE id = :id"), staged)
+    assert read(SimpleNamespace(resources=resources), DISPLACED, **staged) == []
+    assert read(SimpleNamespace(resources=resources), PARTS, **staged) == []
