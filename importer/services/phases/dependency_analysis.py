@@ -1,3 +1,17 @@
+"""dependency_analysis: edges from dependency columns, resolved to assets of the same account.
+
+Unresolved targets are kept as edges without a target asset, and listed; cycles are reported.
+An import's rows are the latest word on their assets' dependencies: their old edges are replaced
+(not the connections a dependencies import observed: importer.services.phases.connections).
+
+In chunks (importer.pipeline.chunks.ChunkedWork): each range of rows writes the edges its rows
+declare, each keyed by its row (source_row), and replaces the declared edges of other imports
+from its assets, keeping them aside (importer.services.displaced) for a discard to put back. An
+asset of rows in several ranges has one edge per target: the edge is written by the range of the
+asset's first row that names the target, which a range finds by reading the asset's earlier rows
+in the import. The finish adds up the ranges' counts and finds the cycles.
+"""
+
 from __future__ import annotations
 
 import ipaddress
@@ -15,7 +29,6 @@ from importer.services.displaced import Displaced
 from importer.services.step_runner import WorkContext
 from importer.services.transactions import ImportTransactionManager
 
-DEPENDENCY_FIELDS = ("dependencies", "hosts")
 # The summary lists this many unresolved targets and cycles; the counts are complete.
 LISTED = 100
 PHASE = FlowPhase.DEPENDENCY_ANALYSIS

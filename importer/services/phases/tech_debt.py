@@ -1,8 +1,8 @@
 """tech_debt_assessment: flag assets whose OS is past, or near, its end of support.
 
 Few distinct (OS family, version) pairs recur over millions of assets: each pair is assessed
-once in Python and PostgreSQL applies the verdicts by a join, writing only the assets whose flags
-change.
+once a range in Python and PostgreSQL applies the verdicts by a join, writing only the assets
+whose flags change.
 
 In chunks (importer.pipeline.chunks.ChunkedWork): the plan is the date assessed on; each range's
 assets get their flags, the flags each overwrites kept aside (importer.services.displaced) for a
