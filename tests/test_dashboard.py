@@ -109,6 +109,21 @@ def test_signed_out_pages_lead_to_sign_in(browser):
     assert (answer.status_code, answer.get_json()["error"]["code"]) == (401, "signed-out")
 
 
+def test_dashboard_pages_forbid_foreign_scripts_styles_and_framing(browser):
+    """Every dashboard answer, signed in or not, page or error, carries the policy; the API's
+    own answers are not pages and don't need it."""
+    for path in ("/dashboard/sign-in", "/dashboard/imports", "/dashboard/no-such-page"):
+        headers = browser.get(path).headers
+        policy = dict(
+            directive.strip().split(" ", 1)
+            for directive in headers["Content-Security-Policy"].split(";")
+        )
+        assert policy["script-src"] == "'self'"
+        assert policy["style-src"] == "'self'"
+        assert policy["frame-ancestors"] == "'none'"
+        assert headers["X-Content-Type-Options"] == "nosniff"
+
+
 def test_sign_in_shows_the_account_and_sign_out_ends_the_session(browser, resources):
     name = f"dash-{uuid.uuid4().hex[:8]}"
     issued = resources.services.api_keys.create(name)
@@ -621,6 +636,8 @@ def test_the_merge_queue_approves_splits_and_keeps_to_its_account(
     browser.post("/dashboard/sign-out", data={"csrf_token": token})
 
     token = sign_in(browser, owner)
+    second = client.get("/api/v1/imports", headers=owner).get_json()["items"][0]["id"]
+    assert 'id="merges-waiting"' in body(browser.get(f"/dashboard/imports/{second}"))
     page = body(browser.get("/dashboard/merges"))
     assert all(f'data-merge="{merge_id}"' in page for merge_id in ids.values())
     forged = browser.post(f"/dashboard/merges/{ids['mq-1']}/approve", data={})

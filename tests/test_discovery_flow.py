@@ -68,6 +68,7 @@ def test_a_messy_export_becomes_a_deduplicated_inventory(client, auth):
     assert set(assets) == {"web-01", "db-01", "app-01", "lb-01", "10.0.0.3"}
     [pending] = client.get("/api/v1/merges", headers=auth).get_json()["items"]
     assert (pending["asset"]["name"], pending["proposed_asset"]["name"]) == ("app-01", "10.0.0.3")
+    assert summary["merges_for_review"] == 1
     web = assets["web-01"]
     assert web["environment"] == "production"
     assert (web["os_family"], web["os_version"]) == ("windows", "2008 R2")

@@ -406,6 +406,10 @@ class FlowSummary(Model):
     mapping: MappingSummary | None
     cleansing: CleansingSummary | None
     assets: AssetCounts | None
+    merges_for_review: int | None = Field(
+        description="Rows whose match was too weak to merge: each made an asset of its own and "
+        "waits in the merge review queue (GET /api/v1/merges?status=pending)."
+    )
     dependencies: DependencySummary | None
     end_of_support: EndOfSupportSummary | None
 
@@ -417,7 +421,7 @@ class FlowDetail(FlowBrief):
     def dump(self) -> dict[str, Any]:
         body = self.model_dump(mode="json", exclude={"summary"})
         body["summary"] = {
-            name: None if part is None else part.dump()
+            name: part.dump() if isinstance(part, PhaseSummary) else part
             for name, part in (
                 (name, getattr(self.summary, name)) for name in FlowSummary.model_fields
             )

@@ -36,6 +36,7 @@ from importer.models.run import (
     RunStatus,
     Step,
 )
+from importer.models.staging import ConnectionPart, DisplacedRow
 
 __all__ = [
     "PHASE_ORDER",
@@ -52,6 +53,8 @@ __all__ = [
     "ApiKey",
     "Base",
     "CleanedRecord",
+    "ConnectionPart",
+    "DisplacedRow",
     "ClientAccount",
     "DataImport",
     "DiscoveryFlow",

@@ -160,13 +160,17 @@ class AssetDependency(Base):
     __table_args__ = (
         Index("ix_asset_dependencies_source", "source_asset_id"),
         Index("ix_asset_dependencies_target", "target_asset_id"),
-        Index("ix_asset_dependencies_import", "import_id"),
+        # A range's declared edges (a chunk replaces them), and an import's edges.
+        Index("ix_asset_dependencies_import_row", "import_id", "source_row"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     # Copied from the source asset; no foreign key of its own (see AssetSource).
     client_account_id: Mapped[UUID] = mapped_column(Uuid)
     import_id: Mapped[UUID] = mapped_column(Uuid)
+    # The import's row that declared a declared edge (its first row that names the target):
+    # the chunk of the range it is in writes and replaces the edge. NULL for observed edges.
+    source_row: Mapped[int | None] = mapped_column(Integer)
     source_asset_id: Mapped[UUID] = mapped_column(Uuid)
     target_ref: Mapped[str] = mapped_column(Text)
     target_asset_id: Mapped[UUID | None] = mapped_column(Uuid, nullable=True)

@@ -26,11 +26,9 @@ from importer.services.phases.field_mapping import FieldMappingPhase
 from importer.services.phases.tech_debt import TechDebtPhase
 from importer.services.pipeline_steps import DiscoveryStep, MappingsStep, ValidateStep
 from importer.services.progress import ImportProgress
-from importer.services.range_reader import RangeReader
 from importer.services.responses import ImportResponseBuilder
 from importer.services.step_runner import StepRunner
 from importer.services.storage import ImportStorageManager
-from importer.services.table_statistics import TableStatistics
 from importer.services.transactions import ImportTransactionManager
 from importer.services.validation_service import ValidationService
 from importer.services.watchdog import Watchdog
@@ -46,17 +44,23 @@ class Services:
         self.progress = ImportProgress()
         self.responses = ImportResponseBuilder(self.progress)
         self.mappings = FieldMappingService(self.transactions)
-        reader = RangeReader(resources.engine)
-        statistics = TableStatistics(resources.engine)
         self.planner = ChunkPlanner(settings.chunk_size)
         self.validation = ValidationService(self.mappings)
         cleansing = DataCleansingPhase(self.mappings)
         inventory = AssetInventoryPhase()
+        # The phase of a dependencies import is its connections': one name, one chunked work,
+        # which each of its runs asks for its import's.
+        dependencies = ByImportType(
+            DependencyAnalysisPhase(), dependencies=ConnectionsPhase(settings.chunk_size)
+        )
+        tech_debt = TechDebtPhase()
         # The chunked work of each step or phase that is done in chunk runs, by its name.
         self.chunked = {
             Step.VALIDATE: self.validation,
             FlowPhase.DATA_CLEANSING: cleansing,
             FlowPhase.ASSET_INVENTORY: inventory,
+            FlowPhase.DEPENDENCY_ANALYSIS: dependencies,
+            FlowPhase.TECH_DEBT_ASSESSMENT: tech_debt,
         }
         # The phases that hold a lease of their account while they run.
         self.inventory_lease = InventoryLease()
@@ -81,11 +85,8 @@ class Services:
             FlowPhase.FIELD_MAPPING: self.field_mapping_phase,
             FlowPhase.DATA_CLEANSING: Chunked(cleansing, self.planner),
             FlowPhase.ASSET_INVENTORY: Chunked(inventory, self.planner),
-            FlowPhase.DEPENDENCY_ANALYSIS: ByImportType(
-                DependencyAnalysisPhase(settings.chunk_size, reader, statistics),
-                dependencies=ConnectionsPhase(settings.chunk_size, reader),
-            ),
-            FlowPhase.TECH_DEBT_ASSESSMENT: TechDebtPhase(settings.chunk_size, statistics),
+            FlowPhase.DEPENDENCY_ANALYSIS: Chunked(dependencies, self.planner),
+            FlowPhase.TECH_DEBT_ASSESSMENT: Chunked(tech_debt, self.planner),
         }
         self.control = ImportControlService(
             self.transactions,

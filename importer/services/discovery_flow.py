@@ -138,14 +138,30 @@ def fail_phase(session: Session, data_import: DataImport, run: Run | None, error
 
 
 class ByImportType:
-    """A phase whose work depends on the import type: another type's work, or the usual one."""
+    """The chunked work of a phase whose work depends on the import type: another type's work,
+    or the usual one. One phase name, one entry of the chunked works by name: its chunks, finish
+    and discard find the work for their import."""
 
-    def __init__(self, usual: PhaseWork, **by_type: PhaseWork) -> None:
+    def __init__(self, usual: ChunkedWork, **by_type: ChunkedWork) -> None:
         self._usual = usual
         self._by_type = by_type
 
-    def run(self, ctx: WorkContext) -> dict[str, Any]:
-        return self._by_type.get(ctx.data_import.import_type, self._usual).run(ctx)
+    def _of(self, data_import: DataImport) -> ChunkedWork:
+        return self._by_type.get(data_import.import_type, self._usual)
+
+    def plan(self, session: Session, data_import: DataImport) -> tuple[int, dict[str, Any]]:
+        return self._of(data_import).plan(session, data_import)
+
+    def chunk(
+        self, session: Session, data_import: DataImport, plan: dict[str, Any], after: int, upto: int
+    ) -> dict[str, Any]:
+        return self._of(data_import).chunk(session, data_import, plan, after, upto)
+
+    def finish(self, ctx, plan: dict[str, Any], summaries: list[dict[str, Any]]) -> dict[str, Any]:
+        return self._of(ctx.data_import).finish(ctx, plan, summaries)
+
+    def discard(self, session: Session, data_import: DataImport) -> None:
+        self._of(data_import).discard(session, data_import)
 
 
 class Lease(Protocol):

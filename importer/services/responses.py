@@ -93,6 +93,9 @@ class ImportResponseBuilder:
                     mapping=by_phase.get(FlowPhase.FIELD_MAPPING),
                     cleansing=by_phase.get(FlowPhase.DATA_CLEANSING),
                     assets=by_phase.get(FlowPhase.ASSET_INVENTORY, {}).get("assets"),
+                    merges_for_review=by_phase.get(FlowPhase.ASSET_INVENTORY, {}).get(
+                        "merges_for_review"
+                    ),
                     dependencies=by_phase.get(FlowPhase.DEPENDENCY_ANALYSIS),
                     end_of_support=by_phase.get(FlowPhase.TECH_DEBT_ASSESSMENT),
                 ),

@@ -1,7 +1,7 @@
 """the inventory's staging for its chunk runs; the account's open phase runs, for its lease
 
 Revision ID: 0017
-Revises: 0016
+Revises: 0018
 Create Date: 2026-12-03 19:30:00
 
 The asset_inventory phase runs in ordered chunk runs (importer.services.phases.asset_inventory).
@@ -14,7 +14,8 @@ kept per import until its finish or discard clears it:
   chunk of the import changed it (``to_jsonb`` of its row): a discard restores it, the finish
   compares it with the asset to count it updated or unchanged.
 
-Both follow their import by foreign key (few writers, one per account at a time).
+Both follow their import by foreign key (few writers, one per account at a time). It follows
+0018, which main had first.
 ``ix_runs_account_open_phases`` finds an account's open phase and discard runs by name: whether
 another import holds the account's inventory, and which imports wait for it.
 """
@@ -28,7 +29,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0017"
-down_revision: str | None = "0016"
+down_revision: str | None = "0018"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

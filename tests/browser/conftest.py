@@ -80,6 +80,13 @@ def page(browser, live_server, request):
     context = browser.new_context(base_url=live_server, viewport={"width": 1280, "height": 800})
     context.set_default_timeout(15_000)
     page = context.new_page()
+    # The dashboard's Content-Security-Policy refuses inline scripts and styles: a page that
+    # needs one is broken in every browser, and Chromium says so on its console.
+    refused = []
+    page.on(
+        "console",
+        lambda message: "Content Security Policy" in message.text and refused.append(message.text),
+    )
     yield page
     report = getattr(request.node, "report_call", None)
     if report is None or report.failed:
@@ -87,6 +94,7 @@ def page(browser, live_server, request):
         name = re.sub(r"[^\w.-]+", "_", request.node.nodeid)
         page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
     context.close()
+    assert not refused, f"the page broke its Content-Security-Policy: {refused}"
 
 
 @pytest.fixture()

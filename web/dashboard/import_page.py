@@ -7,7 +7,7 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from importer.canonical import get_schema
 from importer.discovery.units import SIZE_UNITS
 from importer.errors import Conflict, InvalidUpload
-from importer.models import STEP_ORDER, ImportStatus, RunStatus, Step, flow_phases
+from importer.models import STEP_ORDER, FlowPhase, ImportStatus, RunStatus, Step, flow_phases
 from importer.services.field_mappings import EDITABLE_MAPPING_STATUSES
 from importer.services.import_control import CANCELLABLE, RETRYABLE, STATUS_OF_STEP
 from web.dashboard.blueprint import bp, queries, signed_in
@@ -60,6 +60,15 @@ def import_page(import_id: str):
                 )
                 for phase in flow_phases(data_import.import_type)
             ],
+            # The latest inventory run's rows that wait in the merge review queue.
+            "merges_for_review": next(
+                (
+                    (r.summary or {}).get("merges_for_review", 0)
+                    for r in reversed(phases)
+                    if r.name == FlowPhase.ASSET_INVENTORY
+                ),
+                0,
+            ),
             "issues": [svc.responses.issue(issue).dump() for issue in issues],
             "issues_total": issues_total,
             "issue_codes": queries.issue_codes(session, data_import) if validated else [],
