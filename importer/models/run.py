@@ -85,7 +85,7 @@ class Run(Base):
             postgresql_where="status IN ('pending', 'running')",
         ),
         # An account's open phases and discards by name: who holds its inventory, who waits
-        # for it (importer.services.phases.asset_inventory.InventoryLease; migration 0017).
+        # for it (importer.services.phases.asset_inventory.InventoryLease; migration 0018).
         Index(
             "ix_runs_account_open_phases",
             "client_account_id",

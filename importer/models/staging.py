@@ -1,6 +1,6 @@
 """Import-scoped staging of chunked phases, cleared when the phase finishes (or is discarded).
 
-No foreign keys: deleting the import deletes its rows by trigger (migration 0018), as with the
+No foreign keys: deleting the import deletes its rows by trigger (migration 0017), as with the
 row tables of migration 0006.
 """
 

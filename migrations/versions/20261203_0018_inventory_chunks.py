@@ -1,7 +1,7 @@
 """the inventory's staging for its chunk runs; the account's open phase runs, for its lease
 
-Revision ID: 0017
-Revises: 0018
+Revision ID: 0018
+Revises: 0017
 Create Date: 2026-12-03 19:30:00
 
 The asset_inventory phase runs in ordered chunk runs (importer.services.phases.asset_inventory).
@@ -28,8 +28,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0017"
-down_revision: str | None = "0018"
+revision: str = "0018"
+down_revision: str | None = "0017"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
