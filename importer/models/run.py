@@ -76,7 +76,9 @@ class Run(Base):
             unique=True,
             postgresql_nulls_not_distinct=True,
         ),
-        Index("ix_runs_parent_id", "parent_id"),
+        # A run's children of a kind in a status: one probe whatever the statistics say of
+        # the statuses (migration 0018).
+        Index("ix_runs_parent", "parent_id", "kind", "status"),
         # The watchdog's scans: open runs only, however many finished ones the table holds.
         Index(
             "ix_runs_open",
