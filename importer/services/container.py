@@ -32,6 +32,7 @@ from importer.services.step_runner import StepRunner
 from importer.services.storage import ImportStorageManager
 from importer.services.table_statistics import TableStatistics
 from importer.services.transactions import ImportTransactionManager
+from importer.services.undo import UndoService, UndoUnit
 from importer.services.validation_service import ValidationService
 from importer.services.watchdog import Watchdog
 
@@ -57,6 +58,7 @@ class Services:
         self.queries = ImportQueryService()
         self.inventory = InventoryQueryService(self.mappings)
         self.merges = MergeReviewService(self.transactions)
+        self.undo = UndoService(self.transactions, settings.chunk_size)
         self.api_keys = ApiKeyService(self.transactions)
         self.runner = StepRunner(
             self.transactions, resources.runtime_state, settings.max_restarts, self.background
@@ -83,6 +85,7 @@ class Services:
             self.field_mapping_phase,
             self.mappings,
             self.queries,
+            self.undo,
         )
         self.watchdog = Watchdog(
             self.transactions,
@@ -119,6 +122,9 @@ class Services:
 
     def discard_unit(self, task_id: str) -> DiscardUnit:
         return DiscardUnit(task_id, self.chunked)
+
+    def undo_unit(self, task_id: str) -> UndoUnit:
+        return UndoUnit(task_id, self.undo)
 
     def unit_for(self, run: Run):
         """The unit of a step or phase run."""

@@ -1,0 +1,603 @@
+"""Undo: take a completed import back out of its account's inventory, as if it never ran.
+
+The inventory is derived from its sources: the imports' cleaned rows (cleaned_records) and which
+asset each row went to (asset_sources). Undoing an import recomputes only the assets it touched,
+from the rows the account's other imports gave them, merged as the inventory phase merges them
+(asset_inventory's Known, row_fields and merge_row; the precedence of its docstring).
+
+Which rows: the phase's outcome for a row depends only on the assets that hold one of its key
+values (by key: uuid, serial, record id, hostname key, IP) when it is matched, and those assets
+hold only values of their own rows. So the account's rows fall into groups that never meet:
+the rows linked by a shared key value or a shared asset, transitively. The groups holding the
+import's assets are replayed, all of their other imports' rows from an empty inventory, import
+by import in the order they were made (created_at, as the phase's precedence orders them) and
+range by range as the phase reads them; every other asset is left as it is. The replay gives the
+assets, each row's matched_on, and the merges waiting for review (a decided one keeps its
+decision: approved lands the row on the asset it was paired with, split keeps it apart). A
+replayed asset keeps the id of the asset its first row belonged to, so that the edges and merge
+reviews of other imports that name it stay; assets no replayed row made are deleted.
+
+Dependencies: the import's own edges go. An asset's declared edges are those of the last import
+that described it (dependency_analysis replaces them): the replayed assets get the edges their
+last remaining import's rows declare, targets resolved against the inventory as it now is. Edges
+of other assets that pointed at a deleted asset are resolved again by their target.
+End-of-support flags are written with the assets, from their resulting OS.
+
+One transaction, under the account's inventory lock: a failure or a lost worker rolls it all
+back (the import stays completed), and a redelivered task starts over from the same state. It
+reads the key columns of the account's committed rows once (a few columns a row), then the
+whole rows of the groups it replays only, and writes the groups a range of assets at a time with
+a checkpoint between ranges (progress; the import cannot be cancelled while it is undone).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import exists, select, text
+from sqlalchemy.orm import Session
+
+from importer import json_codec
+from importer.discovery.dependencies import parse_targets
+from importer.discovery.match_confidence import fqdn
+from importer.errors import Conflict, NotFound
+from importer.models import (
+    AssetSource,
+    ClientAccount,
+    DataImport,
+    FlowPhase,
+    ImportStatus,
+    Run,
+    RunKind,
+    RunStatus,
+)
+from importer.pipeline import transitions
+from importer.services.phases.asset_inventory import (
+    CHANGES_TABLE,
+    COMPARED,
+    COPY_ASSETS,
+    COPY_CHANGES,
+    COPY_MERGES,
+    COPY_SOURCES,
+    MATCHED_ON,
+    ROW_KEYS,
+    WRITTEN,
+    AssetInventoryPhase,
+    Known,
+    Proposal,
+    lock_inventory,
+    ordered_id,
+    review_key,
+)
+from importer.services.phases.dependency_analysis import RESOLVE, target_keys
+from importer.services.phases.tech_debt import end_of_support_table
+from importer.services.step_runner import RunUnit, WorkContext
+from importer.services.transactions import ImportTransactionManager
+
+# The account's imports whose inventory is in place: those with sources.
+COMMITTED = (
+    select(DataImport)
+    .where(exists().where(AssetSource.import_id == DataImport.id))
+    .order_by(DataImport.created_at, DataImport.id)
+)
+# An import's rows as the matching sees them: which asset each went to, and its keys. Two scans
+# of primary keys, paired by row number in Python: no join for a planner to get wrong.
+SOURCES_OF = text(
+    "SELECT row_number, asset_id FROM asset_sources WHERE import_id = :import_id "
+    "ORDER BY row_number"
+)
+KEYS_OF = text(
+    f"SELECT row_number, {', '.join(ROW_KEYS)} FROM cleaned_records "
+    "WHERE import_id = :import_id ORDER BY row_number"
+)
+# The replayed rows in full.
+ROWS_OF = text(
+    f"""
+    SELECT row_number, data, {", ".join(ROW_KEYS)}, asset_type FROM cleaned_records
+    WHERE import_id = :import_id AND row_number = ANY(CAST(:rows AS integer[]))
+    """
+)
+MERGES_OF = text(
+    """
+    SELECT m.import_id, m.row_number, m.status FROM unnest(CAST(:ids AS uuid[])) AS k (id)
+    CROSS JOIN LATERAL (
+        SELECT import_id, row_number, status FROM asset_merges
+        WHERE (asset_id = k.id OR proposed_asset_id = k.id) AND status <> 'pending' OFFSET 0
+    ) m
+    """
+)
+DELETE_MERGES = text(
+    "DELETE FROM asset_merges WHERE asset_id = ANY(CAST(:ids AS uuid[])) "
+    "OR proposed_asset_id = ANY(CAST(:ids AS uuid[])) OR import_id = :import_id"
+)
+DELETE_ASSETS = text("DELETE FROM assets WHERE id = ANY(CAST(:ids AS uuid[]))")
+DELETE_SOURCES = text(
+    """
+    DELETE FROM asset_sources s USING unnest(CAST(:ids AS uuid[])) AS k (id)
+    WHERE s.asset_id = k.id
+    """
+)
+DELETE_IMPORT_SOURCES = text("DELETE FROM asset_sources WHERE import_id = :import_id")
+DELETE_IMPORT_EDGES = text("DELETE FROM asset_dependencies WHERE import_id = :import_id")
+# Declared edges of the replayed assets: replaced by their last import's.
+DELETE_DECLARED = text(
+    """
+    DELETE FROM asset_dependencies d USING unnest(CAST(:ids AS uuid[])) AS k (id)
+    WHERE d.source_asset_id = k.id AND NOT d.observed
+    """
+)
+# Edges pointing at assets about to be deleted, kept (their target cleared) to be resolved again.
+UNTARGET = text(
+    """
+    UPDATE asset_dependencies d SET target_asset_id = NULL
+    FROM unnest(CAST(:ids AS uuid[])) AS k (id), data_imports i
+    WHERE d.target_asset_id = k.id AND i.id = d.import_id
+    RETURNING d.id, d.target_ref, i.import_type
+    """
+)
+RETARGET = text(
+    """
+    UPDATE asset_dependencies d SET target_asset_id = CAST(t.target AS uuid)
+    FROM unnest(CAST(:ids AS integer[]), CAST(:targets AS text[])) AS t (id, target)
+    WHERE d.id = t.id
+    """
+)
+COPY_EDGES = (
+    "COPY asset_dependencies "
+    "(client_account_id, import_id, source_asset_id, target_ref, target_asset_id) FROM STDIN"
+)
+# Hostname keys are unique within an account: the rewritten assets give theirs up first.
+RELEASE_NAMES = text(
+    "UPDATE assets SET hostname_key = NULL WHERE id = ANY(CAST(:ids AS uuid[])) "
+    "AND hostname_key IS NOT NULL"
+)
+SET_FIRST_IMPORT = text(
+    """
+    UPDATE assets a SET first_import_id = f.first
+    FROM unnest(CAST(:ids AS uuid[]), CAST(:firsts AS uuid[])) AS f (id, first)
+    WHERE a.id = f.id AND a.id = ANY(CAST(:ids AS uuid[]))
+    """
+)
+APPLY_CHANGES = f"""
+    UPDATE assets a SET {", ".join(f"{c} = x.{c}" for c in WRITTEN)}, updated_at = now()
+    FROM asset_changes x WHERE a.id = ANY(%(ids)s) AND a.id = x.id
+"""
+INVENTORY_RUNNING = (
+    select(Run.import_id)
+    .where(
+        Run.kind == RunKind.PHASE,
+        Run.name == FlowPhase.ASSET_INVENTORY,
+        Run.status == RunStatus.RUNNING,
+    )
+    .limit(1)
+)
+# Assets written per statement batch, with a checkpoint between batches.
+WRITE_BATCH = 5_000
+
+
+class _Groups:
+    """Union-find over the account's rows, their key values and their assets."""
+
+    def __init__(self) -> None:
+        self.parent: list[int] = []
+        self.ids: dict[Any, int] = {}
+
+    def node(self, key: Any) -> int:
+        found = self.ids.get(key)
+        if found is None:
+            found = self.ids[key] = len(self.parent)
+            self.parent.append(found)
+        return found
+
+    def find(self, node: int) -> int:
+        parent = self.parent
+        root = node
+        while parent[root] != root:
+            root = parent[root]
+        while parent[node] != root:
+            parent[node], node = root, parent[node]
+        return root
+
+    def union(self, one: int, other: int) -> None:
+        one, other = self.find(one), self.find(other)
+        if one != other:
+            self.parent[other] = one
+
+
+@dataclass
+class _Replay:
+    """The replayed groups: their assets (by id) and what each of their rows became."""
+
+    assets: dict[uuid.UUID, dict] = field(default_factory=dict)
+    # (import id, row number, asset id, matched_on) of every replayed row, in replay order.
+    sources: list[tuple[uuid.UUID, int, uuid.UUID, str]] = field(default_factory=list)
+    # (import id, row number, own asset id, proposal, status) of each weak match.
+    merges: list[tuple[uuid.UUID, int, uuid.UUID | None, Proposal, str]] = field(
+        default_factory=list
+    )
+    # Each asset's last import (replay order) and its rows of it: where its declared edges are.
+    last_rows: dict[uuid.UUID, tuple[uuid.UUID, list[dict]]] = field(default_factory=dict)
+
+
+class UndoService:
+    """Plans an undo (in the request) and does it (in its task)."""
+
+    def __init__(self, transactions: ImportTransactionManager, chunk_size: int) -> None:
+        self._tx = transactions
+        self._chunk_size = chunk_size
+
+    # -- the request ----------------------------------------------------------------------------
+    def plan(self, session: Session, import_id: uuid.UUID, client_account_id: uuid.UUID):
+        """Validate and plan the undo of a completed import (its run pending, its task id stored)
+        in the caller's transaction; the caller sends it after the commit."""
+        data_import = self._tx.lock_import(session, import_id, client_account_id)
+        if data_import is None:
+            raise NotFound("No such import.", details={"id": str(import_id)})
+        if data_import.status == ImportStatus.UNDONE:
+            raise Conflict(
+                "This import is already undone; commit it again to bring it back.",
+                code="already-undone",
+                details={"status": data_import.status},
+            )
+        if data_import.status != ImportStatus.COMPLETED:
+            raise Conflict(
+                f"Only a completed import can be undone; this one is {data_import.status}.",
+                code="not-completed",
+                details={"status": data_import.status},
+            )
+        running = session.scalar(
+            INVENTORY_RUNNING.where(Run.client_account_id == client_account_id)
+        )
+        if running is not None:
+            raise Conflict(
+                "An import of this account is building its inventory; undo once it is done.",
+                code="inventory-busy",
+                details={"import_id": str(running)},
+            )
+        transitions.plan(session, data_import, RunKind.UNDO, ["undo"], again=True)
+        data_import.status = ImportStatus.UNDOING
+        data_import.error = None
+        return data_import
+
+    # -- the task -------------------------------------------------------------------------------
+    def undo(self, ctx: WorkContext) -> dict[str, Any]:
+        session, data_import = ctx.session, ctx.data_import
+        account = data_import.client_account_id
+        lock_inventory(session, account)
+        imports = list(
+            session.scalars(
+                COMMITTED.where(
+                    DataImport.client_account_id == account, DataImport.id != data_import.id
+                )
+            )
+        )
+        groups = _Groups()
+        own_assets = self._link(session, groups, data_import, own=True)
+        rows_of: dict[uuid.UUID, list[tuple[int, uuid.UUID]]] = {}
+        for other in imports:
+            rows_of[other.id] = self._link(session, groups, other, own=False)
+        ctx.checkpoint(1, 4)
+        roots = {groups.find(groups.ids["a", asset_id]) for asset_id in own_assets}
+        replayed = {
+            other.id: [
+                (row_number, asset_id)
+                for row_number, asset_id in rows_of[other.id]
+                if groups.find(groups.ids["r", other.id, row_number]) in roots
+            ]
+            for other in imports
+        }
+        touched = {
+            key[1]
+            for key, node in groups.ids.items()
+            if key[0] == "a" and groups.find(node) in roots
+        }
+        replay = self._replay(
+            session, data_import, [i for i in imports if replayed[i.id]], replayed, touched
+        )
+        ctx.checkpoint(2, 4)
+        summary = self._write(ctx, touched, replay)
+        ctx.checkpoint(4, 4)
+        return summary
+
+    def _link(
+        self, session: Session, groups: _Groups, data_import: DataImport, *, own: bool
+    ) -> list[tuple[int, uuid.UUID]]:
+        """Link the import's rows with their keys and assets; (row, asset) of each, or (own) the
+        import's assets."""
+        params = {"import_id": data_import.id}
+        assets = dict(session.execute(SOURCES_OF, params).all())
+        node, union = groups.node, groups.union
+        for row_number, *values in session.execute(KEYS_OF, params):
+            asset_id = assets.get(row_number)
+            if asset_id is None:
+                continue
+            row = node(("r", data_import.id, row_number))
+            union(node(("a", asset_id)), row)
+            for column, value in zip(ROW_KEYS, values, strict=True):
+                if value:
+                    union(node(("k", column, value)), row)
+        if own:
+            return list(set(assets.values()))
+        return list(assets.items())
+
+    def _replay(
+        self,
+        session: Session,
+        undone: DataImport,
+        imports: list[DataImport],
+        rows: dict[uuid.UUID, list[tuple[int, uuid.UUID]]],
+        touched: set[uuid.UUID],
+    ) -> _Replay:
+        """The groups' rows matched and merged from an empty inventory, as the phase would."""
+        replay = _Replay()
+        account = undone.client_account_id
+        threshold = session.scalar(
+            select(ClientAccount.merge_review_threshold).where(ClientAccount.id == account)
+        )
+        decided = {
+            (import_id, row_number): status
+            for import_id, row_number, status in session.execute(MERGES_OF, {"ids": list(touched)})
+            if import_id != undone.id
+        }
+        known = Known(threshold=threshold)
+        claimed: set[uuid.UUID] = set()
+        order: dict[uuid.UUID, int] = {}
+        import_times: dict[uuid.UUID, datetime] = {i.id: i.created_at for i in imports}
+        for data_import in imports:
+            was = dict(rows[data_import.id])
+            found = session.execute(ROWS_OF, {"import_id": data_import.id, "rows": list(was)}).all()
+            in_range = None
+            for row_number, data, *values, asset_type in sorted(found, key=lambda r: r[0]):
+                current_range = (row_number - 1) // self._chunk_size
+                if current_range != in_range:
+                    # The phase reads its Known afresh for each range: oldest asset first.
+                    in_range = current_range
+                    known.released.clear()
+                    for index in known.index.values():
+                        for holders in index.values():
+                            holders.sort(key=lambda a: order[a["id"]])
+                keys = dict(zip(ROW_KEYS, values, strict=True))
+                asset, matched_on, proposal = known.match(keys, fqdn(data))
+                status = "pending"
+                if proposal is not None:
+                    status = decided.get((data_import.id, row_number), "pending")
+                    if status == "approved":
+                        asset, matched_on = proposal.asset, proposal.matched_on
+                fields = AssetInventoryPhase.row_fields(data_import, data, keys, asset_type)
+                if asset is None:
+                    previous = was[row_number]
+                    asset_id = previous if previous not in claimed else ordered_id()
+                    claimed.add(asset_id)
+                    asset = {"id": asset_id, **fields, "first_import_id": data_import.id}
+                    order[asset_id] = len(order)
+                    if proposal is not None:
+                        if proposal.matched_on == MATCHED_ON["hostname_key"]:
+                            asset["hostname_key"] = None
+                        known.reviewed[review_key(proposal.asset["id"], proposal.row_keys)] = asset
+                        replay.merges.append(
+                            (data_import.id, row_number, asset_id, proposal, status)
+                        )
+                    replay.assets[asset_id] = asset
+                    known.add(asset)
+                else:
+                    if proposal is not None:
+                        replay.merges.append((data_import.id, row_number, None, proposal, status))
+                        known.reviewed[review_key(proposal.asset["id"], proposal.row_keys)] = asset
+                    last = asset["last_import_id"]
+                    newer = (
+                        last is None
+                        or last == data_import.id
+                        or import_times[last] <= data_import.created_at
+                    )
+                    AssetInventoryPhase.merge_row(asset, fields, data, data_import, known, newer)
+                replay.sources.append((data_import.id, row_number, asset["id"], matched_on))
+                if data_import.import_type != "dependencies":
+                    kept = replay.last_rows.get(asset["id"])
+                    if kept is None or kept[0] != data_import.id:
+                        kept = replay.last_rows[asset["id"]] = (data_import.id, [])
+                    kept[1].append(data)
+        return replay
+
+    def _write(self, ctx: WorkContext, touched: set[uuid.UUID], replay: _Replay) -> dict:
+        session, data_import = ctx.session, ctx.data_import
+        account = data_import.client_account_id
+        kept = [asset_id for asset_id in replay.assets if asset_id in touched]
+        new = [asset_id for asset_id in replay.assets if asset_id not in touched]
+        gone = list(touched - set(replay.assets))
+        params = {"import_id": data_import.id}
+        session.execute(DELETE_IMPORT_EDGES, params)
+        session.execute(DELETE_MERGES, {**params, "ids": list(touched)})
+        session.execute(DELETE_DECLARED, {"ids": kept})
+        # Edges of other assets that named an asset about to go: resolved again once written.
+        orphans = session.execute(UNTARGET, {"ids": gone}).all()
+        session.execute(DELETE_IMPORT_SOURCES, params)
+        session.execute(DELETE_SOURCES, {"ids": kept})
+        for start in range(0, len(gone), WRITE_BATCH):
+            session.execute(DELETE_ASSETS, {"ids": gone[start : start + WRITE_BATCH]})
+        session.execute(RELEASE_NAMES, {"ids": kept})
+        today = datetime.now(UTC).date()
+        conn = ImportTransactionManager.driver_connection(session)
+        session.execute(CHANGES_TABLE)
+        done, total = 0, max(1, len(replay.assets))
+        for batch, is_new in (*_batches(kept, False), *_batches(new, True)):
+            assets = [replay.assets[asset_id] for asset_id in batch]
+            with conn.cursor() as cursor:
+                if is_new:
+                    with cursor.copy(COPY_ASSETS) as copy:
+                        for asset in assets:
+                            copy.write_row(
+                                (asset["id"], account, asset["first_import_id"])
+                                + _written(asset, today)
+                            )
+                else:
+                    cursor.execute("TRUNCATE asset_changes")
+                    with cursor.copy(COPY_CHANGES) as copy:
+                        for asset in assets:
+                            copy.write_row((asset["id"], *_written(asset, today)))
+                    cursor.execute(APPLY_CHANGES, {"ids": batch})
+            if not is_new:
+                session.execute(
+                    SET_FIRST_IMPORT,
+                    {"ids": batch, "firsts": [a["first_import_id"] for a in assets]},
+                )
+            done += len(batch)
+            ctx.checkpoint(2 * total + done, 4 * total)
+        with conn.cursor() as cursor:
+            with cursor.copy(COPY_SOURCES) as copy:
+                for import_id, row_number, asset_id, matched_on in replay.sources:
+                    copy.write_row((import_id, row_number, asset_id, account, matched_on))
+            if replay.merges:
+                with cursor.copy(COPY_MERGES) as copy:
+                    for import_id, row_number, own, proposal, status in replay.merges:
+                        copy.write_row(
+                            (
+                                ordered_id(),
+                                account,
+                                proposal.asset["id"],
+                                own,
+                                import_id,
+                                row_number,
+                                proposal.matched_on,
+                                proposal.kind,
+                                proposal.confidence,
+                                json_codec.dumps(proposal.row_keys).decode(),
+                                status,
+                            )
+                        )
+        edges = self._edges(session, account, replay, orphans)
+        return {
+            "assets": {"removed": len(gone), "rebuilt": len(kept), "created": len(new)},
+            "rows_replayed": len(replay.sources),
+            "edges_restored": edges,
+        }
+
+    def _edges(self, session: Session, account: uuid.UUID, replay: _Replay, orphans: list) -> int:
+        """The replayed assets' declared edges, and the orphaned edges' targets, resolved."""
+        declared: list[tuple[uuid.UUID, uuid.UUID, str]] = []
+        types = {}
+        for asset_id, (import_id, datas) in replay.last_rows.items():
+            refs: dict[str, None] = {}
+            for data in datas:
+                for name in ("dependencies", "hosts"):
+                    if (value := data.get(name)) is not None:
+                        refs.update(dict.fromkeys(parse_targets(value) or ()))
+            declared.extend((import_id, asset_id, ref) for ref in refs)
+        if declared or orphans:
+            imports = {import_id for import_id, _, _ in declared}
+            types = dict(
+                session.execute(
+                    select(DataImport.id, DataImport.import_type).where(DataImport.id.in_(imports))
+                ).all()
+            )
+        wanted = [(ref, types[i] == "applications") for i, _, ref in declared]
+        wanted += [(ref, import_type == "applications") for _, ref, import_type in orphans]
+        resolved = _resolve(session, account, wanted) if wanted else {}
+        if declared:
+            conn = ImportTransactionManager.driver_connection(session)
+            with conn.cursor() as cursor, cursor.copy(COPY_EDGES) as copy:
+                for import_id, asset_id, ref in declared:
+                    target = resolved.get((ref, types[import_id] == "applications"))
+                    copy.write_row((account, import_id, asset_id, ref, target))
+        retargeted = [
+            (edge_id, resolved[ref, import_type == "applications"])
+            for edge_id, ref, import_type in orphans
+            if resolved.get((ref, import_type == "applications")) is not None
+        ]
+        if retargeted:
+            session.execute(
+                RETARGET,
+                {
+                    "ids": [edge_id for edge_id, _ in retargeted],
+                    "targets": [target for _, target in retargeted],
+                },
+            )
+        return len(declared)
+
+
+def _batches(ids: list[uuid.UUID], is_new: bool) -> list[tuple[list[uuid.UUID], bool]]:
+    return [(ids[i : i + WRITE_BATCH], is_new) for i in range(0, len(ids), WRITE_BATCH)]
+
+
+def _written(asset: dict, today: date) -> tuple:
+    """The WRITTEN columns of an asset, its end of support assessed from its OS, as the
+    inventory phase writes them."""
+    status = end_of_support_table().assess(asset["os_family"], asset["os_version"], today)
+    return (
+        *(asset[name] for name in COMPARED[:-1]),
+        json_codec.dumps(asset["attributes"]).decode(),
+        status.severity,
+        status.end_of_support,
+        status.source,
+        asset["last_import_id"],
+    )
+
+
+def _resolve(
+    session: Session, account: uuid.UUID, wanted: list[tuple[str, bool]]
+) -> dict[tuple[str, bool], str]:
+    """Each (target, applications first) to the asset it names, as dependency_analysis does."""
+    keyed = {item: target_keys(*item) for item in set(wanted)}
+    keys = list({k for ks, _ in keyed.values() for k in ks})
+    ips = list({ip for _, ip in keyed.values() if ip})
+    by_key, by_ip = {}, {}
+    for asset_id, key, ip in session.execute(
+        RESOLVE, {"account": account, "keys": keys, "ips": ips}
+    ):
+        if key:
+            by_key[key] = asset_id
+        if ip:
+            by_ip.setdefault(ip, asset_id)
+    resolved = {}
+    for item, (ks, ip) in keyed.items():
+        target = next((by_key[k] for k in ks if k in by_key), None) if ks else by_ip.get(ip)
+        if target is not None:
+            resolved[item] = target
+    return resolved
+
+
+class UndoUnit(RunUnit):
+    """The undo run's unit: the import is ``undoing`` while it runs, ``undone`` after; a failure
+    rolls the undo back and leaves the import completed (undo it again to retry)."""
+
+    kind = RunKind.UNDO
+    import_statuses = frozenset({ImportStatus.UNDOING})
+
+    def __init__(self, task_id: str, service: UndoService) -> None:
+        super().__init__(task_id)
+        self._service = service
+        self.name = "undo"
+
+    def begin(self, session: Session, data_import: DataImport, max_restarts: int) -> bool:
+        return self._start(session, data_import, max_restarts) is not None
+
+    def work(self, ctx: WorkContext) -> None:
+        ctx.result = self._service.undo(ctx)
+
+    def succeed(self, session: Session, data_import: DataImport, ctx: WorkContext) -> None:
+        run = self._run(session, data_import)
+        run.summary = ctx.result or {}
+        transitions.move(run, RunStatus.SUCCEEDED)
+        data_import.status = ImportStatus.UNDONE
+        data_import.finished_at = transitions.now()
+
+    def fail(self, session: Session, data_import: DataImport, error: str) -> None:
+        fail_undo(session, data_import, self._run(session, data_import), error)
+
+    def cancel(self, session: Session, data_import: DataImport) -> None:
+        # Nothing cancels an undo (an undoing import is not cancellable); a revoked task ends
+        # here: nothing was kept.
+        fail_undo(session, data_import, self._run(session, data_import), "cancelled")
+
+
+def fail_undo(session: Session, data_import: DataImport, run: Run | None, error: str) -> None:
+    """The undo failed: its transaction kept nothing, so the import is completed again."""
+    if run is not None and run.status == RunStatus.RUNNING:
+        transitions.move(run, RunStatus.FAILED, error=error)
+    elif run is not None and run.status == RunStatus.PENDING:
+        transitions.move(run, RunStatus.CANCELLED, error=error)
+    if data_import.status == ImportStatus.UNDOING:
+        data_import.status = ImportStatus.COMPLETED
+        data_import.error = f"undo failed: {error}"
