@@ -3,13 +3,14 @@ build, checked against an inventory built from scratch; the API's and CLI's path
 
 from __future__ import annotations
 
+import difflib
 import threading
 import time
 import uuid
 
 import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 from werkzeug.serving import make_server
@@ -158,8 +159,9 @@ step = st.one_of(
 
 
 @settings(
-    max_examples=6,
+    max_examples=int(__import__("os").environ.get("UNDO_EXAMPLES", "6")),
     deadline=None,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(steps=st.lists(step, min_size=3, max_size=6))
@@ -176,8 +178,16 @@ def test_after_each_undo_the_inventory_is_the_one_the_other_imports_build(client
         undone(client, auth, import_id)
         fresh, fresh_auth = new_account(resources)
         rebuilt = [import_records(client, fresh_auth, records) for _, records in live]
-        assert inventory(resources, account, [i for i, _ in live]) == inventory(
-            resources, fresh, rebuilt
+        after_undo = inventory(resources, account, [i for i, _ in live])
+        from_scratch = inventory(resources, fresh, rebuilt)
+        assert after_undo == from_scratch, "\n".join(
+            difflib.unified_diff(
+                [*after_undo["assets"], *after_undo["merges"]],
+                [*from_scratch["assets"], *from_scratch["merges"]],
+                "after the undo",
+                "from scratch",
+                lineterm="",
+            )
         )
 
 

@@ -32,6 +32,7 @@ a checkpoint between ranges (progress; the import cannot be cancelled while it i
 
 from __future__ import annotations
 
+import bisect
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -72,7 +73,7 @@ from importer.services.phases.asset_inventory import (
     ordered_id,
     review_key,
 )
-from importer.services.phases.dependency_analysis import RESOLVE, target_keys
+from importer.services.phases.dependency_analysis import target_keys
 from importer.services.phases.tech_debt import end_of_support_table
 from importer.services.step_runner import RunUnit, WorkContext
 from importer.services.transactions import ImportTransactionManager
@@ -133,9 +134,9 @@ DELETE_DECLARED = text(
 UNTARGET = text(
     """
     UPDATE asset_dependencies d SET target_asset_id = NULL
-    FROM unnest(CAST(:ids AS uuid[])) AS k (id), data_imports i
-    WHERE d.target_asset_id = k.id AND i.id = d.import_id
-    RETURNING d.id, d.target_ref, i.import_type
+    FROM unnest(CAST(:ids AS uuid[])) AS k (id)
+    WHERE d.target_asset_id = k.id
+    RETURNING d.id, d.target_ref, d.import_id
     """
 )
 RETARGET = text(
@@ -143,6 +144,26 @@ RETARGET = text(
     UPDATE asset_dependencies d SET target_asset_id = CAST(t.target AS uuid)
     FROM unnest(CAST(:ids AS integer[]), CAST(:targets AS text[])) AS t (id, target)
     WHERE d.id = t.id
+    """
+)
+# The assets a target may name that the undo did not replay, with when they were first made.
+OUTSIDE = text(
+    """
+    SELECT a.id::text, a.hostname_key, NULL, i.created_at
+    FROM unnest(CAST(:keys AS text[])) AS k (value)
+    CROSS JOIN LATERAL (
+        SELECT id, hostname_key, first_import_id FROM assets
+        WHERE client_account_id = :account AND hostname_key = k.value OFFSET 0
+    ) a
+    LEFT JOIN data_imports i ON i.id = a.first_import_id
+    UNION ALL
+    SELECT a.id::text, NULL, a.primary_ip, i.created_at
+    FROM unnest(CAST(:ips AS text[])) AS k (value)
+    CROSS JOIN LATERAL (
+        SELECT id, primary_ip, first_import_id FROM assets
+        WHERE client_account_id = :account AND primary_ip = k.value ORDER BY id OFFSET 0
+    ) a
+    LEFT JOIN data_imports i ON i.id = a.first_import_id
     """
 )
 COPY_EDGES = (
@@ -220,6 +241,11 @@ class _Replay:
     )
     # Each asset's last import (replay order) and its rows of it: where its declared edges are.
     last_rows: dict[uuid.UUID, tuple[uuid.UUID, list[dict]]] = field(default_factory=dict)
+    # After each replayed import ((created_at, id)): the replayed assets by hostname key and by
+    # IP (the oldest holding it), as a dependency target would have found them then.
+    states: list[tuple[tuple[datetime, str], dict, dict]] = field(default_factory=list)
+    # The assets the replay rewrites or deletes.
+    touched: set[uuid.UUID] = field(default_factory=set)
 
 
 class UndoService:
@@ -332,7 +358,7 @@ class UndoService:
         touched: set[uuid.UUID],
     ) -> _Replay:
         """The groups' rows matched and merged from an empty inventory, as the phase would."""
-        replay = _Replay()
+        replay = _Replay(touched=touched)
         account = undone.client_account_id
         threshold = session.scalar(
             select(ClientAccount.merge_review_threshold).where(ClientAccount.id == account)
@@ -399,6 +425,13 @@ class UndoService:
                     if kept is None or kept[0] != data_import.id:
                         kept = replay.last_rows[asset["id"]] = (data_import.id, [])
                     kept[1].append(data)
+            names, addresses = {}, {}
+            for asset in sorted(replay.assets.values(), key=lambda a: order[a["id"]]):
+                if asset["hostname_key"]:
+                    names[asset["hostname_key"]] = asset["id"]
+                if asset["primary_ip"]:
+                    addresses.setdefault(asset["primary_ip"], asset["id"])
+            replay.states.append(((data_import.created_at, str(data_import.id)), names, addresses))
         return replay
 
     def _write(self, ctx: WorkContext, touched: set[uuid.UUID], replay: _Replay) -> dict:
@@ -411,8 +444,8 @@ class UndoService:
         session.execute(DELETE_IMPORT_EDGES, params)
         session.execute(DELETE_MERGES, {**params, "ids": list(touched)})
         session.execute(DELETE_DECLARED, {"ids": kept})
-        # Edges of other assets that named an asset about to go: resolved again once written.
-        orphans = session.execute(UNTARGET, {"ids": gone}).all()
+        # Edges of other assets that named a replayed asset: resolved again once written.
+        orphans = session.execute(UNTARGET, {"ids": list(touched)}).all()
         session.execute(DELETE_IMPORT_SOURCES, params)
         session.execute(DELETE_SOURCES, {"ids": kept})
         for start in range(0, len(gone), WRITE_BATCH):
@@ -475,9 +508,10 @@ class UndoService:
         }
 
     def _edges(self, session: Session, account: uuid.UUID, replay: _Replay, orphans: list) -> int:
-        """The replayed assets' declared edges, and the orphaned edges' targets, resolved."""
+        """The replayed assets' declared edges, and the orphaned edges' targets, each resolved
+        as its import's dependency analysis found it: against the replayed assets as they were
+        after that import's inventory, and the other assets that existed then."""
         declared: list[tuple[uuid.UUID, uuid.UUID, str]] = []
-        types = {}
         for asset_id, (import_id, datas) in replay.last_rows.items():
             refs: dict[str, None] = {}
             for data in datas:
@@ -485,33 +519,42 @@ class UndoService:
                     if (value := data.get(name)) is not None:
                         refs.update(dict.fromkeys(parse_targets(value) or ()))
             declared.extend((import_id, asset_id, ref) for ref in refs)
-        if declared or orphans:
-            imports = {import_id for import_id, _, _ in declared}
-            types = dict(
-                session.execute(
-                    select(DataImport.id, DataImport.import_type).where(DataImport.id.in_(imports))
-                ).all()
+        imports = {import_id for import_id, _, _ in declared}
+        imports |= {import_id for _, _, import_id in orphans}
+        made = {
+            import_id: (created_at, import_type)
+            for import_id, created_at, import_type in session.execute(
+                select(DataImport.id, DataImport.created_at, DataImport.import_type).where(
+                    DataImport.id.in_(imports)
+                )
             )
-        wanted = [(ref, types[i] == "applications") for i, _, ref in declared]
-        wanted += [(ref, import_type == "applications") for _, ref, import_type in orphans]
-        resolved = _resolve(session, account, wanted) if wanted else {}
-        if declared:
+        }
+        resolver = _Resolver(session, account, replay, made)
+        resolver.prefetch(
+            [(ref, import_id) for import_id, _, ref in declared]
+            + [(ref, import_id) for _, ref, import_id in orphans]
+        )
+        # Resolved before the COPY: the resolver reads on the same connection.
+        edges = [
+            (account, import_id, asset_id, ref, resolver(ref, import_id))
+            for import_id, asset_id, ref in declared
+        ]
+        if edges:
             conn = ImportTransactionManager.driver_connection(session)
             with conn.cursor() as cursor, cursor.copy(COPY_EDGES) as copy:
-                for import_id, asset_id, ref in declared:
-                    target = resolved.get((ref, types[import_id] == "applications"))
-                    copy.write_row((account, import_id, asset_id, ref, target))
+                for edge in edges:
+                    copy.write_row(edge)
         retargeted = [
-            (edge_id, resolved[ref, import_type == "applications"])
-            for edge_id, ref, import_type in orphans
-            if resolved.get((ref, import_type == "applications")) is not None
+            (edge_id, target)
+            for edge_id, ref, import_id in orphans
+            if (target := resolver(ref, import_id)) is not None
         ]
         if retargeted:
             session.execute(
                 RETARGET,
                 {
                     "ids": [edge_id for edge_id, _ in retargeted],
-                    "targets": [target for _, target in retargeted],
+                    "targets": [str(target) for _, target in retargeted],
                 },
             )
         return len(declared)
@@ -535,27 +578,70 @@ def _written(asset: dict, today: date) -> tuple:
     )
 
 
-def _resolve(
-    session: Session, account: uuid.UUID, wanted: list[tuple[str, bool]]
-) -> dict[tuple[str, bool], str]:
-    """Each (target, applications first) to the asset it names, as dependency_analysis does."""
-    keyed = {item: target_keys(*item) for item in set(wanted)}
-    keys = list({k for ks, _ in keyed.values() for k in ks})
-    ips = list({ip for _, ip in keyed.values() if ip})
-    by_key, by_ip = {}, {}
-    for asset_id, key, ip in session.execute(
-        RESOLVE, {"account": account, "keys": keys, "ips": ips}
-    ):
-        if key:
-            by_key[key] = asset_id
-        if ip:
-            by_ip.setdefault(ip, asset_id)
-    resolved = {}
-    for item, (ks, ip) in keyed.items():
-        target = next((by_key[k] for k in ks if k in by_key), None) if ks else by_ip.get(ip)
-        if target is not None:
-            resolved[item] = target
-    return resolved
+class _Resolver:
+    """A dependency target to the asset it named when its import's dependencies were analysed
+    (dependency_analysis's resolution, by hostname key then IP): a replayed asset as the replay
+    had it after the latest import made by then, or another asset (the replay never changed
+    those) made by then."""
+
+    def __init__(
+        self,
+        session: Session,
+        account: uuid.UUID,
+        replay: _Replay,
+        made: dict[uuid.UUID, tuple[datetime, str]],
+    ) -> None:
+        self._replay = replay
+        self._made = made
+        self._times = [key for key, *_ in replay.states]
+        self._keys: dict[str, tuple[str, datetime]] = {}
+        self._ips: dict[str, tuple[str, datetime]] = {}
+        self._session, self._account = session, account
+
+    def prefetch(self, wanted: list[tuple[str, uuid.UUID]]) -> None:
+        """Look up, in one statement, the other assets every (target, import) may name."""
+        keys, ips = set(), set()
+        for ref, import_id in wanted:
+            found, ip = target_keys(ref, self._made[import_id][1] == "applications")
+            keys.update(found)
+            if ip:
+                ips.add(ip)
+        if not keys and not ips:
+            return
+        found = self._session.execute(
+            OUTSIDE, {"account": self._account, "keys": list(keys), "ips": list(ips)}
+        ).all()
+        replayed, touched = self._replay.assets, self._replay.touched
+        for asset_id, key, address, created_at in found:
+            if uuid.UUID(asset_id) in replayed or uuid.UUID(asset_id) in touched:
+                continue
+            if key:
+                self._keys[key] = (asset_id, created_at)
+            if address:
+                self._ips.setdefault(address, (asset_id, created_at))
+
+    def __call__(self, ref: str, import_id: uuid.UUID) -> str | None:
+        created_at, import_type = self._made[import_id]
+        keys, ip = target_keys(ref, import_type == "applications")
+        if not keys and not ip:
+            return None
+        at = bisect.bisect_right(self._times, (created_at, str(import_id))) - 1
+        state = self._replay.states[at][1:] if at >= 0 else ({}, {})
+        names, addresses = state
+        if keys:
+            for key in keys:
+                if key in names:
+                    return str(names[key])
+                outside = self._keys.get(key)
+                if outside is not None and outside[1] is not None and outside[1] <= created_at:
+                    return outside[0]
+            return None
+        if ip in addresses:
+            return str(addresses[ip])
+        outside = self._ips.get(ip)
+        if outside is not None and outside[1] is not None and outside[1] <= created_at:
+            return outside[0]
+        return None
 
 
 class UndoUnit(RunUnit):
