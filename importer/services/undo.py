@@ -110,10 +110,17 @@ MERGES_OF = text(
     ) m
     """
 )
-DELETE_MERGES = text(
-    "DELETE FROM asset_merges WHERE asset_id = ANY(CAST(:ids AS uuid[])) "
-    "OR proposed_asset_id = ANY(CAST(:ids AS uuid[])) OR import_id = :import_id"
-)
+# The reviews of the replayed assets, the import's among them (its weak matches paired assets
+# that hold its rows' keys), each found by its own index: the replay writes them again.
+DELETE_MERGES = [
+    text(
+        f"""
+        DELETE FROM asset_merges m USING unnest(CAST(:ids AS uuid[])) AS k (id)
+        WHERE m.{column} = k.id
+        """
+    )
+    for column in ("asset_id", "proposed_asset_id")
+]
 DELETE_ASSETS = text("DELETE FROM assets WHERE id = ANY(CAST(:ids AS uuid[]))")
 DELETE_SOURCES = text(
     """
@@ -442,7 +449,8 @@ class UndoService:
         gone = list(touched - set(replay.assets))
         params = {"import_id": data_import.id}
         session.execute(DELETE_IMPORT_EDGES, params)
-        session.execute(DELETE_MERGES, {**params, "ids": list(touched)})
+        for statement in DELETE_MERGES:
+            session.execute(statement, {"ids": list(touched)})
         session.execute(DELETE_DECLARED, {"ids": kept})
         # Edges of other assets that named a replayed asset: resolved again once written.
         orphans = session.execute(UNTARGET, {"ids": list(touched)}).all()
