@@ -203,8 +203,8 @@ def undo_import(import_id: str):
 
     The undo runs in the background (the import is `undoing`, then `undone`): the inventory
     becomes what the account's other imports alone would have built. Its raw records stay, and
-    it can be committed again. 409 `not-completed`, `already-undone`, or `inventory-busy` while
-    an import of the account builds its inventory.
+    it can be committed again. 409 `not-completed`, `already-undone`, `undo-in-progress`, or
+    `inventory-busy` while an import of the account builds its inventory.
     """
     svc = services()
     data_import = svc.control.undo(parse_id(import_id), client_account_id())

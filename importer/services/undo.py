@@ -19,15 +19,20 @@ reviews of other imports that name it stay; assets no replayed row made are dele
 
 Dependencies: the import's own edges go. An asset's declared edges are those of the last import
 that described it (dependency_analysis replaces them): the replayed assets get the edges their
-last remaining import's rows declare, targets resolved against the inventory as it now is. Edges
-of other assets that pointed at a deleted asset are resolved again by their target.
-End-of-support flags are written with the assets, from their resulting OS.
+last remaining import's rows declare. Those, and the edges of other assets that named a replayed
+asset, are resolved as their import's analysis found them: against the replayed assets as the
+replay had them after that import, or another asset made by then. End-of-support flags are
+written with the assets, from their resulting OS.
 
-One transaction, under the account's inventory lock: a failure or a lost worker rolls it all
-back (the import stays completed), and a redelivered task starts over from the same state. It
-reads the key columns of the account's committed rows once (a few columns a row), then the
-whole rows of the groups it replays only, and writes the groups a range of assets at a time with
-a checkpoint between ranges (progress; the import cannot be cancelled while it is undone).
+Transactions: the work transaction takes the account's inventory lock and holds it until the
+undo ends (no inventory of the account changes meanwhile); it reads the key columns of the
+account's committed rows once (a few columns a row) and groups them. The groups are then replayed
+and written in batches of whole groups (about WRITE_BATCH assets), each in a short transaction
+of its own that commits only while the undo run is running; progress and the heartbeat between
+batches. A batch is whole: the import's rows of its groups lose their sources in it. So a failure
+or a lost worker leaves the batches done and the import ``undoing``; undoing it again (or a
+redelivered task, once the lost worker's locks are gone) recomputes the groups from what is left
+and finishes the work. An ``undoing`` import cannot be cancelled.
 """
 
 from __future__ import annotations
@@ -75,7 +80,7 @@ from importer.services.phases.asset_inventory import (
 )
 from importer.services.phases.dependency_analysis import target_keys
 from importer.services.phases.tech_debt import end_of_support_table
-from importer.services.step_runner import RunUnit, WorkContext
+from importer.services.step_runner import Fenced, RunUnit, WorkContext
 from importer.services.transactions import ImportTransactionManager
 
 # The account's imports whose inventory is in place: those with sources.
@@ -264,8 +269,9 @@ class UndoService:
 
     # -- the request ----------------------------------------------------------------------------
     def plan(self, session: Session, import_id: uuid.UUID, client_account_id: uuid.UUID):
-        """Validate and plan the undo of a completed import (its run pending, its task id stored)
-        in the caller's transaction; the caller sends it after the commit."""
+        """Validate and plan the undo of a completed import, or of one whose undo failed (its
+        run pending, its task id stored), in the caller's transaction; the caller sends it after
+        the commit."""
         data_import = self._tx.lock_import(session, import_id, client_account_id)
         if data_import is None:
             raise NotFound("No such import.", details={"id": str(import_id)})
@@ -275,7 +281,7 @@ class UndoService:
                 code="already-undone",
                 details={"status": data_import.status},
             )
-        if data_import.status != ImportStatus.COMPLETED:
+        if data_import.status not in (ImportStatus.COMPLETED, ImportStatus.UNDOING):
             raise Conflict(
                 f"Only a completed import can be undone; this one is {data_import.status}.",
                 code="not-completed",
@@ -290,7 +296,15 @@ class UndoService:
                 code="inventory-busy",
                 details={"import_id": str(running)},
             )
-        transitions.plan(session, data_import, RunKind.UNDO, ["undo"], again=True)
+        try:
+            # Undoing again after a failed undo finishes it; not beside one still at work.
+            transitions.plan(session, data_import, RunKind.UNDO, ["undo"], again=True)
+        except transitions.IllegalMove as exc:
+            raise Conflict(
+                "This import is being undone.",
+                code="undo-in-progress",
+                details={"status": data_import.status},
+            ) from exc
         data_import.status = ImportStatus.UNDOING
         data_import.error = None
         return data_import
@@ -299,6 +313,8 @@ class UndoService:
     def undo(self, ctx: WorkContext) -> dict[str, Any]:
         session, data_import = ctx.session, ctx.data_import
         account = data_import.client_account_id
+        # Held by the work transaction until the undo ends: no inventory of the account changes
+        # while the batches below commit, each in a short transaction of its own.
         lock_inventory(session, account)
         imports = list(
             session.scalars(
@@ -307,33 +323,73 @@ class UndoService:
                 )
             )
         )
+        batches = self._batches(session, data_import, imports)
+        ctx.checkpoint(1, len(batches) + 2)
+        summary = {"removed": 0, "rebuilt": 0, "created": 0, "rows_replayed": 0, "edges": 0}
+        for done, (touched, rows) in enumerate(batches, start=2):
+            with self._tx.transaction() as batch_session:
+                self._fence(batch_session, ctx.run_id)
+                replay = self._replay(
+                    batch_session,
+                    data_import,
+                    [i for i in imports if rows.get(i.id)],
+                    rows,
+                    touched,
+                )
+                for name, count in self._write(batch_session, account, touched, replay).items():
+                    summary[name] += count
+            ctx.checkpoint(done, len(batches) + 2)
+        # What no batch reached: a dependencies import's edges (it has no assets).
+        session.execute(DELETE_IMPORT_EDGES, {"import_id": data_import.id})
+        session.execute(DELETE_IMPORT_SOURCES, {"import_id": data_import.id})
+        return {
+            "assets": {name: summary[name] for name in ("removed", "rebuilt", "created")},
+            "rows_replayed": summary["rows_replayed"],
+            "edges_restored": summary["edges"],
+            "batches": len(batches),
+        }
+
+    @staticmethod
+    def _fence(session: Session, run_id: uuid.UUID | None) -> None:
+        """A batch commits only while its undo run is running (not failed by the watchdog)."""
+        status = session.scalar(select(Run.status).where(Run.id == run_id).with_for_update())
+        if status != RunStatus.RUNNING:
+            raise Fenced
+
+    def _batches(
+        self, session: Session, data_import: DataImport, imports: list[DataImport]
+    ) -> list[tuple[set[uuid.UUID], dict[uuid.UUID, list[tuple[int, uuid.UUID]]]]]:
+        """The groups holding the import's assets, in batches of whole groups of about
+        WRITE_BATCH assets: each batch's assets, and its other imports' rows (row, asset)."""
         groups = _Groups()
         own_assets = self._link(session, groups, data_import, own=True)
-        rows_of: dict[uuid.UUID, list[tuple[int, uuid.UUID]]] = {}
-        for other in imports:
-            rows_of[other.id] = self._link(session, groups, other, own=False)
-        ctx.checkpoint(1, 4)
+        rows_of = {other.id: self._link(session, groups, other, own=False) for other in imports}
         roots = {groups.find(groups.ids["a", asset_id]) for asset_id in own_assets}
-        replayed = {
-            other.id: [
-                (row_number, asset_id)
-                for row_number, asset_id in rows_of[other.id]
-                if groups.find(groups.ids["r", other.id, row_number]) in roots
-            ]
-            for other in imports
+        assets_of: dict[int, set[uuid.UUID]] = {root: set() for root in roots}
+        for key, node in groups.ids.items():
+            if key[0] == "a" and (root := groups.find(node)) in roots:
+                assets_of[root].add(key[1])
+        rows_in: dict[int, dict[uuid.UUID, list[tuple[int, uuid.UUID]]]] = {
+            root: {} for root in roots
         }
-        touched = {
-            key[1]
-            for key, node in groups.ids.items()
-            if key[0] == "a" and groups.find(node) in roots
-        }
-        replay = self._replay(
-            session, data_import, [i for i in imports if replayed[i.id]], replayed, touched
-        )
-        ctx.checkpoint(2, 4)
-        summary = self._write(ctx, touched, replay)
-        ctx.checkpoint(4, 4)
-        return summary
+        for import_id, pairs in rows_of.items():
+            for row_number, asset_id in pairs:
+                root = groups.find(groups.ids["a", asset_id])
+                if root in roots:
+                    rows_in[root].setdefault(import_id, []).append((row_number, asset_id))
+        batches: list[tuple[set[uuid.UUID], dict[uuid.UUID, list[tuple[int, uuid.UUID]]]]] = []
+        touched: set[uuid.UUID] = set()
+        rows: dict[uuid.UUID, list[tuple[int, uuid.UUID]]] = {}
+        for root in roots:
+            touched |= assets_of[root]
+            for import_id, pairs in rows_in[root].items():
+                rows.setdefault(import_id, []).extend(pairs)
+            if len(touched) >= WRITE_BATCH:
+                batches.append((touched, rows))
+                touched, rows = set(), {}
+        if touched:
+            batches.append((touched, rows))
+        return batches
 
     def _link(
         self, session: Session, groups: _Groups, data_import: DataImport, *, own: bool
@@ -441,20 +497,20 @@ class UndoService:
             replay.states.append(((data_import.created_at, str(data_import.id)), names, addresses))
         return replay
 
-    def _write(self, ctx: WorkContext, touched: set[uuid.UUID], replay: _Replay) -> dict:
-        session, data_import = ctx.session, ctx.data_import
-        account = data_import.client_account_id
+    def _write(
+        self, session: Session, account: uuid.UUID, touched: set[uuid.UUID], replay: _Replay
+    ) -> dict[str, int]:
+        """The batch's replayed assets, sources, reviews and edges in place of its touched
+        assets'; the counts of what it did."""
         kept = [asset_id for asset_id in replay.assets if asset_id in touched]
         new = [asset_id for asset_id in replay.assets if asset_id not in touched]
         gone = list(touched - set(replay.assets))
-        params = {"import_id": data_import.id}
-        session.execute(DELETE_IMPORT_EDGES, params)
         for statement in DELETE_MERGES:
             session.execute(statement, {"ids": list(touched)})
         session.execute(DELETE_DECLARED, {"ids": kept})
         # Edges of other assets that named a replayed asset: resolved again once written.
         orphans = session.execute(UNTARGET, {"ids": list(touched)}).all()
-        session.execute(DELETE_IMPORT_SOURCES, params)
+        # The import's own sources go with its assets' (deleted here, or by the assets' trigger).
         session.execute(DELETE_SOURCES, {"ids": kept})
         for start in range(0, len(gone), WRITE_BATCH):
             session.execute(DELETE_ASSETS, {"ids": gone[start : start + WRITE_BATCH]})
@@ -462,7 +518,6 @@ class UndoService:
         today = datetime.now(UTC).date()
         conn = ImportTransactionManager.driver_connection(session)
         session.execute(CHANGES_TABLE)
-        done, total = 0, max(1, len(replay.assets))
         for batch, is_new in (*_batches(kept, False), *_batches(new, True)):
             assets = [replay.assets[asset_id] for asset_id in batch]
             with conn.cursor() as cursor:
@@ -484,8 +539,6 @@ class UndoService:
                     SET_FIRST_IMPORT,
                     {"ids": batch, "firsts": [a["first_import_id"] for a in assets]},
                 )
-            done += len(batch)
-            ctx.checkpoint(2 * total + done, 4 * total)
         with conn.cursor() as cursor:
             with cursor.copy(COPY_SOURCES) as copy:
                 for import_id, row_number, asset_id, matched_on in replay.sources:
@@ -508,11 +561,12 @@ class UndoService:
                                 status,
                             )
                         )
-        edges = self._edges(session, account, replay, orphans)
         return {
-            "assets": {"removed": len(gone), "rebuilt": len(kept), "created": len(new)},
+            "removed": len(gone),
+            "rebuilt": len(kept),
+            "created": len(new),
             "rows_replayed": len(replay.sources),
-            "edges_restored": edges,
+            "edges": self._edges(session, account, replay, orphans),
         }
 
     def _edges(self, session: Session, account: uuid.UUID, replay: _Replay, orphans: list) -> int:
@@ -653,8 +707,8 @@ class _Resolver:
 
 
 class UndoUnit(RunUnit):
-    """The undo run's unit: the import is ``undoing`` while it runs, ``undone`` after; a failure
-    rolls the undo back and leaves the import completed (undo it again to retry)."""
+    """The undo run's unit: the import is ``undoing`` while it runs, ``undone`` after; after a
+    failure it stays ``undoing`` until it is undone again."""
 
     kind = RunKind.UNDO
     import_statuses = frozenset({ImportStatus.UNDOING})
@@ -682,16 +736,16 @@ class UndoUnit(RunUnit):
 
     def cancel(self, session: Session, data_import: DataImport) -> None:
         # Nothing cancels an undo (an undoing import is not cancellable); a revoked task ends
-        # here: nothing was kept.
+        # here, as a failure.
         fail_undo(session, data_import, self._run(session, data_import), "cancelled")
 
 
 def fail_undo(session: Session, data_import: DataImport, run: Run | None, error: str) -> None:
-    """The undo failed: its transaction kept nothing, so the import is completed again."""
+    """The undo failed. The batches it committed stay (each is whole), so the import stays
+    ``undoing``: undoing it again finishes the work from where it is."""
     if run is not None and run.status == RunStatus.RUNNING:
         transitions.move(run, RunStatus.FAILED, error=error)
     elif run is not None and run.status == RunStatus.PENDING:
         transitions.move(run, RunStatus.CANCELLED, error=error)
     if data_import.status == ImportStatus.UNDOING:
-        data_import.status = ImportStatus.COMPLETED
-        data_import.error = f"undo failed: {error}"
+        data_import.error = f"The undo failed ({error}); undo the import again to finish it."
