@@ -344,3 +344,26 @@ def test_the_cli_undoes_and_commits_again(client, resources, live_url):
     refused = CliRunner().invoke(main, ["commit", import_id], env=env)
     assert refused.exit_code != 0
     assert "not-undone" in refused.output
+
+
+def test_an_undo_of_many_assets_commits_them_in_batches_and_is_exact(client, resources, settings):
+    """More assets than a chunk: written in several batches, the inventory is still the one the
+    other import alone builds."""
+    hosts = settings.chunk_size * 2 + 50
+    rows = [
+        {"hostname": f"h-{n}", "ip_address": f"10.2.{n // 250}.{n % 250}"} for n in range(hosts)
+    ]
+    account, auth = new_account(resources)
+    first = import_records(client, auth, rows[: hosts // 2])
+    # Describes every host again (another OS), and as many new ones.
+    second = import_records(client, auth, [{**row, "os_name": "CentOS 6"} for row in rows])
+    undone(client, auth, second)
+    with resources.engine.connect() as conn:
+        summary = conn.execute(
+            text("SELECT summary FROM runs WHERE import_id = :i AND kind = 'undo'"), {"i": second}
+        ).scalar_one()
+    assert summary["batches"] > 1
+    assert summary["assets"] == {"removed": hosts - hosts // 2, "rebuilt": hosts // 2, "created": 0}
+    fresh, fresh_auth = new_account(resources)
+    rebuilt = [import_records(client, fresh_auth, rows[: hosts // 2])]
+    assert inventory(resources, account, [first]) == inventory(resources, fresh, rebuilt)

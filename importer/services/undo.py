@@ -26,13 +26,13 @@ written with the assets, from their resulting OS.
 
 Transactions: the work transaction takes the account's inventory lock and holds it until the
 undo ends (no inventory of the account changes meanwhile); it reads the key columns of the
-account's committed rows once (a few columns a row) and groups them. The groups are then replayed
-and written in batches of whole groups (about WRITE_BATCH assets), each in a short transaction
-of its own that commits only while the undo run is running; progress and the heartbeat between
-batches. A batch is whole: the import's rows of its groups lose their sources in it. So a failure
-or a lost worker leaves the batches done and the import ``undoing``; undoing it again (or a
-redelivered task, once the lost worker's locks are gone) recomputes the groups from what is left
-and finishes the work. An ``undoing`` import cannot be cancelled.
+account's committed rows once (a few columns a row) and groups them. The groups are then
+replayed and written in batches of whole groups (about IMPORTER_CHUNK_SIZE assets), each in a
+short transaction of its own that commits only while the undo run is running; progress and the
+heartbeat between batches. A batch is whole: the import's rows of its groups lose their sources
+in it. So a failure or a lost worker leaves the batches done and the import ``undoing``; undoing
+it again (or a redelivered task, once the lost worker's locks are gone) recomputes the groups
+from what is left and finishes the work. An ``undoing`` import cannot be cancelled.
 """
 
 from __future__ import annotations
@@ -207,8 +207,6 @@ INVENTORY_RUNNING = (
     )
     .limit(1)
 )
-# Assets written per statement batch, with a checkpoint between batches.
-WRITE_BATCH = 5_000
 
 
 class _Groups:
@@ -359,8 +357,8 @@ class UndoService:
     def _batches(
         self, session: Session, data_import: DataImport, imports: list[DataImport]
     ) -> list[tuple[set[uuid.UUID], dict[uuid.UUID, list[tuple[int, uuid.UUID]]]]]:
-        """The groups holding the import's assets, in batches of whole groups of about
-        WRITE_BATCH assets: each batch's assets, and its other imports' rows (row, asset)."""
+        """The groups holding the import's assets, in batches of whole groups of about a chunk
+        of assets: each batch's assets, and its other imports' rows (row, asset)."""
         groups = _Groups()
         own_assets = self._link(session, groups, data_import, own=True)
         rows_of = {other.id: self._link(session, groups, other, own=False) for other in imports}
@@ -384,7 +382,7 @@ class UndoService:
             touched |= assets_of[root]
             for import_id, pairs in rows_in[root].items():
                 rows.setdefault(import_id, []).extend(pairs)
-            if len(touched) >= WRITE_BATCH:
+            if len(touched) >= self._chunk_size:
                 batches.append((touched, rows))
                 touched, rows = set(), {}
         if touched:
@@ -512,13 +510,12 @@ class UndoService:
         orphans = session.execute(UNTARGET, {"ids": list(touched)}).all()
         # The import's own sources go with its assets' (deleted here, or by the assets' trigger).
         session.execute(DELETE_SOURCES, {"ids": kept})
-        for start in range(0, len(gone), WRITE_BATCH):
-            session.execute(DELETE_ASSETS, {"ids": gone[start : start + WRITE_BATCH]})
+        session.execute(DELETE_ASSETS, {"ids": gone})
         session.execute(RELEASE_NAMES, {"ids": kept})
         today = datetime.now(UTC).date()
         conn = ImportTransactionManager.driver_connection(session)
         session.execute(CHANGES_TABLE)
-        for batch, is_new in (*_batches(kept, False), *_batches(new, True)):
+        for batch, is_new in ((kept, False), (new, True)):
             assets = [replay.assets[asset_id] for asset_id in batch]
             with conn.cursor() as cursor:
                 if is_new:
@@ -620,10 +617,6 @@ class UndoService:
                 },
             )
         return len(declared)
-
-
-def _batches(ids: list[uuid.UUID], is_new: bool) -> list[tuple[list[uuid.UUID], bool]]:
-    return [(ids[i : i + WRITE_BATCH], is_new) for i in range(0, len(ids), WRITE_BATCH)]
 
 
 def _written(asset: dict, today: date) -> tuple:
