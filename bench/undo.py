@@ -12,6 +12,7 @@ same run. The undo's seconds are its run's (started -> finished), as the phase's
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 from pathlib import Path
@@ -25,10 +26,12 @@ from pipeline import (  # noqa: E402
     bench_run,
     csv_file,
     free_port,
+    py_spy,
     run_import,
     seconds_between,
     start_gunicorn,
     start_worker,
+    summarise_profile,
 )
 
 UNDO_RUN = text(
@@ -48,6 +51,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--quick", action="store_true", help="20,000 rows")
+    parser.add_argument("--profile", action="store_true", help="py-spy the worker's undo")
     args = parser.parse_args()
     rows = 20_000 if args.quick else args.rows
     with bench_run("bench-undo") as bench:
@@ -68,6 +72,10 @@ def main() -> None:
         procs.append(gunicorn)
         headers = {"Authorization": f"Bearer {issued.key}"}
         import_id = second["import_id"]
+        spy = None
+        if args.profile:
+            spy = py_spy(worker.pid, logs / "profile_undo.txt")
+            procs.append(spy)
         with httpx.Client(
             base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=60
         ) as client:
@@ -78,6 +86,9 @@ def main() -> None:
                 "undoing",
             ):
                 time.sleep(0.25)
+        if spy is not None:
+            spy.stop(signal.SIGINT, timeout=60)
+            summarise_profile(logs / "profile_undo.txt")
         if status != "undone":
             raise SystemExit(f"the undo ended {status}")
         with resources.engine.connect() as conn:

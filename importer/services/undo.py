@@ -62,10 +62,8 @@ from importer.models import (
 )
 from importer.pipeline import transitions
 from importer.services.phases.asset_inventory import (
-    CHANGES_TABLE,
     COMPARED,
     COPY_ASSETS,
-    COPY_CHANGES,
     COPY_MERGES,
     COPY_SOURCES,
     MATCHED_ON,
@@ -182,21 +180,31 @@ COPY_EDGES = (
     "COPY asset_dependencies "
     "(client_account_id, import_id, source_asset_id, target_ref, target_asset_id) FROM STDIN"
 )
-# Hostname keys are unique within an account: the rewritten assets give theirs up first.
+# Hostname keys are unique within an account: the rewritten assets whose key changes give theirs
+# up first.
 RELEASE_NAMES = text(
-    "UPDATE assets SET hostname_key = NULL WHERE id = ANY(CAST(:ids AS uuid[])) "
-    "AND hostname_key IS NOT NULL"
-)
-SET_FIRST_IMPORT = text(
     """
-    UPDATE assets a SET first_import_id = f.first
-    FROM unnest(CAST(:ids AS uuid[]), CAST(:firsts AS uuid[])) AS f (id, first)
-    WHERE a.id = f.id AND a.id = ANY(CAST(:ids AS uuid[]))
+    UPDATE assets a SET hostname_key = NULL
+    FROM unnest(CAST(:ids AS uuid[]), CAST(:keys AS text[])) AS x (id, key)
+    WHERE a.id = ANY(CAST(:ids AS uuid[])) AND a.id = x.id
+      AND a.hostname_key IS NOT NULL AND a.hostname_key IS DISTINCT FROM x.key
     """
 )
+# The rewritten assets go through a temporary table, as the phase's changes do, with their first
+# import too; an asset the replay left as it was is not written again.
+UNDO_CHANGES = text(
+    f"""
+    CREATE TEMP TABLE IF NOT EXISTS undo_changes ON COMMIT DROP AS
+    SELECT id, first_import_id, {", ".join(WRITTEN)} FROM assets WITH NO DATA
+    """
+)
+COPY_UNDO_CHANGES = f"COPY undo_changes (id, first_import_id, {', '.join(WRITTEN)}) FROM STDIN"
+_REWRITTEN = ("first_import_id", *WRITTEN)
 APPLY_CHANGES = f"""
-    UPDATE assets a SET {", ".join(f"{c} = x.{c}" for c in WRITTEN)}, updated_at = now()
-    FROM asset_changes x WHERE a.id = ANY(%(ids)s) AND a.id = x.id
+    UPDATE assets a SET {", ".join(f"{c} = x.{c}" for c in _REWRITTEN)}, updated_at = now()
+    FROM undo_changes x WHERE a.id = ANY(%(ids)s) AND a.id = x.id
+      AND ({", ".join(f"a.{c}" for c in _REWRITTEN)})
+          IS DISTINCT FROM ({", ".join(f"x.{c}" for c in _REWRITTEN)})
 """
 INVENTORY_RUNNING = (
     select(Run.import_id)
@@ -511,31 +519,30 @@ class UndoService:
         # The import's own sources go with its assets' (deleted here, or by the assets' trigger).
         session.execute(DELETE_SOURCES, {"ids": kept})
         session.execute(DELETE_ASSETS, {"ids": gone})
-        session.execute(RELEASE_NAMES, {"ids": kept})
+        session.execute(
+            RELEASE_NAMES,
+            {"ids": kept, "keys": [replay.assets[asset_id]["hostname_key"] for asset_id in kept]},
+        )
         today = datetime.now(UTC).date()
         conn = ImportTransactionManager.driver_connection(session)
-        session.execute(CHANGES_TABLE)
-        for batch, is_new in ((kept, False), (new, True)):
-            assets = [replay.assets[asset_id] for asset_id in batch]
-            with conn.cursor() as cursor:
-                if is_new:
-                    with cursor.copy(COPY_ASSETS) as copy:
-                        for asset in assets:
-                            copy.write_row(
-                                (asset["id"], account, asset["first_import_id"])
-                                + _written(asset, today)
-                            )
-                else:
-                    cursor.execute("TRUNCATE asset_changes")
-                    with cursor.copy(COPY_CHANGES) as copy:
-                        for asset in assets:
-                            copy.write_row((asset["id"], *_written(asset, today)))
-                    cursor.execute(APPLY_CHANGES, {"ids": batch})
-            if not is_new:
-                session.execute(
-                    SET_FIRST_IMPORT,
-                    {"ids": batch, "firsts": [a["first_import_id"] for a in assets]},
-                )
+        session.execute(UNDO_CHANGES)
+        with conn.cursor() as cursor:
+            if kept:
+                cursor.execute("TRUNCATE undo_changes")
+                with cursor.copy(COPY_UNDO_CHANGES) as copy:
+                    for asset_id in kept:
+                        asset = replay.assets[asset_id]
+                        copy.write_row(
+                            (asset_id, asset["first_import_id"], *_written(asset, today))
+                        )
+                cursor.execute(APPLY_CHANGES, {"ids": kept})
+            if new:
+                with cursor.copy(COPY_ASSETS) as copy:
+                    for asset_id in new:
+                        asset = replay.assets[asset_id]
+                        copy.write_row(
+                            (asset_id, account, asset["first_import_id"]) + _written(asset, today)
+                        )
         with conn.cursor() as cursor:
             with cursor.copy(COPY_SOURCES) as copy:
                 for import_id, row_number, asset_id, matched_on in replay.sources:
@@ -652,6 +659,7 @@ class _Resolver:
         self._keys: dict[str, tuple[str, datetime]] = {}
         self._ips: dict[str, tuple[str, datetime]] = {}
         self._session, self._account = session, account
+        self._resolved: dict[tuple[str, uuid.UUID], str | None] = {}
 
     def prefetch(self, wanted: list[tuple[str, uuid.UUID]]) -> None:
         """Look up, in one statement, the other assets every (target, import) may name."""
@@ -676,6 +684,12 @@ class _Resolver:
                 self._ips.setdefault(address, (asset_id, created_at))
 
     def __call__(self, ref: str, import_id: uuid.UUID) -> str | None:
+        key = ref, import_id
+        if key not in self._resolved:
+            self._resolved[key] = self._resolve(ref, import_id)
+        return self._resolved[key]
+
+    def _resolve(self, ref: str, import_id: uuid.UUID) -> str | None:
         created_at, import_type = self._made[import_id]
         keys, ip = target_keys(ref, import_type == "applications")
         if not keys and not ip:
