@@ -4,6 +4,7 @@ build, checked against an inventory built from scratch; the API's and CLI's path
 from __future__ import annotations
 
 import difflib
+import os
 import threading
 import time
 import uuid
@@ -39,10 +40,13 @@ def import_records(client, auth, records: list[dict], engagement: str = "e") -> 
 
 
 def settled(client, auth, import_id: str, timeout: float = 120) -> dict:
+    """The import once it is no longer at work (an undo that failed leaves it undoing, with its
+    error)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         body = client.get(f"/api/v1/imports/{import_id}", headers=auth).get_json()
-        if body["status"] not in ("undoing", "discovering", "stored", "validating", "mapping"):
+        working = ("undoing", "discovering", "stored", "validating", "mapping")
+        if body["status"] not in working or body["error"]:
             return body
         time.sleep(0.1)
     raise AssertionError(f"import {import_id} did not settle: {body}")
@@ -151,6 +155,8 @@ record = st.fixed_dictionaries(
         "depends_on": st.sampled_from(["", "db-01", "web-02"]),
     }
 )
+# Modest, so that the file runs in about a minute; raise it to search longer.
+EXAMPLES = int(os.environ.get("IMPORTER_UNDO_EXAMPLES", "12"))
 # An import (its records), or the undo of the n-th import still committed (modulo their count).
 step = st.one_of(
     st.lists(record, min_size=1, max_size=3).map(lambda records: ("import", records)),
@@ -159,7 +165,7 @@ step = st.one_of(
 
 
 @settings(
-    max_examples=int(__import__("os").environ.get("UNDO_EXAMPLES", "6")),
+    max_examples=EXAMPLES,
     deadline=None,
     phases=[Phase.explicit, Phase.reuse, Phase.generate],
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
@@ -366,4 +372,36 @@ def test_an_undo_of_many_assets_commits_them_in_batches_and_is_exact(client, res
     assert summary["assets"] == {"removed": hosts - hosts // 2, "rebuilt": hosts // 2, "created": 0}
     fresh, fresh_auth = new_account(resources)
     rebuilt = [import_records(client, fresh_auth, rows[: hosts // 2])]
+    assert inventory(resources, account, [first]) == inventory(resources, fresh, rebuilt)
+
+
+def test_a_failed_undo_stays_undoing_and_undoing_again_finishes_it(client, resources):
+    account, auth = new_account(resources)
+    first = import_records(client, auth, [WEB])
+    second = import_records(client, auth, [{**WEB, "os_name": "RHEL 9"}, DB])
+    # PostgreSQL refuses to delete the second import's db-01 once: the undo fails there.
+    refuse = f"""
+        CREATE FUNCTION refuse_{account.hex}() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF OLD.client_account_id = '{account}' THEN RAISE EXCEPTION 'refused'; END IF;
+            RETURN OLD;
+        END $$;
+        CREATE TRIGGER refuse_{account.hex} BEFORE DELETE ON assets
+        FOR EACH ROW EXECUTE FUNCTION refuse_{account.hex}();
+    """
+    with resources.engine.begin() as conn:
+        conn.exec_driver_sql(refuse)
+    try:
+        response = client.post(f"/api/v1/imports/{second}/undo", headers=auth)
+        assert response.status_code == 202
+        failed = settled(client, auth, second)
+    finally:
+        with resources.engine.begin() as conn:
+            conn.exec_driver_sql(f"DROP TRIGGER refuse_{account.hex} ON assets")
+            conn.exec_driver_sql(f"DROP FUNCTION refuse_{account.hex}()")
+    assert failed["status"] == "undoing"
+    assert "refused" in failed["error"]
+    undone(client, auth, second)
+    fresh, fresh_auth = new_account(resources)
+    rebuilt = [import_records(client, fresh_auth, [WEB])]
     assert inventory(resources, account, [first]) == inventory(resources, fresh, rebuilt)
