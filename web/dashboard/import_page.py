@@ -80,7 +80,9 @@ def import_page(import_id: str):
         waiting=data_import.status == ImportStatus.WAITING_FOR_APPROVAL,
         can_cancel=data_import.status in CANCELLABLE,
         can_retry=data_import.status in RETRYABLE,
-        can_undo=data_import.status == ImportStatus.COMPLETED,
+        # An undo that failed leaves the import undoing, with its error: undoing again finishes it.
+        can_undo=data_import.status == ImportStatus.COMPLETED
+        or (data_import.status == ImportStatus.UNDOING and bool(data_import.error)),
         can_commit=data_import.status == ImportStatus.UNDONE,
         flower_url=current_app.extensions["importer"].settings.flower_url.rstrip("/"),
     )
