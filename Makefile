@@ -61,10 +61,12 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-# BENCH_ARGS=--quick by default (pipeline: 20k and 100k rows; scale_out: 50k, 12 x 5k);
-# `make bench BENCH_ARGS=` for the full sizes (pipeline: 100k and 1M; scale_out: 1M, 12 x 60k).
+# BENCH_ARGS=--quick by default (pipeline: 20k and 100k rows; scale_out: 50k, 12 x 5k; undo: 20k);
+# `make bench BENCH_ARGS=` for the full sizes (pipeline: 100k and 1M; scale_out: 1M, 12 x 60k;
+# undo: 100k).
 BENCH_ARGS ?= --quick
 bench: install
 	$(BIN)/python bench/cancel_latency.py
 	$(BIN)/python bench/pipeline.py $(BENCH_ARGS)
 	$(BIN)/python bench/scale_out.py $(BENCH_ARGS)
+	$(BIN)/python bench/undo.py $(BENCH_ARGS)

@@ -15,6 +15,7 @@ TASK_MODULES = [
     "importer.tasks.pipeline",
     "importer.tasks.discovery",
     "importer.tasks.chunks",
+    "importer.tasks.undo",
     "importer.tasks.watchdog",
 ]
 

@@ -426,3 +426,42 @@ def retry(import_id: str, wait: bool, url, api_key) -> None:
     click.echo(body["status"])
     if wait and follow(client, import_id)["status"] != "completed":
         sys.exit(1)
+
+
+def wait_while_undoing(client: ApiClient, import_id: str, interval: float = 0.5) -> dict:
+    body = client.get(import_id)
+    while body["status"] == "undoing":
+        time.sleep(interval)
+        body = client.get(import_id)
+    return body
+
+
+@main.command()
+@click.argument("import_id")
+@click.option("--wait", is_flag=True, help="Wait until the undo is done.")
+@api_options
+@fail_on_api_error
+def undo(import_id: str, wait: bool, url, api_key) -> None:
+    """Take a completed import back out of the inventory (it can be committed again)."""
+    client = make_client(url, api_key)
+    body = client.undo(import_id)
+    click.echo(body["status"])
+    if wait:
+        body = wait_while_undoing(client, import_id)
+        click.echo(body["status"])
+        if body["status"] != "undone":
+            sys.exit(1)
+
+
+@main.command()
+@click.argument("import_id")
+@click.option("--wait", is_flag=True)
+@api_options
+@fail_on_api_error
+def commit(import_id: str, wait: bool, url, api_key) -> None:
+    """Commit an undone import again: its inventory, dependencies and tech debt are rebuilt."""
+    client = make_client(url, api_key)
+    body = client.commit(import_id)
+    click.echo(body["status"])
+    if wait and follow(client, import_id)["status"] != "completed":
+        sys.exit(1)

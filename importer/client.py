@@ -64,6 +64,12 @@ class ApiClient:
     def retry(self, import_id: str) -> dict[str, Any]:
         return self._json(self._http.post(f"/api/v1/imports/{import_id}/retry"))
 
+    def undo(self, import_id: str) -> dict[str, Any]:
+        return self._json(self._http.post(f"/api/v1/imports/{import_id}/undo"))
+
+    def commit(self, import_id: str) -> dict[str, Any]:
+        return self._json(self._http.post(f"/api/v1/imports/{import_id}/commit"))
+
     def flow(self, flow_id: str) -> dict[str, Any]:
         return self._json(self._http.get(f"/api/v1/flows/{flow_id}"))
 

@@ -100,7 +100,7 @@ def test_every_api_route_is_documented(app, document):
         (path, method) for path, operations in document["paths"].items() for method in operations
     }
     assert documented == seen
-    assert len(seen) == 23
+    assert len(seen) == 25
 
 
 def test_request_bodies_are_documented(document):
@@ -252,6 +252,15 @@ def test_real_responses_match_the_declared_schemas(client, auth, check, app, mon
         ),
         ("post", f"{base}/cancel", {}, "/api/v1/imports/{import_id}/cancel", 409, None),
         ("post", f"{base}/retry", {}, "/api/v1/imports/{import_id}/retry", 409, None),
+        ("post", f"{base}/commit", {}, "/api/v1/imports/{import_id}/commit", 409, "not-undone"),
+        (
+            "post",
+            f"/api/v1/imports/{missing}/undo",
+            {},
+            "/api/v1/imports/{import_id}/undo",
+            404,
+            None,
+        ),
         (
             "post",
             f"/api/v1/flows/{flow_id}/resume",
@@ -521,6 +530,13 @@ def test_every_route_answers_as_its_model_declares(client, auth, check, document
         decided = client.post(f"/api/v1/merges/{pending[name]}/{action}", headers=auth)
         check(decided, path, "post")
         check(client.post(f"/api/v1/merges/{pending[name]}/{action}", headers=auth), path, "post")
+    # The paused import, completed: undone, then committed again.
+    undo = client.post(f"/api/v1/imports/{import_id}/undo", headers=auth)
+    check(undo, "/api/v1/imports/{import_id}/undo", "post")
+    assert wait_for_final(client, import_id, auth, statuses={"undone"})["status"] == "undone"
+    commit = client.post(f"/api/v1/imports/{import_id}/commit", headers=auth)
+    check(commit, "/api/v1/imports/{import_id}/commit", "post")
+    assert wait_for_final(client, import_id, auth)["status"] == "completed"
     settings = "/api/v1/account/settings"
     check(client.get(settings, headers=auth), settings)
     put = client.put(settings, json={"merge_review_threshold": 0.5}, headers=auth)

@@ -218,3 +218,17 @@ def test_only_the_transitions_module_writes_a_runs_status():
         for line in status_writes(path.read_text())
     }
     assert found == set()
+
+
+@pytest.mark.parametrize("status", list(RunStatus))
+def test_work_done_again_follows_an_attempt_that_ended(session, status):
+    """An undo after a commit again, or an undone import's phases committed again: a new attempt
+    after one that succeeded too, never beside one still open."""
+    data_import = session.info["import"]
+    run_in(session, status, kind=RunKind.UNDO, name="undo")
+    if status in ("failed", "cancelled", "succeeded"):
+        (again,) = transitions.plan(session, data_import, RunKind.UNDO, ["undo"], again=True)
+        assert (again.attempt, again.status) == (2, "pending")
+    else:
+        with pytest.raises(IllegalMove):
+            transitions.plan(session, data_import, RunKind.UNDO, ["undo"], again=True)

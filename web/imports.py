@@ -1,4 +1,4 @@
-"""/api/v1/imports: upload, list, inspect, cancel and retry imports."""
+"""/api/v1/imports: upload, list, inspect, cancel, retry, undo and commit imports again."""
 
 from __future__ import annotations
 
@@ -193,4 +193,32 @@ def retry_import(import_id: str):
     """Retry a failed or cancelled import from the first step that did not succeed"""
     svc = services()
     data_import = svc.control.retry(parse_id(import_id), client_account_id())
+    return jsonify(svc.responses.accepted(data_import).dump()), 202
+
+
+@bp.post("/<import_id>/undo")
+@document((202, schemas.ImportAccepted), tags=["imports"], errors=(404, 409))
+def undo_import(import_id: str):
+    """Take a completed import back out of the inventory
+
+    The undo runs in the background (the import is `undoing`, then `undone`): the inventory
+    becomes what the account's other imports alone would have built. Its raw records stay, and
+    it can be committed again. 409 `not-completed`, `already-undone`, `undo-in-progress`, or
+    `inventory-busy` while an import of the account builds its inventory.
+    """
+    svc = services()
+    data_import = svc.control.undo(parse_id(import_id), client_account_id())
+    return jsonify(svc.responses.accepted(data_import).dump()), 202
+
+
+@bp.post("/<import_id>/commit")
+@document((202, schemas.ImportAccepted), tags=["imports"], errors=(404, 409, 503))
+def commit_import(import_id: str):
+    """Commit an undone import again
+
+    Its inventory, dependency and tech debt phases run again from its cleaned rows, and it ends
+    `completed`. 409 `not-undone` for an import that is not undone.
+    """
+    svc = services()
+    data_import = svc.control.commit(parse_id(import_id), client_account_id())
     return jsonify(svc.responses.accepted(data_import).dump()), 202

@@ -36,14 +36,24 @@ class ImportStatus(enum.StrEnum):
     COMPLETED = "completed"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    # A completed import being taken back out of the inventory (importer.services.undo), and
+    # once it is; an undone import can be committed again.
+    UNDOING = "undoing"
+    UNDONE = "undone"
 
 
 FINAL_IMPORT_STATUSES = frozenset(
-    {ImportStatus.COMPLETED, ImportStatus.FAILED, ImportStatus.CANCELLED}
+    {ImportStatus.COMPLETED, ImportStatus.FAILED, ImportStatus.CANCELLED, ImportStatus.UNDONE}
 )
 # An import whose work goes on without a person: only its tasks are sent, and only they run.
 WORKING_IMPORT_STATUSES = frozenset(
-    {ImportStatus.STORED, ImportStatus.VALIDATING, ImportStatus.MAPPING, ImportStatus.DISCOVERING}
+    {
+        ImportStatus.STORED,
+        ImportStatus.VALIDATING,
+        ImportStatus.MAPPING,
+        ImportStatus.DISCOVERING,
+        ImportStatus.UNDOING,
+    }
 )
 
 

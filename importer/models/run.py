@@ -37,6 +37,8 @@ class RunKind(enum.StrEnum):
     CHUNK = "chunk"
     FINISH = "finish"
     DISCARD = "discard"
+    # Takes a completed import back out of the inventory (importer.services.undo).
+    UNDO = "undo"
 
 
 class RunStatus(enum.StrEnum):

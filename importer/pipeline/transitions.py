@@ -41,6 +41,9 @@ MOVES: frozenset[tuple[RunStatus, RunStatus]] = frozenset(
 )
 # The latest attempt of a step or phase may be followed by a new one (a retry) only from these.
 RETRIED_FROM = frozenset({FAILED, CANCELLED})
+# ... and also from a success when the work is done again on purpose: an undo after the import
+# was committed again, the inventory phases of an undone import committed again.
+REDONE_FROM = RETRIED_FROM | {SUCCEEDED}
 
 
 class IllegalMove(Exception):
@@ -143,12 +146,15 @@ def plan(
     names: Sequence[str],
     *,
     parent_id: uuid.UUID | None = None,
+    again: bool = False,
 ) -> list[Run]:
     """New pending runs, each with its Celery task id, stored before anything is sent: the
-    first attempt of each name, or the next one after an attempt that failed or was cancelled."""
+    first attempt of each name, or the next one after an attempt that failed or was cancelled
+    (``again``: or that succeeded, to do its work once more)."""
     previous = latest(session, data_import, kind)
+    allowed = REDONE_FROM if again else RETRIED_FROM
     for name in names:
-        if name in previous and previous[name].status not in RETRIED_FROM:
+        if name in previous and previous[name].status not in allowed:
             raise IllegalMove(
                 f"The {name} {kind} is {previous[name].status}: no new attempt of it can start."
             )

@@ -55,6 +55,7 @@ PHASE_TASK = "importer.run_discovery_phase"
 CHUNK_TASK = "importer.run_chunk"
 FINISH_TASK = "importer.finish_run"
 DISCARD_TASK = "importer.discard_run"
+UNDO_TASK = "importer.undo_import"
 
 
 def task_message(run: Run) -> tuple[str, str, tuple]:
@@ -66,6 +67,8 @@ def task_message(run: Run) -> tuple[str, str, tuple]:
         return PHASE_TASK, run.task_id, (run.name,)
     if run.kind == RunKind.CHUNK:
         return CHUNK_TASK, run.task_id, (run.row_from, run.row_to)
+    if run.kind == RunKind.UNDO:
+        return UNDO_TASK, run.task_id, ()
     return (FINISH_TASK if run.kind == RunKind.FINISH else DISCARD_TASK), run.task_id, ()
 
 
@@ -154,7 +157,8 @@ class BackgroundExecutionService:
         self, session: Session, import_id: uuid.UUID, client_account_id: uuid.UUID
     ) -> list[Run]:
         """The import's pending runs that are next, locked: its first step or phase that is not
-        done, or that one's chunks, or their finish; after a cancel, its discards."""
+        done, or that one's chunks, or their finish; after a cancel, its discards; while it is
+        undone, its undo."""
         data_import = session.scalars(
             select(DataImport).where(
                 DataImport.id == import_id, DataImport.client_account_id == client_account_id
@@ -165,6 +169,10 @@ class BackgroundExecutionService:
         if data_import.status == ImportStatus.CANCELLED:
             return self._locked_pending(
                 session, *transitions.of_import(data_import), Run.kind == RunKind.DISCARD
+            )
+        if data_import.status == ImportStatus.UNDOING:
+            return self._locked_pending(
+                session, *transitions.of_import(data_import), Run.kind == RunKind.UNDO
             )
         if data_import.status not in WORKING_IMPORT_STATUSES:
             return []

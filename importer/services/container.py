@@ -30,6 +30,7 @@ from importer.services.responses import ImportResponseBuilder
 from importer.services.step_runner import StepRunner
 from importer.services.storage import ImportStorageManager
 from importer.services.transactions import ImportTransactionManager
+from importer.services.undo import UndoService, UndoUnit
 from importer.services.validation_service import ValidationService
 from importer.services.watchdog import Watchdog
 
@@ -74,6 +75,7 @@ class Services:
         self.queries = ImportQueryService()
         self.inventory = InventoryQueryService(self.mappings)
         self.merges = MergeReviewService(self.transactions, self.inventory_lease)
+        self.undo = UndoService(self.transactions, settings.chunk_size)
         self.api_keys = ApiKeyService(self.transactions)
         self.runner = StepRunner(
             self.transactions, resources.runtime_state, settings.max_restarts, self.background
@@ -97,6 +99,7 @@ class Services:
             self.field_mapping_phase,
             self.mappings,
             self.queries,
+            self.undo,
         )
         self.watchdog = Watchdog(
             self.transactions,
@@ -133,6 +136,9 @@ class Services:
 
     def discard_unit(self, task_id: str) -> DiscardUnit:
         return DiscardUnit(task_id, self.chunked)
+
+    def undo_unit(self, task_id: str) -> UndoUnit:
+        return UndoUnit(task_id, self.undo)
 
     def unit_for(self, run: Run):
         """The unit of a step or phase run."""

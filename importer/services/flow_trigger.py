@@ -6,7 +6,7 @@ import uuid
 
 from sqlalchemy.orm import Session
 
-from importer.models import DataImport, DiscoveryFlow, RunKind, flow_phases
+from importer.models import DataImport, DiscoveryFlow, FlowPhase, RunKind, flow_phases
 from importer.pipeline import transitions
 from importer.services.discovery_flow import locked_flow
 
@@ -18,7 +18,8 @@ class FlowTriggerService:
         """The import's flow, ready to run from the first phase that did not succeed: a new
         pending run of that phase and of each after it, children of the discovery step run
         ``step_run_id``, each with a new task id, for the caller to send after its commit. One
-        flow per import: a retry resumes it, the phases that succeeded are kept."""
+        flow per import: a retry resumes it, the phases that succeeded are kept; an undone import
+        committed again runs the phases after the cleansing again."""
         flow = locked_flow(session, data_import)
         if flow is None:
             flow = DiscoveryFlow(
@@ -33,11 +34,17 @@ class FlowTriggerService:
         start = transitions.first_not_succeeded(
             transitions.latest(session, data_import, RunKind.PHASE), phases
         )
+        # Every phase succeeded: an undone import committed again. What the undo took back is
+        # built again from its cleaned rows, which the undo kept.
+        again = start is None
+        if again:
+            start = phases[phases.index(FlowPhase.DATA_CLEANSING) + 1]
         transitions.plan(
             session,
             data_import,
             RunKind.PHASE,
             phases[phases.index(start) :],
             parent_id=step_run_id,
+            again=again,
         )
         flow.finished_at = None

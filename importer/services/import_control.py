@@ -1,5 +1,5 @@
-"""Cancel, retry and mapping review of an import, serialised with the steps by the import's row
-lock: each opens its own transaction and takes the lock in it."""
+"""Cancel, retry, undo, commit again and mapping review of an import, serialised with the steps
+by the import's row lock: each opens its own transaction and takes the lock in it."""
 
 from __future__ import annotations
 
@@ -34,6 +34,7 @@ from importer.services.import_queries import ImportQueryService
 from importer.services.import_validator import ImportValidator
 from importer.services.phases.field_mapping import FieldMappingPhase, needs_review
 from importer.services.transactions import ImportTransactionManager
+from importer.services.undo import UndoService
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,7 @@ class ImportControlService:
         field_mapping: FieldMappingPhase,
         mappings: FieldMappingService,
         queries: ImportQueryService,
+        undo: UndoService,
     ) -> None:
         self._tx = transactions
         self._background = background
@@ -85,6 +87,7 @@ class ImportControlService:
         self._field_mapping = field_mapping
         self._mappings = mappings
         self._queries = queries
+        self._undo = undo
 
     def _locked(self, session, import_id: uuid.UUID, client_account_id: uuid.UUID) -> DataImport:
         data_import = self._tx.lock_import(session, import_id, client_account_id)
@@ -266,5 +269,35 @@ class ImportControlService:
         except Exception:
             log.warning("could not clear the cancel flag in redis", exc_info=True)
         self._revoke(discards)
+        self._background.send_next(import_id, client_account_id)
+        return data_import
+
+    def undo(self, import_id: uuid.UUID, client_account_id: uuid.UUID) -> DataImport:
+        """Take a completed import back out of the inventory: its undo run is planned here and
+        sent after the commit; the work is the undo task's (importer.services.undo)."""
+        with self._tx.transaction() as session:
+            data_import = self._undo.plan(session, import_id, client_account_id)
+        self._background.send_next(import_id, client_account_id)
+        return data_import
+
+    def commit(self, import_id: uuid.UUID, client_account_id: uuid.UUID) -> DataImport:
+        """Commit an undone import again: its discovery step runs again, and with it the phases
+        after the cleansing (inventory, dependencies, tech debt), as a retry of the flow would."""
+        with self._tx.transaction() as session:
+            data_import = self._locked(session, import_id, client_account_id)
+            if data_import.status != ImportStatus.UNDONE:
+                raise Conflict(
+                    f"Only an undone import can be committed again; this one is "
+                    f"{data_import.status}.",
+                    code="not-undone",
+                    details={"status": data_import.status},
+                )
+            self._validator.ensure_no_unfinished_import(
+                session, client_account_id, data_import.engagement, excluding=data_import.id
+            )
+            transitions.plan(session, data_import, RunKind.STEP, [Step.DISCOVERY], again=True)
+            data_import.status = ImportStatus.DISCOVERING
+            data_import.error = None
+            data_import.finished_at = None
         self._background.send_next(import_id, client_account_id)
         return data_import

@@ -37,6 +37,7 @@ from importer.services.chunk_units import fail_run
 from importer.services.discovery_flow import fail_phase
 from importer.services.import_state import fail_import, now
 from importer.services.transactions import ImportTransactionManager
+from importer.services.undo import fail_undo
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +118,9 @@ class Watchdog:
                 fail_run(session, data_import, run, error)
             elif run.kind == RunKind.PHASE:
                 fail_phase(session, data_import, run, error)
+            elif run.kind == RunKind.UNDO:
+                # Its transaction died with its worker: the import is completed again.
+                fail_undo(session, data_import, run, error)
             else:
                 fail_import(session, data_import, error)
             log.warning("import %s: %s", import_id, error)

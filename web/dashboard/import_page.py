@@ -1,4 +1,5 @@
-"""One import: its timeline, validation issues, mapping review, cancel and retry."""
+"""One import: its timeline, validation issues, mapping review, cancel, retry, undo and commit
+again."""
 
 from __future__ import annotations
 
@@ -88,6 +89,10 @@ def import_page(import_id: str):
         waiting=data_import.status == ImportStatus.WAITING_FOR_APPROVAL,
         can_cancel=data_import.status in CANCELLABLE,
         can_retry=data_import.status in RETRYABLE,
+        # An undo that failed leaves the import undoing, with its error: undoing again finishes it.
+        can_undo=data_import.status == ImportStatus.COMPLETED
+        or (data_import.status == ImportStatus.UNDOING and bool(data_import.error)),
+        can_commit=data_import.status == ImportStatus.UNDONE,
         flower_url=current_app.extensions["importer"].settings.flower_url.rstrip("/"),
     )
 
@@ -187,4 +192,28 @@ def retry(import_id: str):
         return back_to(import_id)
     step = STEP_OF_STATUS.get(ImportStatus(data_import.status))
     flash(f"Retry: resumed from step {step}.")
+    return back_to(import_id)
+
+
+@bp.post("/imports/<import_id>/undo")
+def undo(import_id: str):
+    svc = services()
+    try:
+        svc.control.undo(parse_id(import_id), signed_in().client_account_id)
+    except Conflict as exc:
+        flash(f"Not undone: {exc.message}")
+        return back_to(import_id)
+    flash("Undo started: the inventory goes back to what the other imports build.")
+    return back_to(import_id)
+
+
+@bp.post("/imports/<import_id>/commit")
+def commit(import_id: str):
+    svc = services()
+    try:
+        svc.control.commit(parse_id(import_id), signed_in().client_account_id)
+    except Conflict as exc:
+        flash(f"Not committed: {exc.message}")
+        return back_to(import_id)
+    flash("Committed again: its inventory, dependencies and tech debt are built again.")
     return back_to(import_id)
