@@ -124,7 +124,11 @@ class ChunkPlanner:
         transitions.plan_chunks(
             session, data_import, parent, [(after + 1, upto) for after, upto in todo]
         )
-        transitions.plan(session, data_import, RunKind.FINISH, [parent.name], parent_id=parent.id)
+        # The finish of a new attempt of its parent, whose own planning judged whether the work
+        # may be done again (a retry, or an undone import committed again).
+        transitions.plan(
+            session, data_import, RunKind.FINISH, [parent.name], parent_id=parent.id, again=True
+        )
         ctx.handed_over = True
 
     @staticmethod
